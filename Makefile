@@ -13,7 +13,7 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml constraints.txt $(PLUGIN_FILES)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]' $(foreach p,$(PLUGINS),-e ./$(p))
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[test,ray]' $(foreach p,$(PLUGINS),-e ./$(p))
 	touch $@
 
 demo: setup

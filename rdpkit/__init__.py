@@ -1,0 +1,56 @@
+"""rdpkit: a registry of perceptual metrics and codecs, and the harnesses that judge them.
+
+    >>> import rdpkit
+    >>> d = rdpkit.distortion("ssim")          # 1 − SSIM
+    >>> d(x, x_hat)                            # one value per image, lower is better
+
+Importing rdpkit loads no plugin and does not import torch; both happen on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from .errors import (
+    AmbiguousNameError,
+    CorruptBitstream,
+    InputError,
+    PluginError,
+    PluginUnavailable,
+    RdpkitError,
+    UnknownNameError,
+    WeightsUnavailable,
+)
+from .hookspecs import hookimpl
+from .registry import Registry, available, codec, critic, distortion, divergence, get_registry
+from .spec import KINDS, Info, Spec
+
+__version__ = "0.1.0"
+
+# Public names that need torch, resolved on first access.
+_LAZY = {
+    "Distortion": "rdpkit.interfaces",
+    "Divergence": "rdpkit.interfaces",
+    "Estimate": "rdpkit.interfaces",
+    "Codec": "rdpkit.interfaces",
+    "Critic": "rdpkit.interfaces",
+    "psnr": "rdpkit.interfaces",
+    "Bitstream": "rdpkit.bitstream",
+    "to_tensor": "rdpkit.data",
+    "load_image": "rdpkit.data",
+    "degrade": "rdpkit.degrade",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'rdpkit' has no attribute {name!r}")
+
+
+__all__ = [
+    "AmbiguousNameError", "CorruptBitstream", "InputError", "PluginError", "PluginUnavailable", "RdpkitError",
+    "UnknownNameError", "WeightsUnavailable", "hookimpl", "Registry", "available", "codec", "critic", "distortion",
+    "divergence", "get_registry", "KINDS", "Info", "Spec", *_LAZY,
+]

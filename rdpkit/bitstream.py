@@ -1,0 +1,84 @@
+"""The container every codec writes: real bytes, with the header a decoder needs.
+
+Layout (all integers big-endian)::
+
+    b"RDPK" | u8 format version | u32 header length | header (UTF-8 JSON) | u32 CRC-32 of payload | payload
+
+The header holds the codec's name, the batch shape and whatever else the decoder needs. The
+rate a user sees is measured from `len(bitstream.to_bytes())`, container included; the bare
+payload size is reported beside it.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import zlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import CorruptBitstream
+
+MAGIC = b"RDPK"
+FORMAT_VERSION = 1
+_PREFIX = struct.Struct(">4sBI")
+_CRC = struct.Struct(">I")
+
+
+@dataclass(frozen=True)
+class Bitstream:
+    codec: str
+    shape: tuple[int, int, int, int]  # N×C×H×W of the coded batch
+    payload: bytes
+    header: dict[str, Any] = field(default_factory=dict)
+
+    def to_bytes(self) -> bytes:
+        head = json.dumps(
+            {"codec": self.codec, "shape": list(self.shape), **self.header}, sort_keys=True, separators=(",", ":")
+        ).encode()
+        return _PREFIX.pack(MAGIC, FORMAT_VERSION, len(head)) + head + _CRC.pack(zlib.crc32(self.payload)) + self.payload
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Bitstream:
+        data = bytes(data)
+        if len(data) < _PREFIX.size or data[:4] != MAGIC:
+            raise CorruptBitstream("these bytes are not an rdpkit bitstream (no RDPK signature); pass bytes written by Bitstream.to_bytes().")
+        magic, version, head_len = _PREFIX.unpack_from(data)
+        if version != FORMAT_VERSION:
+            raise CorruptBitstream(f"bitstream format version {version} is not supported (this rdpkit reads version {FORMAT_VERSION}); decode it with the rdpkit that wrote it.")
+        start = _PREFIX.size
+        if len(data) < start + head_len + _CRC.size:
+            raise CorruptBitstream(f"the bitstream is truncated: {len(data)} bytes, but its header alone needs {start + head_len + _CRC.size}; re-send or re-encode it.")
+        try:
+            head = json.loads(data[start : start + head_len])
+            codec = head.pop("codec")
+            shape = tuple(int(s) for s in head.pop("shape"))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise CorruptBitstream(f"the bitstream header is damaged ({exc}); re-encode the images.") from None
+        (crc,) = _CRC.unpack_from(data, start + head_len)
+        payload = data[start + head_len + _CRC.size :]
+        if zlib.crc32(payload) != crc:
+            raise CorruptBitstream("the bitstream payload fails its CRC-32 check (truncated or damaged); re-send or re-encode it.")
+        if len(shape) != 4:
+            raise CorruptBitstream(f"the bitstream header gives shape {shape}, not N×C×H×W; re-encode the images.")
+        return cls(codec=codec, shape=shape, payload=payload, header=head)  # type: ignore[arg-type]
+
+    @property
+    def num_bytes(self) -> int:
+        """Size of the whole container, header included."""
+        return len(self.to_bytes())
+
+    @property
+    def bits_per_image(self) -> float:
+        return 8 * self.num_bytes / self.shape[0]
+
+    @property
+    def bpp(self) -> float:
+        """Bits per pixel (per spatial position, all channels together), header included."""
+        n, _, h, w = self.shape
+        return 8 * self.num_bytes / (n * h * w)
+
+    @property
+    def payload_bits_per_image(self) -> float:
+        """Bits per image of the entropy-coded payload alone, without the container."""
+        return 8 * len(self.payload) / self.shape[0]

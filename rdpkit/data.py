@@ -1,0 +1,197 @@
+"""Images and sample sets that need no network, as float tensors N×C×H×W in [0, 1].
+
+Sources: the natural images that ship inside scikit-image (``builtin:astronaut``...),
+scikit-learn's 8×8 handwritten digits, and user files or folders of PNG/JPEG images.
+Conversion from numpy and PIL is explicit: `to_tensor`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .errors import InputError, suggestion
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+
+
+def _skimage(name: str, index: int | None = None) -> Callable[[], np.ndarray]:
+    def load() -> np.ndarray:
+        import skimage.data
+
+        out = getattr(skimage.data, name)()
+        return out[index] if index is not None else out
+
+    return load
+
+
+#: Natural photographs (and a few textures) that ship inside scikit-image.
+BUILTIN_IMAGES: dict[str, Callable[[], np.ndarray]] = {
+    "astronaut": _skimage("astronaut"),
+    "camera": _skimage("camera"),
+    "coffee": _skimage("coffee"),
+    "chelsea": _skimage("chelsea"),
+    "rocket": _skimage("rocket"),
+    "coins": _skimage("coins"),
+    "moon": _skimage("moon"),
+    "immunohistochemistry": _skimage("immunohistochemistry"),
+    "hubble": _skimage("hubble_deep_field"),
+    "motorcycle-left": _skimage("stereo_motorcycle", 0),
+    "motorcycle-right": _skimage("stereo_motorcycle", 1),
+    "retina": _skimage("retina"),
+    "brick": _skimage("brick"),
+    "grass": _skimage("grass"),
+    "gravel": _skimage("gravel"),
+    "cell": _skimage("cell"),
+}
+
+
+def builtin_names() -> list[str]:
+    return sorted(BUILTIN_IMAGES)
+
+
+def to_tensor(image: Any) -> torch.Tensor:
+    """A numpy array (H×W or H×W×C; uint8, uint16, bool or float in [0, 1]) or PIL image → 1×C×H×W float32.
+
+    Alpha channels are dropped. A torch tensor N×C×H×W or C×H×W is returned as float32 N×C×H×W.
+    """
+    if isinstance(image, torch.Tensor):
+        t = image if image.ndim == 4 else image.unsqueeze(0) if image.ndim == 3 else None
+        if t is None:
+            raise InputError(f"a tensor image must be C×H×W or N×C×H×W, got shape {tuple(image.shape)}.")
+        return t.float() / 255 if t.dtype == torch.uint8 else t.float()
+    if isinstance(image, Image.Image):
+        image = np.asarray(image.convert("RGB") if image.mode not in ("L", "RGB") else image)
+    if not isinstance(image, np.ndarray):
+        raise InputError(f"cannot convert {type(image).__name__} to an image tensor; pass a numpy array (H×W or H×W×C) or a PIL image.")
+    a = image
+    if a.ndim == 2:
+        a = a[:, :, None]
+    if a.ndim != 3 or a.shape[2] not in (1, 2, 3, 4):
+        raise InputError(f"an image array must be H×W or H×W×C with 1, 3 or 4 channels, got shape {image.shape}; transpose C×H×W arrays with a.transpose(1, 2, 0).")
+    if a.shape[2] in (2, 4):  # drop alpha
+        a = a[:, :, :-1]
+    if a.dtype == np.bool_:
+        a = a.astype(np.float32)
+    elif a.dtype == np.uint8:
+        a = a.astype(np.float32) / 255
+    elif a.dtype == np.uint16:
+        a = a.astype(np.float32) / 65535
+    elif np.issubdtype(a.dtype, np.floating):
+        lo, hi = float(np.nanmin(a)), float(np.nanmax(a))
+        if not (lo >= 0 and hi <= 1):
+            raise InputError(f"a float image array must have values in [0, 1], got [{lo:.4g}, {hi:.4g}]; rescale it first.")
+        a = a.astype(np.float32)
+    else:
+        raise InputError(f"image arrays of dtype {a.dtype} are not supported; use uint8, uint16, bool or float in [0, 1].")
+    return torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1)))[None]
+
+
+def to_numpy(x: torch.Tensor) -> np.ndarray:
+    """The first image of a batch (or a C×H×W tensor) as an H×W×C uint8 array (H×W for gray)."""
+    t = x[0] if x.ndim == 4 else x
+    a = (t.detach().float().clamp(0, 1).cpu().numpy().transpose(1, 2, 0) * 255 + 0.5).astype(np.uint8)
+    return a[:, :, 0] if a.shape[2] == 1 else a
+
+
+def save_png(x: torch.Tensor, path: str | Path) -> Path:
+    """Write the first image of a batch as a PNG file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(to_numpy(x)).save(path)
+    return path
+
+
+def _fit(x: torch.Tensor, size: int | tuple[int, int] | None, mode: str) -> torch.Tensor:
+    if size is None:
+        return x
+    th, tw = (size, size) if isinstance(size, int) else size
+    if th < 1 or tw < 1:
+        raise InputError(f"size must be positive, got {size}.")
+    if mode not in ("resize", "crop"):
+        raise InputError(f"mode must be 'resize' (scale, then centre-crop) or 'crop' (centre-crop at full resolution), got {mode!r}.")
+    h, w = x.shape[-2:]
+    if mode == "resize" or h < th or w < tw:
+        scale = max(th / h, tw / w)
+        nh, nw = max(th, round(h * scale)), max(tw, round(w * scale))
+        x = torch.nn.functional.interpolate(x, size=(nh, nw), mode="bicubic", antialias=True, align_corners=False).clamp(0, 1)
+        h, w = nh, nw
+    top, left = (h - th) // 2, (w - tw) // 2
+    return x[..., top : top + th, left : left + tw].contiguous()
+
+
+def load_image(source: str | Path, *, size: int | tuple[int, int] | None = None, mode: str = "resize", gray: bool = False) -> torch.Tensor:
+    """One image as a 1×C×H×W float32 tensor.
+
+    `source` is ``builtin:NAME`` (see `builtin_names()`) or a file path. With `size`, the
+    image is scaled so that it covers size×size and centre-cropped (`mode="resize"`), or
+    centre-cropped at full resolution (`mode="crop"`).
+    """
+    source = str(source)
+    if source.startswith("builtin:"):
+        name = source.split(":", 1)[1]
+        if name not in BUILTIN_IMAGES:
+            hint = suggestion(name, BUILTIN_IMAGES) or "the built-in images are " + ", ".join(builtin_names())
+            raise InputError(f"unknown built-in image {name!r}; {hint}")
+        x = to_tensor(BUILTIN_IMAGES[name]())
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise InputError(f"image file {source!r} does not exist; give a path to a PNG/JPEG file or builtin:NAME ({', '.join(builtin_names()[:4])}, ...).")
+        try:
+            with Image.open(path) as im:
+                x = to_tensor(im)
+        except (OSError, SyntaxError) as exc:
+            raise InputError(f"cannot read {source!r} as an image ({exc}); give a PNG or JPEG file.") from None
+    if gray and x.shape[1] == 3:
+        x = (x * torch.tensor([0.2125, 0.7154, 0.0721]).view(1, 3, 1, 1)).sum(1, keepdim=True)
+    elif not gray and x.shape[1] == 1:
+        x = x.expand(-1, 3, -1, -1)
+    return _fit(x, size, mode)
+
+
+def load_images(sources: Iterable[str | Path], *, size: int | tuple[int, int], mode: str = "resize", gray: bool = False) -> torch.Tensor:
+    """Several images, brought to one size, as an N×C×H×W batch."""
+    batch = [load_image(s, size=size, mode=mode, gray=gray) for s in sources]
+    if not batch:
+        raise InputError("no images given; name at least one builtin:NAME or file.")
+    return torch.cat(batch)
+
+
+def folder_files(folder: str | Path) -> list[Path]:
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError(f"{str(folder)!r} is not a folder; give a folder of PNG/JPEG files.")
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise InputError(f"folder {str(folder)!r} holds no image files ({', '.join(IMAGE_SUFFIXES)}).")
+    return files
+
+
+def load_folder(folder: str | Path, *, size: int | tuple[int, int], mode: str = "resize", gray: bool = False) -> torch.Tensor:
+    """Every PNG/JPEG/... file of a folder (sorted by name), brought to one size."""
+    return load_images(folder_files(folder), size=size, mode=mode, gray=gray)
+
+
+def digits(*, return_labels: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    """scikit-learn's 1,797 handwritten digits, N×1×8×8 in [0, 1] (grey levels 0..16 / 16)."""
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    x = torch.from_numpy(bunch.images.astype(np.float32) / 16.0)[:, None]
+    return (x, torch.from_numpy(bunch.target)) if return_labels else x
+
+
+def split(x: torch.Tensor, fractions: Sequence[float], seed: int = 0) -> list[torch.Tensor]:
+    """Shuffle a batch under `seed` and cut it into parts of the given fractions."""
+    if abs(sum(fractions) - 1) > 1e-9:
+        raise InputError(f"split fractions must add up to 1, got {list(fractions)}.")
+    perm = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(seed))
+    bounds = np.cumsum([0, *fractions]) * x.shape[0]
+    idx = [perm[int(round(a)) : int(round(b))] for a, b in zip(bounds[:-1], bounds[1:])]
+    return [x[i] for i in idx]

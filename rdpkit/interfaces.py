@@ -1,0 +1,198 @@
+"""The four kinds of thing rdpkit registers (DESIGN.md, "The four interfaces").
+
+Plugin authors subclass one of these and implement the underscored method; the public
+method around it validates the input first, so every implementation shares one set of
+checks and one set of error messages. Images are float tensors N×C×H×W in [0, 1].
+
+=========== ============================== ==========================================
+kind        users call                     implementers write
+=========== ============================== ==========================================
+Distortion  ``d(x, x_hat) -> Tensor[N]``   ``_distance(x, x_hat)``
+Divergence  ``d.estimate(p, q)``           ``_estimate(p, q) -> Estimate``
+Codec       ``c.encode(x)``, ``c.decode``  ``_encode(x) -> Bitstream``, ``_decode``
+Critic      ``c.score(x) -> Tensor[N]``    ``_score(x)``
+=========== ============================== ==========================================
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field, replace
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+
+from .bitstream import Bitstream
+from .errors import CorruptBitstream, InputError, RdpkitError
+from .spec import Info
+from .validation import check_images, check_pair, check_samples
+
+
+def _module_device(module: nn.Module) -> torch.device | None:
+    for t in module.parameters():
+        return t.device
+    for t in module.buffers():
+        return t.device
+    return None
+
+
+def _check_on_device(module: nn.Module, x: torch.Tensor, what: str) -> None:
+    dev = _module_device(module)
+    if dev is not None and dev != x.device:
+        raise InputError(f"the {what} lives on {dev} but the images are on {x.device}; move one of them, e.g. {what}.to('{x.device}').")
+
+
+class Distortion(nn.Module, ABC):
+    """Full-reference distortion Δ(x, x̂): one value per image, lower is better, Δ(x, x) = 0, Δ ≥ 0.
+
+    Similarity indices are turned into distortions (1 − SSIM). Whether gradients flow is
+    stated in the registry metadata (`info.differentiable`).
+    """
+
+    info: Info | None = None
+    #: Smallest height and width accepted (MS-SSIM needs 161 for its five scales).
+    min_size: ClassVar[int] = 0
+
+    def forward(self, x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
+        check_pair(x, x_hat, min_size=self.min_size)
+        _check_on_device(self, x, "distortion")
+        return self._distance(x, x_hat)
+
+    @abstractmethod
+    def _distance(self, x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
+        """Validated inputs in, a tensor of shape [N] out, same dtype and device."""
+
+
+class Critic(nn.Module, ABC):
+    """No-reference critic: does x look real? One score per image, lower is better."""
+
+    info: Info | None = None
+    min_size: ClassVar[int] = 0
+
+    def score(self, x: torch.Tensor) -> torch.Tensor:
+        check_images(x, min_size=self.min_size)
+        _check_on_device(self, x, "critic")
+        return self._score(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.score(x)
+
+    @abstractmethod
+    def _score(self, x: torch.Tensor) -> torch.Tensor:
+        """Validated images in, a tensor of shape [N] out."""
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A sample-based estimate of a divergence, with its uncertainty.
+
+    `quantity` says exactly what `value` is (``"W1"``, ``"W2^2"``, ``"TV"``, ``"KL (nats)"``...).
+    `ci` is a (low, high) confidence interval when one was computed (bootstrap or exact).
+    """
+
+    value: float
+    stderr: float
+    n: int
+    quantity: str = ""
+    ci: tuple[float, float] | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"value": self.value, "stderr": self.stderr, "n": self.n, "quantity": self.quantity,
+                "ci": list(self.ci) if self.ci else None, "details": self.details}
+
+
+class Divergence(ABC):
+    """Perception index d(p, q) estimated from two sample sets (N×D, or image batches)."""
+
+    info: Info | None = None
+    #: What `value` is; every implementation states it (W1, W2, W2^2, TV, KL (nats), ...).
+    quantity: ClassVar[str] = ""
+
+    def estimate(
+        self,
+        samples_p: torch.Tensor,
+        samples_q: torch.Tensor,
+        *,
+        bootstrap: int = 0,
+        confidence: float = 0.95,
+        seed: int | None = 0,
+    ) -> Estimate:
+        """Estimate d(p, q); with `bootstrap` > 0, also a percentile bootstrap interval."""
+        p = check_samples(samples_p, "samples_p")
+        q = check_samples(samples_q, "samples_q")
+        if p.shape[1] != q.shape[1]:
+            raise InputError(f"samples_p has {p.shape[1]} features per sample but samples_q has {q.shape[1]}; both sets must have the same dimension.")
+        if not 0 < confidence < 1:
+            raise InputError(f"confidence must lie strictly between 0 and 1, got {confidence}.")
+        est = self._estimate(p, q)
+        if not bootstrap:
+            return est
+        if bootstrap < 2:
+            raise InputError(f"bootstrap must be 0 (off) or at least 2 resamples, got {bootstrap}.")
+        gen = np.random.default_rng(seed)
+        values = []
+        for _ in range(bootstrap):
+            ip = torch.as_tensor(gen.integers(0, p.shape[0], p.shape[0]), device=p.device)
+            iq = torch.as_tensor(gen.integers(0, q.shape[0], q.shape[0]), device=q.device)
+            values.append(self._estimate(p[ip], q[iq]).value)
+        arr = np.asarray(values, dtype=np.float64)
+        alpha = (1 - confidence) / 2
+        lo, hi = np.quantile(arr, [alpha, 1 - alpha])
+        details = dict(est.details, bootstrap=bootstrap, confidence=confidence)
+        return replace(est, stderr=float(arr.std(ddof=1)), ci=(float(lo), float(hi)), details=details)
+
+    @abstractmethod
+    def _estimate(self, p: torch.Tensor, q: torch.Tensor) -> Estimate:
+        """Validated N×D and M×D sample sets in, an Estimate out."""
+
+
+class Codec(ABC):
+    """x → bits → x̂. The rate is measured from the real bytes of the Bitstream."""
+
+    info: Info | None = None
+    #: Whether `decode` draws randomness (then `seed` makes it reproducible).
+    stochastic: ClassVar[bool] = False
+    min_size: ClassVar[int] = 0
+
+    @property
+    def codec_name(self) -> str:
+        return self.info.name if self.info else type(self).__name__.lower()
+
+    def encode(self, x: torch.Tensor) -> Bitstream:
+        check_images(x, min_size=self.min_size)
+        return self._encode(x)
+
+    def decode(self, bits: Bitstream | bytes, seed: int | None = None) -> torch.Tensor:
+        if isinstance(bits, (bytes, bytearray, memoryview)):
+            bits = Bitstream.from_bytes(bytes(bits))
+        if not isinstance(bits, Bitstream):
+            raise InputError(f"decode takes a Bitstream or its bytes, got {type(bits).__name__}; pass what encode() returned.")
+        if bits.codec != self.codec_name:
+            raise CorruptBitstream(f"this bitstream was written by codec {bits.codec!r}, not {self.codec_name!r}; decode it with rdpkit.codec({bits.codec!r}).")
+        return self._decode(bits, seed)
+
+    def fit(self, data: Any, **options: Any) -> Codec:
+        raise RdpkitError(f"codec {self.codec_name!r} is not learnable; it has no fit().")
+
+    @abstractmethod
+    def _encode(self, x: torch.Tensor) -> Bitstream: ...
+
+    @abstractmethod
+    def _decode(self, bits: Bitstream, seed: int | None) -> torch.Tensor: ...
+
+
+def psnr(x: torch.Tensor, x_hat: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
+    """Peak signal-to-noise ratio in dB, one value per image (+inf where x̂ = x).
+
+    A report helper, not a distortion: it is infinite at x = x̂ and higher is better.
+    """
+    check_pair(x, x_hat)
+    mse = (x - x_hat).pow(2).flatten(1).mean(1)
+    return 10 * torch.log10(data_range**2 / mse)
+
+
+INTERFACES: dict[str, type] = {"distortion": Distortion, "divergence": Divergence, "codec": Codec, "critic": Critic}
+__all__ = ["Distortion", "Divergence", "Estimate", "Codec", "Critic", "Bitstream", "psnr", "INTERFACES"]

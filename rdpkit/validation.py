@@ -1,0 +1,91 @@
+"""One input-validation layer, shared by every metric, critic and codec.
+
+Images are float tensors N×C×H×W with values in [0, 1]. Anything else is refused with one
+sentence that names the problem and the fix; conversion from numpy/PIL is explicit
+(`rdpkit.to_tensor`), never guessed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from .errors import InputError
+
+# Values produced by float arithmetic may overshoot [0, 1] by a rounding error.
+RANGE_SLACK = 1e-6
+FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+
+
+def _describe(obj: Any) -> str:
+    shape = getattr(obj, "shape", None)
+    return f"{type(obj).__module__}.{type(obj).__name__}" + (f" of shape {tuple(shape)}" if shape is not None else "")
+
+
+def check_images(x: Any, name: str = "x", *, min_size: int = 0) -> torch.Tensor:
+    """Return `x` unchanged if it is a valid image batch, else raise InputError."""
+    if not isinstance(x, torch.Tensor):
+        hint = (
+            "convert it explicitly with rdpkit.to_tensor(...), which reads H×W×C arrays and PIL images"
+            if type(x).__module__.split(".")[0] in ("numpy", "PIL")
+            else "pass a torch.Tensor of shape N×C×H×W"
+        )
+        raise InputError(f"{name} must be a torch.Tensor of shape N×C×H×W, got {_describe(x)}; {hint}.")
+    if x.ndim != 4:
+        fix = "add a batch dimension with x.unsqueeze(0)" if x.ndim == 3 else "reshape it to N×C×H×W"
+        raise InputError(f"{name} must have 4 dimensions N×C×H×W, got shape {tuple(x.shape)}; {fix}.")
+    if x.dtype not in FLOAT_DTYPES:
+        fix = "divide by 255 and convert with x.float() / 255" if x.dtype == torch.uint8 else "convert with x.float()"
+        raise InputError(f"{name} must be a floating-point tensor with values in [0, 1], got dtype {x.dtype}; {fix}.")
+    if x.numel() == 0:
+        raise InputError(f"{name} is empty (shape {tuple(x.shape)}); pass at least one image with at least one pixel.")
+    if min_size and min(x.shape[-2:]) < min_size:
+        raise InputError(
+            f"{name} is {x.shape[-2]}×{x.shape[-1]} pixels but this metric needs at least "
+            f"{min_size}×{min_size}; resize or crop to a larger size."
+        )
+    # One pass over the data: NaN propagates through aminmax, ±Inf lands outside the range.
+    lo, hi = torch.aminmax(x.detach())
+    lo, hi = float(lo), float(hi)
+    if not (lo >= -RANGE_SLACK and hi <= 1 + RANGE_SLACK):
+        if not bool(torch.isfinite(x).all()):
+            bad = "NaN" if bool(torch.isnan(x).any()) else "Inf"
+            raise InputError(f"{name} contains {bad} values; find where they come from, or replace them with torch.nan_to_num.")
+        fix = "divide by 255" if hi > 1.5 and hi <= 255 else "rescale or clamp it with x.clamp(0, 1)"
+        raise InputError(f"{name} has values in [{lo:.4g}, {hi:.4g}] but images must lie in [0, 1]; {fix}.")
+    return x
+
+
+def check_pair(x: Any, x_hat: Any, *, min_size: int = 0, names: tuple[str, str] = ("x", "x_hat")) -> None:
+    """Validate a reference batch and a distorted batch that must match each other."""
+    check_images(x, names[0], min_size=min_size)
+    check_images(x_hat, names[1], min_size=min_size)
+    if x.shape != x_hat.shape:
+        raise InputError(
+            f"{names[0]} and {names[1]} must have the same shape, got {tuple(x.shape)} and {tuple(x_hat.shape)}; "
+            "resize one to match the other."
+        )
+    if x.device != x_hat.device:
+        raise InputError(
+            f"{names[0]} is on {x.device} but {names[1]} is on {x_hat.device}; move both to one device with .to(device)."
+        )
+    if x.dtype != x_hat.dtype:
+        raise InputError(
+            f"{names[0]} is {x.dtype} but {names[1]} is {x_hat.dtype}; convert both to one dtype with .to(dtype)."
+        )
+
+
+def check_samples(s: Any, name: str = "samples") -> torch.Tensor:
+    """A sample set for a divergence: N×D, or an image batch (flattened to N×D). Returns N×D."""
+    if not isinstance(s, torch.Tensor):
+        raise InputError(f"{name} must be a torch.Tensor of shape N×D or N×C×H×W, got {_describe(s)}; convert it with torch.as_tensor(...).")
+    if s.ndim == 1:
+        s = s[:, None]
+    if s.ndim < 2:
+        raise InputError(f"{name} must have shape N×D or N×C×H×W, got a scalar; pass one sample per row.")
+    if s.shape[0] < 2:
+        raise InputError(f"{name} has {s.shape[0]} sample(s); a divergence needs at least 2 samples per set.")
+    if s.is_floating_point() and not bool(torch.isfinite(s).all()):
+        raise InputError(f"{name} contains NaN or Inf values; remove or replace them before estimating a divergence.")
+    return s.reshape(s.shape[0], -1)
