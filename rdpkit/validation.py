@@ -23,8 +23,8 @@ def _describe(obj: Any) -> str:
     return f"{type(obj).__module__}.{type(obj).__name__}" + (f" of shape {tuple(shape)}" if shape is not None else "")
 
 
-def check_images(x: Any, name: str = "x", *, min_size: int = 0) -> torch.Tensor:
-    """Return `x` unchanged if it is a valid image batch, else raise InputError."""
+def _check_structure(x: Any, name: str, min_size: int) -> None:
+    """Type, shape and dtype: what can be checked without reading the values."""
     if not isinstance(x, torch.Tensor):
         hint = (
             "convert it explicitly with rdpkit.to_tensor(...), which reads H×W×C arrays and PIL images"
@@ -45,6 +45,9 @@ def check_images(x: Any, name: str = "x", *, min_size: int = 0) -> torch.Tensor:
             f"{name} is {x.shape[-2]}×{x.shape[-1]} pixels but this metric needs at least "
             f"{min_size}×{min_size}; resize or crop to a larger size."
         )
+
+
+def _check_values(x: torch.Tensor, name: str) -> None:
     # One pass over the data: NaN propagates through aminmax, ±Inf lands outside the range.
     lo, hi = torch.aminmax(x.detach())
     lo, hi = float(lo), float(hi)
@@ -52,15 +55,21 @@ def check_images(x: Any, name: str = "x", *, min_size: int = 0) -> torch.Tensor:
         if not bool(torch.isfinite(x).all()):
             bad = "NaN" if bool(torch.isnan(x).any()) else "Inf"
             raise InputError(f"{name} contains {bad} values; find where they come from, or replace them with torch.nan_to_num.")
-        fix = "divide by 255" if hi > 1.5 and hi <= 255 else "rescale or clamp it with x.clamp(0, 1)"
+        fix = "divide by 255" if 1.5 < hi <= 255 else "rescale it, or clamp it with x.clamp(0, 1)"
         raise InputError(f"{name} has values in [{lo:.4g}, {hi:.4g}] but images must lie in [0, 1]; {fix}.")
+
+
+def check_images(x: Any, name: str = "x", *, min_size: int = 0) -> torch.Tensor:
+    """Return `x` unchanged if it is a valid image batch, else raise InputError."""
+    _check_structure(x, name, min_size)
+    _check_values(x, name)
     return x
 
 
 def check_pair(x: Any, x_hat: Any, *, min_size: int = 0, names: tuple[str, str] = ("x", "x_hat")) -> None:
     """Validate a reference batch and a distorted batch that must match each other."""
-    check_images(x, names[0], min_size=min_size)
-    check_images(x_hat, names[1], min_size=min_size)
+    _check_structure(x, names[0], min_size)
+    _check_structure(x_hat, names[1], min_size)
     if x.shape != x_hat.shape:
         raise InputError(
             f"{names[0]} and {names[1]} must have the same shape, got {tuple(x.shape)} and {tuple(x_hat.shape)}; "
@@ -74,6 +83,8 @@ def check_pair(x: Any, x_hat: Any, *, min_size: int = 0, names: tuple[str, str] 
         raise InputError(
             f"{names[0]} is {x.dtype} but {names[1]} is {x_hat.dtype}; convert both to one dtype with .to(dtype)."
         )
+    _check_values(x, names[0])
+    _check_values(x_hat, names[1])
 
 
 def check_samples(s: Any, name: str = "samples") -> torch.Tensor:

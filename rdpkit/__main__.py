@@ -1,0 +1,3 @@
+from rdpkit.cli import main
+
+main()

@@ -1,0 +1,47 @@
+"""The interface axioms, over EVERY component in the default registry.
+
+This includes whatever installed plugins register, so a plugin that breaks an axiom breaks
+this suite. Components that need pretrained weights this machine does not have are skipped
+with the registry's one-sentence reason; nothing else is.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import rdpkit
+from rdpkit import testing
+
+REGISTRY = rdpkit.get_registry()
+
+
+def build(kind: str, name: str):
+    try:
+        return REGISTRY.create(kind, name)
+    except (rdpkit.WeightsUnavailable, rdpkit.PluginUnavailable) as exc:
+        pytest.skip(str(exc))
+
+
+@pytest.mark.parametrize("name", REGISTRY.names("distortion"))
+def test_distortion_axioms(name):
+    testing.check_distortion(build("distortion", name))
+
+
+@pytest.mark.parametrize("name", REGISTRY.names("critic"))
+def test_critic_axioms(name):
+    testing.check_critic(build("critic", name))
+
+
+@pytest.mark.parametrize("name", REGISTRY.names("divergence"))
+def test_divergence_axioms(name):
+    testing.check_divergence(build("divergence", name))
+
+
+@pytest.mark.parametrize("name", REGISTRY.names("codec"))
+def test_codec_axioms(name):
+    testing.check_codec(build("codec", name))
+
+
+def test_every_plugin_loaded():
+    broken = [f"{r.name} ({r.distribution}): {r.error}" for r in REGISTRY.plugins if r.status == "failed"]
+    assert not broken, f"plugins failed to load: {broken}"
