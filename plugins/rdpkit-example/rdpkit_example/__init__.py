@@ -1,0 +1,1 @@
+"""A worked rdpkit plugin; see CONTRIBUTING.md of rdpkit."""
