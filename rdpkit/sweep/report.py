@@ -1,0 +1,292 @@
+"""What a sweep found: a DataFrame / CSV of its trials, its figures, and one self-contained HTML page.
+
+Figures, after Blau & Michaeli (ICML 2019):
+
+- ``sweep-rd.png``: trials on the rate-distortion plane coloured by perception index, with
+  each codec's operational R-D curve (λ = 0 when the codec has perception weights) and its
+  R-D curves at (approximately) constant perception (Fig. 6 left, footnote 8);
+- ``sweep-pd.png``: perception-distortion planes with one equi-rate line per rate setting,
+  joining its perception weights (Fig. 7 b);
+- ``sweep-samples.png``: decoded test images of every setting (Fig. 6 right).
+
+Settings run under several seeds are averaged (their spread becomes the standard error).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputError
+from ..store import Store
+from .bdrate import METHODS, bd_rate, bd_rate_at_perception, curve_at_perception
+from .config import LAMBDA_OPTION
+from .pareto import lower_envelope, non_dominated
+from .trial import KIND
+
+SETTING_COLUMNS = ["label", "codec", "setting"]
+LAM = f"opt.{LAMBDA_OPTION}"
+
+
+def open_store(store: Store | str | Path) -> Store:
+    """An existing result store (a path that does not exist is an error, not a new store)."""
+    if isinstance(store, Store):
+        return store
+    if not Path(store).is_file():
+        raise InputError(f"the result store {str(store)!r} does not exist; give the file that `rdpkit sweep --store` wrote.")
+    return Store(store)
+
+
+def results_frame(store: Store | str | Path) -> pd.DataFrame:
+    """One row per sweep trial: configuration, status, rate, distortions and divergences with stderr.
+
+    Columns: ``key, status, label, codec, seed, setting`` (the options as JSON),
+    ``opt.<option>`` per option, ``rate_bits`` (bits/image), ``bpp``, ``distortion`` and
+    ``distortion_stderr`` (the primary distortion), ``perception`` and ``perception_stderr``,
+    ``D.<name>`` / ``D.<name>.stderr`` per distortion, ``P.<name>`` / ``P.<name>.stderr``
+    per divergence, ``seconds``, ``device``, ``error``.
+    """
+    db = open_store(store)
+    rows = []
+    for t in db.trials(kind=KIND):
+        c, r = t.config, t.result or {}
+        row: dict[str, Any] = {"key": t.key, "status": t.status, "label": c["label"], "codec": c["codec"], "seed": c["seed"],
+                               "setting": json.dumps(c["options"], sort_keys=True)}
+        row.update({f"opt.{k}": v for k, v in c["options"].items()})
+        if r:
+            primary = r["primary_distortion"]
+            row.update(rate_bits=r["rate"]["bits_per_image"], bpp=r["rate"]["bpp"],
+                       distortion=r["distortion"][primary]["mean"], distortion_stderr=r["distortion"][primary]["stderr"],
+                       perception=r["perception"]["value"], perception_stderr=r["perception"]["stderr"],
+                       distortion_name=primary, perception_name=r["perception"]["name"])
+            for name, v in r["distortion"].items():
+                row[f"D.{name}"], row[f"D.{name}.stderr"] = v["mean"], v["stderr"]
+            for name, v in r["divergences"].items():
+                row[f"P.{name}"], row[f"P.{name}.stderr"] = v["value"], v["stderr"]
+            row["device"] = r["device"]
+        row["seconds"], row["error"] = r.get("wall_seconds", t.seconds), t.error
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def settings_frame(trials: pd.DataFrame) -> pd.DataFrame:
+    """Finished trials averaged over seeds: one row per (codec, options), with `admissible`.
+
+    The standard error of a setting run under one seed is the trial's own; under several,
+    the spread of the seeds' means.
+    """
+    if trials.empty or "distortion" not in trials:
+        raise InputError("the store holds no finished sweep trial yet; run `rdpkit sweep` (or wait for it) first.")
+    done = trials[trials.status == "done"]
+    agg = []
+    for (label, codec, setting), g in done.groupby(SETTING_COLUMNS, sort=False):
+        row = {"label": label, "codec": codec, "setting": setting, "seeds": len(g), "key": g.key.iloc[0]}
+        row.update({k: g[k].iloc[0] for k in g.columns if k.startswith("opt.")})
+        row["lam"] = float(g[LAM].iloc[0]) if LAM in g else math.nan
+        for col in ("rate_bits", "bpp", "distortion", "perception"):
+            row[col] = float(g[col].mean())
+            own = float(g[f"{col}_stderr"].iloc[0]) if f"{col}_stderr" in g else 0.0  # rates are exact
+            row[f"{col}_stderr"] = float(g[col].std(ddof=1) / math.sqrt(len(g))) if len(g) > 1 else own
+        agg.append(row)
+    out = pd.DataFrame(agg)
+    out["admissible"] = non_dominated(out[["rate_bits", "distortion", "perception"]].to_numpy())
+    return out
+
+
+def perception_levels(s: pd.DataFrame, count: int = 2) -> list[float]:
+    """Perception thresholds for the constant-P curves: quantiles of the trials' perception."""
+    return [float(v) for v in np.quantile(s.perception, np.linspace(0.35, 0.7, count))] if len(s) >= 4 else []
+
+
+def fig_rd(s: pd.DataFrame, *, distortion_name: str = "distortion", perception_name: str = "perception") -> Any:
+    """R-D plane coloured by perception, operational R-D curves and curves at constant P."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.6))
+    sc = ax.scatter(s.rate_bits, s.distortion, c=s.perception, cmap="viridis", s=36, zorder=3, edgecolors="k", linewidths=0.3)
+    fig.colorbar(sc, ax=ax, label=f"perception index ({perception_name}; lower is better)")
+    styles = ["--", ":", "-."]
+    for label, g in s.groupby("label", sort=False):
+        base = g[g.lam == 0] if (g.lam == 0).any() else g
+        idx = lower_envelope(base.rate_bits, base.distortion)
+        what = "λ = 0" if (g.lam == 0).any() else "all settings"
+        ax.plot(base.rate_bits.iloc[idx], base.distortion.iloc[idx], "k-", lw=1.5, label=f"{label}: R-D curve ({what})")
+        for style, p in zip(styles, perception_levels(g)):
+            r, d = curve_at_perception(g.rate_bits, g.distortion, g.perception, p)
+            if len(r) >= 2:
+                ax.plot(r, d, style, color="tab:red", lw=1.3, label=f"{label}: R-D curve at P ≤ {p:.3g}")
+    ax.set_xlabel("rate (bits per image, measured from bitstreams)")
+    ax.set_ylabel(f"distortion ({distortion_name})")
+    ax.set_title("rate-distortion-perception: trials coloured by perception")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def fig_pd(s: pd.DataFrame, *, distortion_name: str = "distortion", perception_name: str = "perception") -> Any:
+    """Perception-distortion planes: one equi-rate line per rate setting, through its λ values."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.6))
+    rate_setting = s.setting.map(lambda t: json.dumps({k: v for k, v in json.loads(t).items() if k != LAMBDA_OPTION}, sort_keys=True))
+    groups = list(s.assign(_rate=rate_setting).groupby(["label", "_rate"], sort=False))
+    cmap = matplotlib.colormaps["plasma"]
+    rates = [float(g.rate_bits.mean()) for _, g in groups]
+    lo, hi = (min(rates), max(rates)) if rates else (0.0, 1.0)
+    for (label, _), g in groups:
+        g = g.sort_values("lam")
+        rate = float(g.rate_bits.mean())
+        colour = cmap(0.85 * (rate - lo) / (hi - lo) if hi > lo else 0.4)
+        ax.plot(g.distortion, g.perception, "o-", color=colour, ms=4, lw=1.2, label=f"{label} R≈{rate:.3g} bits")
+        for _, row in g.iterrows():
+            if not math.isnan(row.lam):
+                ax.annotate(f"λ={row.lam:g}", (row.distortion, row.perception), fontsize=6, xytext=(3, 3), textcoords="offset points")
+    adm = s[s.admissible]
+    ax.scatter(adm.distortion, adm.perception, s=90, facecolors="none", edgecolors="tab:green", label="admissible (R, D, P)")
+    ax.set_xlabel(f"distortion ({distortion_name})")
+    ax.set_ylabel(f"perception index ({perception_name})")
+    ax.set_title("perception-distortion planes: equi-rate lines")
+    ax.legend(fontsize=6, ncol=2)
+    fig.tight_layout()
+    return fig
+
+
+def fig_samples(s: pd.DataFrame, db: Store, *, limit: int = 24) -> Any | None:
+    """Decoded test images of each setting (first seed), one row per setting, by rate."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    rows = s.sort_values(["label", "rate_bits", "distortion"]).head(limit)
+    images = [(r, db.artifact(r.key, "samples.png")) for _, r in rows.iterrows()]
+    images = [(r, Image.open(io.BytesIO(b))) for r, b in images if b]
+    original = db.artifact(rows.key.iloc[0], "originals.png") if len(rows) else None
+    if original:
+        images.insert(0, (None, Image.open(io.BytesIO(original))))
+    if not images:
+        return None
+    fig, axes = plt.subplots(len(images), 1, figsize=(6.4, 0.62 * len(images) + 0.4), squeeze=False)
+    for ax, (r, im) in zip(axes[:, 0], images):
+        ax.imshow(np.asarray(im), cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        text = "originals" if r is None else f"{r.label} R={r.rate_bits:.3g}" + ("" if math.isnan(r.lam) else f" λ={r.lam:g}")
+        ax.set_ylabel(text, rotation=0, ha="right", va="center", fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def bd_table(s: pd.DataFrame) -> pd.DataFrame:
+    """BD-rate of every codec against the first one, plain and at matched perception."""
+    labels = list(dict.fromkeys(s.label))
+    rows = []
+    if len(labels) < 2:
+        return pd.DataFrame(rows)
+    anchor = s[s.label == labels[0]]
+    p_max = float(np.median(s.perception))
+    for label in labels[1:]:
+        test = s[s.label == label]
+        row: dict[str, Any] = {"anchor": labels[0], "test": label}
+        for method in METHODS:
+            for column, compute in (
+                (f"BD-rate % ({method})", lambda m=method: _bd_on_curves(anchor, test, m)),
+                (f"BD-rate % at P ≤ {p_max:.3g} ({method})", lambda m=method: bd_rate_at_perception(
+                    (anchor.rate_bits, anchor.distortion, anchor.perception), (test.rate_bits, test.distortion, test.perception), p_max, method=m)),
+            ):
+                try:
+                    row[column] = compute()
+                except InputError as exc:
+                    row[column] = f"n/a: {exc}"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _bd_on_curves(anchor: pd.DataFrame, test: pd.DataFrame, method: str) -> float:
+    ia, it = lower_envelope(anchor.rate_bits, anchor.distortion), lower_envelope(test.rate_bits, test.distortion)
+    return bd_rate(anchor.rate_bits.iloc[ia], anchor.distortion.iloc[ia], test.rate_bits.iloc[it], test.distortion.iloc[it], method=method)  # type: ignore[arg-type]
+
+
+def png_bytes(fig: Any) -> bytes:
+    """A matplotlib figure as PNG bytes (the figure is closed)."""
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=130)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def html_table(df: pd.DataFrame, columns: list[str] | None = None) -> str:
+    """An HTML table with every cell escaped."""
+    df = df[columns] if columns else df
+
+    def cell(v: Any) -> str:
+        text = f"{v:.4g}" if isinstance(v, float) else str(v)
+        return f"<td>{html.escape(text)}</td>"
+
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
+    body = "".join("<tr>" + "".join(cell(v) for v in row) + "</tr>" for row in df.itertuples(index=False))
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+STYLE = "body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}table{border-collapse:collapse;font-size:12px;margin:1em 0}td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}img{max-width:100%}"
+
+
+def html_page(title: str, sections: list[tuple[str, str]], images: dict[str, bytes]) -> str:
+    """A self-contained page: escaped title and headings, tables given as HTML, images inlined as base64."""
+    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title><style>{STYLE}</style></head><body>",
+             f"<h1>{html.escape(title)}</h1>"]
+    for name, data in images.items():
+        parts.append(f"<figure><img alt='{html.escape(name, quote=True)}' src='data:image/png;base64,{base64.b64encode(data).decode()}'>"
+                     f"<figcaption>{html.escape(name)}</figcaption></figure>")
+    for heading, body in sections:
+        parts.append(f"<h2>{html.escape(heading)}</h2>{body}")
+    parts.append("</body></html>")
+    return "".join(parts)
+
+
+def write_report(store: str | Path, out: str | Path, *, title: str | None = None) -> Path:
+    """Write the figures, ``results.csv``, ``settings.csv`` and ``index.html`` into `out`; returns the page."""
+    db = open_store(store)
+    trials = results_frame(db)
+    s = settings_frame(trials)
+    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create the report folder {str(out)!r} ({exc.strerror}); choose a writable --out.") from None
+    done = trials[trials.status == "done"]
+    names = {"distortion_name": str(done.distortion_name.iloc[0]), "perception_name": str(done.perception_name.iloc[0])}
+    figures = {"sweep-rd.png": fig_rd(s, **names), "sweep-pd.png": fig_pd(s, **names), "sweep-samples.png": fig_samples(s, db)}
+    images = {name: png_bytes(f) for name, f in figures.items() if f is not None}
+    for name, data in images.items():
+        (out / name).write_bytes(data)
+    trials.to_csv(out / "results.csv", index=False)
+    s.to_csv(out / "settings.csv", index=False)
+    shown = ["label", "setting", "seeds", "rate_bits", "distortion", "distortion_stderr", "perception", "perception_stderr"]
+    failed = trials[trials.status == "failed"]
+    sections = [
+        ("admissible (non-dominated) settings in rate, distortion and perception", html_table(s[s.admissible], shown)),
+        ("BD-rate against the first codec", html_table(bd) if not (bd := bd_table(s)).empty else "<p>one codec only: nothing to compare.</p>"),
+        ("every setting", html_table(s, [*shown, "admissible"])),
+        (f"failed trials ({len(failed)})", html_table(failed, ["key", "label", "setting", "seed", "error"]) if len(failed) else "<p>none</p>"),
+    ]
+    page = out / "index.html"
+    page.write_text(html_page(title or f"rdpkit sweep report: {Path(db.path).name}", sections, images))
+    return page
