@@ -26,7 +26,11 @@ def rdpkit_divergences() -> list[Spec]:
 
 @hookimpl
 def rdpkit_codecs() -> list[Spec]:
-    return []
+    return [
+        Spec("jpeg", "rdpkit.codecs.jpeg:JPEG", summary="JPEG through Pillow (libjpeg); option quality 1-95", citation="ITU-T T.81 / ISO/IEC 10918-1 (1992)"),
+        Spec("webp", "rdpkit.codecs.webp:WebP", summary="WebP through Pillow (libwebp); options quality 0-100, lossless, method 0-6"),
+        Spec("sq", "rdpkit.codecs.scalar:ScalarQuantizer", summary="uniform scalar quantiser of pixels, adaptive range coding (constriction); option levels"),
+    ]
 
 
 @hookimpl
