@@ -1,0 +1,152 @@
+"""Running sweeps for real: SIGKILL and resume, two writers on one store, local pool vs Ray, results and report."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from click.testing import CliRunner
+from test_sweep_toy import toy_plugin  # noqa: F401  (fixture)
+
+from rdpkit.cli import cli
+from rdpkit.store import Store
+from rdpkit.sweep.config import SweepConfig
+from rdpkit.sweep.runner import run_sweep, sweep_trials
+
+RDPKIT = [sys.executable, "-m", "rdpkit"]
+
+
+def toy_sweep(levels: list[int], seeds: list[int], delay: float = 0.0, label: str = "toy") -> dict:
+    return {
+        "sweep": {"name": "toy", "seeds": seeds},
+        "data": {"source": "digits", "limit": 200},
+        "codec": [{"name": "toy-quant", "label": label, "grid": {"levels": levels}, "options": {"dither": True, "delay": delay}, "fit": {"steps": 1}}],
+        "evaluate": {"critic": "", "divergences": ["toy-mean-gap"], "samples": 4},
+    }
+
+
+def _toml(d: dict) -> str:
+    c = d["codec"][0]
+    return (f"[sweep]\nname = \"toy\"\nseeds = {d['sweep']['seeds']}\n[data]\nsource = \"digits\"\nlimit = 200\n"
+            f"[[codec]]\nname = \"toy-quant\"\nlabel = {json.dumps(c['label'])}\ngrid = {{ levels = {c['grid']['levels']} }}\n"
+            f"options = {{ dither = true, delay = {c['options']['delay']} }}\nfit = {{ steps = 1 }}\n"
+            "[evaluate]\ncritic = \"\"\ndivergences = [\"toy-mean-gap\"]\nsamples = 4\n")
+
+
+def _markers(folder: Path) -> dict[str, int]:
+    return {f.name: len(f.read_text().split()) for f in folder.iterdir()}
+
+
+def _marker_name(config: dict) -> str:
+    return f"levels{config['options']['levels']}-seed{config['seed']}"
+
+
+def test_sigkill_mid_sweep_then_resume_loses_nothing_and_reruns_nothing(tmp_path, toy_plugin):  # noqa: F811
+    spec = toy_sweep([2, 3, 4, 5], [0, 1], delay=1.0)
+    (tmp_path / "sweep.toml").write_text(_toml(spec))
+    store = tmp_path / "s.sqlite"
+    cmd = [*RDPKIT, "sweep", str(tmp_path / "sweep.toml"), "--store", str(store), "--workers", "2", "--quiet"]
+    proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 120
+    done: list = []
+    while time.monotonic() < deadline and len(done) < 2:
+        assert proc.poll() is None, proc.stdout.read().decode()
+        time.sleep(0.05)
+        if store.exists():
+            with Store(store) as s:
+                done = s.trials(status="done")
+    os.killpg(proc.pid, signal.SIGKILL)  # the sweep and its workers, as a crash would
+    proc.wait()
+    with Store(store) as s:
+        before = {t.key: t for t in s.trials()}
+    finished_before = {k: t for k, t in before.items() if t.status == "done"}
+    assert 2 <= len(finished_before) < 8, "the kill must land mid-sweep"
+    assert any(t.status == "running" for t in before.values()), "a trial was interrupted half-way"
+
+    resumed = subprocess.run([*cmd, "--resume", "--json"], capture_output=True, text=True, timeout=180)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    summary = json.loads(resumed.stdout.strip().splitlines()[-1])
+    trials = sweep_trials(SweepConfig.from_dict(spec))
+    with Store(store) as s:
+        after = {t.key: t for t in s.trials()}
+    assert set(after) == set(trials) and all(t.status == "done" for t in after.values())
+    assert summary["already_done"] == len(finished_before) and summary["ran"] == 8 - len(finished_before)
+    markers = _markers(toy_plugin)
+    for key, t in finished_before.items():
+        assert after[key].finished == t.finished and after[key].result == t.result, "a finished trial was run again"
+        assert markers[_marker_name(t.config)] == 1
+    for key, config in trials.items():
+        assert 1 <= markers[_marker_name(config)] <= (1 if key in finished_before else 2)
+        assert after[key].result["key"] == key
+
+
+def test_two_sweeps_on_one_store_share_the_trials(tmp_path, toy_plugin):  # noqa: F811
+    spec = toy_sweep([2, 3, 4], [0, 1], delay=0.4)
+    (tmp_path / "sweep.toml").write_text(_toml(spec))
+    store = tmp_path / "s.sqlite"
+    cmd = [*RDPKIT, "sweep", str(tmp_path / "sweep.toml"), "--store", str(store), "--workers", "1", "--quiet", "--resume", "--json"]
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=180) for p in procs]
+    assert all(p.returncode == 0 for p in procs), outs
+    with Store(store) as s:
+        assert len(s.trials(status="done")) == 6 and not s.trials(status="running")
+    assert _markers(toy_plugin) == {_marker_name(c): 1 for c in sweep_trials(SweepConfig.from_dict(spec)).values()}, "no trial ran twice"
+    summaries = [json.loads(o.strip().splitlines()[-1]) for o, _ in outs]
+    assert sum(s["ran"] for s in summaries) == 6
+
+
+MEASURED = ("rate", "distortion", "divergences", "perception")
+
+
+def test_local_pool_and_ray_give_the_same_results(tmp_path, toy_plugin):  # noqa: F811
+    cfg = SweepConfig.from_dict(toy_sweep([2, 5], [0, 1]))
+    results = {}
+    for executor in ("local", "ray"):
+        store = tmp_path / f"{executor}.sqlite"
+        summary = run_sweep(cfg, store, executor=executor, workers=2, progress=False)
+        assert summary.ran == 4 and summary.failed == 0
+        with Store(store) as s:
+            results[executor] = {t.key: {m: t.result[m] for m in MEASURED} for t in s.trials()}
+    assert results["local"] == results["ray"]
+    assert len({json.dumps(r["distortion"]) for r in results["local"].values()}) == 4, "seeds and settings must give different trials"
+
+
+def test_results_and_report_commands(tmp_path, toy_plugin):  # noqa: F811
+    label = "<script>alert(1)</script>"
+    store = tmp_path / "s.sqlite"
+    run_sweep(SweepConfig.from_dict(toy_sweep([2, 4, 8, 16], [0], label=label)), store, workers=1, progress=False)
+    out = CliRunner().invoke(cli, ["results", str(store), "--json"])
+    rows = [json.loads(line) for line in out.output.splitlines()]
+    assert len(rows) == 4 and all(r["status"] == "done" and r["config"]["label"] == label for r in rows)
+    assert {"key", "config", "status", "rate", "distortion", "perception", "seconds"} <= set(rows[0])
+    # rate from the bitstream grows with the number of levels, the error falls
+    by_levels = sorted(rows, key=lambda r: r["config"]["options"]["levels"])
+    assert [r["rate"]["bits_per_image"] for r in by_levels] == sorted(r["rate"]["bits_per_image"] for r in rows)
+    assert [r["distortion"]["mse"]["mean"] for r in by_levels] == sorted((r["distortion"]["mse"]["mean"] for r in rows), reverse=True)
+
+    report = CliRunner().invoke(cli, ["report", str(store), "--out", str(tmp_path / "rep")])
+    assert report.exit_code == 0, report.output
+    page = (tmp_path / "rep" / "index.html").read_text()
+    assert label not in page and "&lt;script&gt;" in page, "strings must be escaped in the HTML"
+    assert page.count("data:image/png;base64,") == 3 and "src='http" not in page
+    for name in ("sweep-rd.png", "sweep-pd.png", "sweep-samples.png", "results.csv", "settings.csv"):
+        assert (tmp_path / "rep" / name).stat().st_size > 0
+
+    missing = CliRunner().invoke(cli, ["report", str(tmp_path / "nope.sqlite")])
+    assert missing.exit_code == 2 and "does not exist" in missing.output
+
+
+def test_a_failing_trial_is_recorded_and_the_sweep_goes_on(tmp_path, toy_plugin):  # noqa: F811
+    spec = toy_sweep([2, 4], [0])
+    spec["data"]["limit"] = 8  # two test images: the divergence needs at least two per set
+    spec["data"]["split"] = [0.5, 0.375, 0.125]
+    summary = run_sweep(SweepConfig.from_dict(spec), tmp_path / "s.sqlite", workers=1, progress=False)
+    assert summary.failed == 2 and summary.ran == 0
+    with Store(tmp_path / "s.sqlite") as s:
+        errors = [t.error for t in s.trials(status="failed")]
+    assert all(e.startswith("InputError: samples_q has 1 sample(s)") for e in errors), errors
