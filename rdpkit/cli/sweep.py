@@ -104,6 +104,8 @@ def report_cmd(store: Path, out: Path) -> None:
 def plane_cmd(reference: Path | None, outputs: tuple[str, ...], data: str | None, codecs: tuple[str, ...], fit_options: str,
               size: int | None, gray: bool, fr: str, nr: str | None, divergence: str | None, seed: int, out: Path, as_json: bool) -> None:
     """Place algorithms on the perception-distortion plane and report the admissible set."""
+    import pandas as pd
+
     from ..sweep.plane import codec_outputs, load_matching, measure, parse_setting, plane_frame, write_plane
 
     if (reference is None) == (data is None):
@@ -127,8 +129,11 @@ def plane_cmd(reference: Path | None, outputs: tuple[str, ...], data: str | None
         for row in df.to_dict(orient="records"):
             print_json(row)
         return
-    table("perception-distortion plane", ["algorithm", "distortion", "perception", "bpp", "admissible"],
-          [[r["name"], r["distortion"], r["perception"], "" if r["bpp"] is None else r["bpp"], "yes" if r["admissible"] else ""] for r in df.to_dict(orient="records")])
+    records = df.to_dict(orient="records")
+    with_rate = "admissible_rdp" in df
+    rows = [[r["name"], r["distortion"], r["perception"], "" if pd.isna(r["bpp"]) else r["bpp"], "yes" if r["admissible"] else "",
+             *(["yes" if r["admissible_rdp"] else ""] if with_rate else [])] for r in records]
+    table("perception-distortion plane", ["algorithm", "distortion", "perception", "bpp", "admissible (D, P)", *(["admissible (R, D, P)"] if with_rate else [])], rows)
     console.print(f"wrote {page}")
 
 

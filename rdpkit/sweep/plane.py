@@ -5,7 +5,8 @@ and a perception index: either a no-reference critic's mean score (NIQE-like, pe
 or a divergence between the reference images and the outputs (a distribution distance,
 as the theory defines perception). The algorithms are folders of outputs matching a
 reference folder file by file, or codecs run at several settings on the same images. The
-admissible set is the points no other point beats on both axes (and on rate, for codecs).
+admissible set is the points no other point beats on both axes; for codecs, a second column
+says which are also admissible once rate counts.
 """
 
 from __future__ import annotations
@@ -157,10 +158,12 @@ def codec_outputs(
 
 
 def plane_frame(points: Sequence[PlanePoint]) -> pd.DataFrame:
-    """The points as a DataFrame with an `admissible` column (non-dominated in D, P and rate if known)."""
+    """The points as a DataFrame with `admissible` (non-dominated in distortion and perception)
+    and, when every point has a rate, `admissible_rdp` (non-dominated in rate too)."""
     df = pd.DataFrame([asdict(p) for p in points])
-    columns = ["distortion", "perception"] + (["bpp"] if df.bpp.notna().all() else [])
-    df["admissible"] = non_dominated(df[columns].to_numpy(dtype=np.float64))
+    df["admissible"] = non_dominated(df[["distortion", "perception"]].to_numpy(dtype=np.float64))
+    if df.bpp.notna().all():
+        df["admissible_rdp"] = non_dominated(df[["distortion", "perception", "bpp"]].to_numpy(dtype=np.float64))
     return df
 
 
@@ -179,7 +182,7 @@ def fig_plane(df: pd.DataFrame, *, fr: str, perception: str) -> Any:
         ax.annotate(text, (r.distortion, r.perception), fontsize=7, xytext=(4, 3), textcoords="offset points")
     adm = df[df.admissible].sort_values("distortion")
     ax.plot(adm.distortion, adm.perception, "-", color="tab:green", lw=1, zorder=1)
-    ax.scatter(adm.distortion, adm.perception, s=110, facecolors="none", edgecolors="tab:green", label="admissible", zorder=3)
+    ax.scatter(adm.distortion, adm.perception, s=110, facecolors="none", edgecolors="tab:green", label="admissible (perception-distortion bound)", zorder=3)
     ax.set_xlabel(f"distortion ({fr}; lower is better)")
     ax.set_ylabel(f"perception index ({perception}; lower is better)")
     ax.set_title("perception-distortion plane")

@@ -1,0 +1,93 @@
+"""`rdpkit plane`: algorithms from folders or codec settings on the perception-distortion plane."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from test_sweep_toy import toy_plugin  # noqa: F401  (fixture)
+
+import rdpkit
+from rdpkit.cli import cli
+from rdpkit.data import load_images, save_png
+from rdpkit.degrade import degrade
+from rdpkit.sweep.plane import PlanePoint, codec_outputs, load_matching, measure, parse_setting, plane_frame
+
+NAMES = ["astronaut", "camera", "coffee", "chelsea"]
+
+
+@pytest.fixture
+def folders(tmp_path):
+    x = load_images([f"builtin:{n}" for n in NAMES], size=32)
+    outputs = {"identity": x, "blur": degrade(x, "blur:1.5", seed=0), "noise": degrade(x, "gaussian:0.1", seed=0)}
+    for folder, batch in {"ref": x, **outputs}.items():
+        for name, img in zip(NAMES, batch):
+            save_png(img[None], tmp_path / folder / f"{name}.png")
+    return tmp_path
+
+
+def test_folders_are_matched_by_name_and_measured(folders, toy_plugin):  # noqa: F811
+    ref, outs = load_matching(folders / "ref", {k: folders / k for k in ("identity", "blur", "noise")})
+    assert ref.shape == (4, 3, 32, 32) and torch.equal(outs["identity"], ref)
+    points = {p.name: p for p in measure(ref, outs, fr="mse", divergence="toy-mean-gap")}
+    for name, y in outs.items():
+        per_image = ((ref - y) ** 2).flatten(1).mean(1).double().numpy()
+        assert points[name].distortion == pytest.approx(per_image.mean(), rel=1e-6)
+        assert points[name].distortion_stderr == pytest.approx(per_image.std(ddof=1) / 2, rel=1e-5)
+        gap = abs(float(ref.double().flatten(1).mean(1).mean() - y.double().flatten(1).mean(1).mean()))
+        assert points[name].perception == pytest.approx(gap, abs=1e-9)
+    assert points["identity"].distortion == 0 and points["identity"].perception == 0
+    df = plane_frame(list(points.values()))
+    assert df.set_index("name").admissible.to_dict() == {"identity": True, "blur": False, "noise": False}
+
+
+def test_a_missing_output_is_one_sentence(folders):
+    (folders / "blur" / "coffee.png").unlink()
+    with pytest.raises(rdpkit.InputError, match="has no output for reference image 'coffee'"):
+        load_matching(folders / "ref", {"blur": folders / "blur"})
+
+
+def test_admissible_set_with_and_without_rate():
+    pts = [PlanePoint("a", 1.0, 0, 3.0, 0, 1.0), PlanePoint("b", 2.0, 0, 2.0, 0, 0.5), PlanePoint("c", 2.5, 0, 2.5, 0, 0.2)]
+    df = plane_frame(pts).set_index("name")
+    assert df.admissible.tolist() == [True, True, False]  # c is beaten by b on the plane...
+    assert df.admissible_rdp.tolist() == [True, True, True]  # ...but needs the fewest bits
+
+
+def test_parse_setting():
+    assert parse_setting("jpeg:quality=10") == ("jpeg", {"quality": 10})
+    assert parse_setting("gan:lam=0.5,noise=0.25,distortion=mse") == ("gan", {"lam": 0.5, "noise": 0.25, "distortion": "mse"})
+    assert parse_setting("sq") == ("sq", {})
+    with pytest.raises(rdpkit.InputError, match="NAME:KEY=VALUE"):
+        parse_setting("jpeg:quality")
+
+
+def test_jpeg_at_several_qualities_orders_rate_and_distortion():
+    x = load_images([f"builtin:{n}" for n in NAMES], size=48)
+    outs, rates = codec_outputs(x, ["jpeg:quality=10", "jpeg:quality=50", "jpeg:quality=90"])
+    mse = [float(((x - outs[s]) ** 2).mean()) for s in outs]
+    assert list(rates.values()) == sorted(rates.values()) and mse == sorted(mse, reverse=True)
+
+
+def test_plane_command_from_folders_and_from_codecs(folders, toy_plugin):  # noqa: F811
+    args = ["plane", "--reference", str(folders / "ref"), "--outputs", f"blur={folders / 'blur'}", "--outputs", f"noise={folders / 'noise'}",
+            "--divergence", "toy-mean-gap", "--out", str(folders / "plane"), "--json"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.output.splitlines()]
+    assert [r["name"] for r in rows] == ["blur", "noise"] and all(r["admissible"] for r in rows)
+    page = (folders / "plane" / "index.html").read_text()
+    assert "data:image/png;base64," in page and (folders / "plane" / "plane.csv").exists()
+
+    result = CliRunner().invoke(cli, ["plane", "--data", "builtin:astronaut,camera", "--size", "32", "--codec", "jpeg:quality=20",
+                                      "--codec", "sq:levels=8", "--divergence", "toy-mean-gap", "--out", str(folders / "p2"), "--json"])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.output.splitlines()]
+    assert {r["name"] for r in rows} == {"jpeg:quality=20", "sq:levels=8"} and all(r["bpp"] > 0 for r in rows)
+    assert np.isfinite([r["distortion"] for r in rows]).all()
+
+    bad = CliRunner().invoke(cli, ["plane", "--reference", str(folders / "ref"), "--outputs", "x", "--divergence", "toy-mean-gap"])
+    assert bad.exit_code == 2 and "--outputs NAME=FOLDER" in bad.output
