@@ -29,7 +29,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "data": {"source": "digits", "split": [0.6, 0.2, 0.2]},
         "codec": [{
             "name": "gan",
-            "options": {"noise": True},
+            "options": {"noise": 0.5},
             "grid": {"dim": [2, 4], "levels": [4]},
             "lambdas": [0.0, 0.1],
             "training_distortion": "mse",
@@ -43,7 +43,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "data": {"source": "digits", "split": [0.6, 0.2, 0.2]},
         "codec": [{
             "name": "gan",
-            "options": {"noise": True},
+            "options": {"noise": 0.5},
             # (dim, L) pairs giving 2, 4, 6, 8 and 16 bits per digit, as dim × log2 L
             "grid": {"dim": [1, 2, 3, 4, 8], "levels": [4]},
             "lambdas": [0.0, 0.02, 0.1, 0.5],
