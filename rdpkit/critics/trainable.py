@@ -1,0 +1,137 @@
+"""What the trainable critics share: a network built for the first input shape, input checks,
+and one minibatch training loop.
+
+A trainable critic accepts image batches N×C×H×W in [0, 1] or sample sets N×D (any real
+values) for `fit`; `score` is the Critic interface and takes images only.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from ..errors import InputError
+from ..interfaces import Critic
+from ..validation import check_images, check_samples
+from .net import make_critic_net
+
+#: loss(net, real_batch, fake_batch, generator) -> scalar tensor to minimise.
+Loss = Callable[[nn.Module, torch.Tensor, torch.Tensor, torch.Generator], torch.Tensor]
+
+
+def as_batch(x: object, name: str) -> torch.Tensor:
+    """An image batch (validated as images) or a sample set N×D (flattened from N×...)."""
+    if isinstance(x, torch.Tensor) and x.ndim == 4:
+        return check_images(x, name)
+    return check_samples(x, name)
+
+
+def _features(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    if not hasattr(net, "features"):
+        raise InputError(f"a network of type {type(net).__name__} has no features() method; build it with make_critic_net.")
+    return net.features(x)  # type: ignore[operator]
+
+
+def _values(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    return net(x)
+
+
+class TrainableCritic(Critic):
+    """A critic whose network is trained on a real and a fake set.
+
+    The network is `net` if given, else `make_critic_net(shape, hidden)`, built on first use
+    for the shape of the data when `shape` is None. Before `fit`, scores and features are
+    those of the randomly initialised network: it warns once, and `feature_kind` says
+    ``"random-feature"`` so that divergences computed on its features are labelled honestly.
+    """
+
+    def __init__(self, shape: tuple[int, ...] | None = None, hidden: int = 256, net: nn.Module | None = None, seed: int = 0) -> None:
+        super().__init__()
+        self.shape = tuple(shape) if shape is not None else None
+        self.hidden = hidden
+        self.seed = seed
+        self.net: nn.Module | None = net
+        self.fitted = False
+        self._warned = False
+        self.history: list[float] = []
+
+    @property
+    def kind_name(self) -> str:
+        return self.info.name if self.info is not None else type(self).__name__
+
+    @property
+    def feature_kind(self) -> str:
+        return "trained-critic" if self.fitted else "random-feature"
+
+    def _ensure_net(self, x: torch.Tensor) -> nn.Module:
+        shape = tuple(x.shape[1:])
+        if self.shape is None:
+            self.shape = shape
+        elif shape != self.shape and x[0].numel() != torch.Size(self.shape).numel():
+            raise InputError(f"critic {self.kind_name!r} works on samples of shape {self.shape} but got {shape}; build one critic per data shape.")
+        if self.net is None:
+            torch.manual_seed(self.seed)  # reproducible initial weights
+            self.net = make_critic_net(self.shape, self.hidden).to(x.device)
+        return self.net
+
+    def _run(self, x: torch.Tensor, fn: Callable[[nn.Module, torch.Tensor], torch.Tensor]) -> torch.Tensor:
+        """fn(net, x) on x brought to the network's shape, device and dtype; the result in x's dtype."""
+        net = self._ensure_net(x)
+        if not self.fitted and not self._warned:
+            self._warned = True
+            warnings.warn(f"critic {self.kind_name!r} has not been fitted: its outputs are those of a randomly initialised network; call fit(real, fake) first.", RuntimeWarning, stacklevel=3)
+        param = next(net.parameters(), None)
+        xx = x.reshape(x.shape[0], *self.shape)  # type: ignore[misc]
+        if param is not None:
+            xx = xx.to(device=param.device, dtype=param.dtype)
+        return fn(net, xx).to(x.dtype)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The penultimate activations, N×hidden (what Fréchet / MMD divergences can use)."""
+        x = as_batch(x, "x")
+        with torch.no_grad():
+            return self._run(x, _features)
+
+    def _train(
+        self,
+        real: torch.Tensor,
+        fake: torch.Tensor,
+        loss: Loss,
+        *,
+        steps: int,
+        lr: float,
+        batch_size: int,
+        betas: tuple[float, float],
+        seed: int,
+        progress: bool,
+    ) -> None:
+        real, fake = as_batch(real, "real"), as_batch(fake, "fake")
+        if real.shape[1:] != fake.shape[1:]:
+            raise InputError(f"real samples have shape {tuple(real.shape[1:])} but fake ones {tuple(fake.shape[1:])}; both sets must have one shape.")
+        if steps < 1 or lr <= 0 or batch_size < 1:
+            raise InputError(f"steps and batch_size must be at least 1 and lr positive, got steps={steps}, batch_size={batch_size}, lr={lr}.")
+        net = self._ensure_net(real)
+        param = next(net.parameters())
+        real = real.reshape(real.shape[0], *self.shape).to(param)  # type: ignore[misc]
+        fake = fake.reshape(fake.shape[0], *self.shape).to(param)  # type: ignore[misc]
+        opt = torch.optim.Adam(net.parameters(), lr=lr, betas=betas)
+        index_gen = torch.Generator().manual_seed(seed)
+        noise_gen = torch.Generator(device=param.device).manual_seed(seed)
+        b = min(batch_size, real.shape[0], fake.shape[0])  # equal halves: the penalty pairs them up
+        net.train()
+        losses = []
+        for _ in tqdm(range(steps), desc=f"training {self.kind_name}", disable=not progress, leave=False):
+            ir = torch.randint(real.shape[0], (b,), generator=index_gen).to(param.device)
+            jf = torch.randint(fake.shape[0], (b,), generator=index_gen).to(param.device)
+            value = loss(net, real[ir], fake[jf], noise_gen)
+            opt.zero_grad(set_to_none=True)
+            value.backward()
+            opt.step()
+            losses.append(value.detach())
+        self.history = torch.stack(losses).tolist()
+        net.eval()
+        self.fitted = True
