@@ -21,38 +21,29 @@ from typing import Any
 from ..errors import InputError, suggestion
 from .config import SweepConfig
 
-_CRITIC = {"steps": 300, "batch_size": 64}
+def _digits(name: str, *, dims: list[int], lambdas: list[float], steps: int, critic_steps: int, divergences: list[str], samples: int) -> dict[str, Any]:
+    """The paper's digits experiment at one scale: dims × L = 4 × λ, one seed."""
+    return {
+        "sweep": {"name": name, "seeds": [0]},
+        "data": {"source": "digits", "split": [0.6, 0.2, 0.2]},
+        "codec": [{
+            "name": "gan",
+            "options": {"noise": 0.5},
+            "grid": {"dim": dims, "levels": [4]},  # dim·log2 L = 2·dim bits per digit
+            "lambdas": lambdas,
+            "training_distortion": "mse",
+            "fit": {"steps": steps, "batch_size": 64},
+        }],
+        "evaluate": {"distortions": ["mse"], "divergences": divergences, "critic": "wasserstein-critic",
+                     "critic_options": {"steps": critic_steps, "batch_size": 64}, "samples": samples},
+    }
+
 
 PRESETS: dict[str, dict[str, Any]] = {
-    "digits-smoke": {
-        "sweep": {"name": "digits-smoke", "seeds": [0]},
-        "data": {"source": "digits", "split": [0.6, 0.2, 0.2]},
-        "codec": [{
-            "name": "gan",
-            "options": {"noise": 0.5},
-            "grid": {"dim": [2, 4], "levels": [4]},
-            "lambdas": [0.0, 0.1],
-            "training_distortion": "mse",
-            "fit": {"steps": 150, "batch_size": 64},
-        }],
-        "evaluate": {"distortions": ["mse"], "divergences": ["wasserstein-sliced"], "critic": "wasserstein-critic",
-                     "critic_options": {"steps": 100, "batch_size": 64}, "samples": 8},
-    },
-    "digits": {
-        "sweep": {"name": "digits", "seeds": [0]},
-        "data": {"source": "digits", "split": [0.6, 0.2, 0.2]},
-        "codec": [{
-            "name": "gan",
-            "options": {"noise": 0.5},
-            # (dim, L) pairs giving 2, 4, 6, 8 and 16 bits per digit, as dim × log2 L
-            "grid": {"dim": [1, 2, 3, 4, 8], "levels": [4]},
-            "lambdas": [0.0, 0.02, 0.1, 0.5],
-            "training_distortion": "mse",
-            "fit": {"steps": 1200, "batch_size": 64},
-        }],
-        "evaluate": {"distortions": ["mse"], "divergences": ["wasserstein-sliced", "mmd"], "critic": "wasserstein-critic",
-                     "critic_options": _CRITIC, "samples": 16},
-    },
+    "digits-smoke": _digits("digits-smoke", dims=[2, 4], lambdas=[0.0, 0.1], steps=150, critic_steps=100,
+                            divergences=["wasserstein-sliced"], samples=8),
+    "digits": _digits("digits", dims=[1, 2, 3, 4, 8], lambdas=[0.0, 0.02, 0.1, 0.5], steps=1200, critic_steps=300,
+                      divergences=["wasserstein-sliced", "mmd"], samples=16),
 }
 
 
