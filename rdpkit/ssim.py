@@ -6,19 +6,40 @@ K2 = 0.03, 'valid' filtering (the border of 5 pixels that scikit-image crops awa
 computed), the mean over pixels and then over channels. MS-SSIM follows pytorch_msssim:
 five scales, 2×2 average pooling, weights (0.0448, 0.2856, 0.3001, 0.2363, 0.1333), and
 negative contrast-structure terms clipped at 0.
+
+Two implementations compute the same numbers. On the CPU (float32 and float64), fused
+kernels compiled with numba stream each image plane row by row: the five Gaussian-filtered
+maps (μx, μy, E[x²], E[y²], E[xy]) of one output row live in a few cache-resident buffers and
+are reduced to the SSIM and contrast-structure sums at once, so no full-size intermediate is
+ever written. The backward pass is closed-form: the gradient of a mean of per-pixel SSIM
+values is the adjoint Gaussian filter applied to four per-pixel coefficient maps, combined
+with x and y, computed by a second fused kernel. Planes are split into row blocks run on
+`torch.get_num_threads()` threads (the kernels release the GIL). Everywhere else (CUDA,
+half precision) separable convolutions in torch with autograd are used.
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
+import numba
+import numpy as np
 import torch
 import torch.nn.functional as F
+from torch.autograd.function import once_differentiable
 
 WIN_SIZE = 11
 SIGMA = 1.5
 K1, K2 = 0.01, 0.03
 MS_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
+
+# Output rows per task of the CPU kernels: enough work per task to amortise dispatch, few
+# enough that a single plane still keeps every thread busy.
+_ROWS_PER_TASK = 64
+# Reassociation lets LLVM vectorise the sums over rows; no NaN/Inf assumptions are made.
+_FASTMATH = {"reassoc", "contract", "nsz"}
 
 
 @functools.lru_cache(maxsize=32)
@@ -35,19 +56,193 @@ def _filter(maps: torch.Tensor, win: torch.Tensor) -> torch.Tensor:
     return F.conv2d(maps, win.view(1, 1, 1, k))
 
 
-def ssim_components(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0, win_size: int = WIN_SIZE, sigma: float = SIGMA) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-image, per-channel mean SSIM and mean contrast-structure term, each N×C."""
+def _components_torch(x: torch.Tensor, y: torch.Tensor, win: torch.Tensor, c1: float, c2: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """The device-agnostic path: per-plane mean SSIM and contrast-structure, each N×C."""
     n, c, h, w = x.shape
-    win = _window(win_size, sigma, x.device, x.dtype)
+    k = win.numel()
     stack = torch.stack([x, y, x * x, y * y, x * y], dim=2).reshape(n * c * 5, 1, h, w)
-    mu_x, mu_y, xx, yy, xy = _filter(stack, win).reshape(n, c, 5, h - win_size + 1, w - win_size + 1).unbind(2)
-    c1, c2 = (K1 * data_range) ** 2, (K2 * data_range) ** 2
+    mu_x, mu_y, xx, yy, xy = _filter(stack, win).reshape(n, c, 5, h - k + 1, w - k + 1).unbind(2)
     mu_xy = mu_x * mu_y
     mu_xx = mu_x * mu_x
     mu_yy = mu_y * mu_y
     cs_map = (2 * (xy - mu_xy) + c2) / ((xx - mu_xx) + (yy - mu_yy) + c2)
     ssim_map = (2 * mu_xy + c1) / (mu_xx + mu_yy + c1) * cs_map
     return ssim_map.mean(dim=(-2, -1)), cs_map.mean(dim=(-2, -1))
+
+
+@numba.njit(nogil=True, fastmath=_FASTMATH, cache=True)
+def _filtered_row(x: np.ndarray, y: np.ndarray, g: np.ndarray, i: int, v: np.ndarray, h: np.ndarray) -> None:
+    """h[0..4] ← valid output row i of G∗x, G∗y, G∗x², G∗y², G∗xy (v is a 5×W scratch buffer)."""
+    k = g.shape[0]
+    wo = h.shape[1]
+    v[:] = 0
+    for t in range(k):
+        gt = g[t]
+        xr = x[i + t]
+        yr = y[i + t]
+        for j in range(xr.shape[0]):
+            gx = gt * xr[j]
+            gy = gt * yr[j]
+            v[0, j] += gx
+            v[1, j] += gy
+            v[2, j] += gx * xr[j]
+            v[3, j] += gy * yr[j]
+            v[4, j] += gx * yr[j]
+    h[:] = 0
+    for t in range(k):
+        gt = g[t]
+        for m in range(5):
+            for j in range(wo):
+                h[m, j] += gt * v[m, j + t]
+
+
+@numba.njit(nogil=True, fastmath=_FASTMATH, cache=True)
+def _forward_rows(x: np.ndarray, y: np.ndarray, g: np.ndarray, c1: float, c2: float, r0: int, r1: int) -> tuple[float, float]:
+    """Sums of the SSIM and contrast-structure maps over valid rows [r0, r1) of one plane."""
+    k = g.shape[0]
+    wo = x.shape[1] - k + 1
+    v = np.empty((5, x.shape[1]), dtype=x.dtype)
+    h = np.empty((5, wo), dtype=x.dtype)
+    s_sum = 0.0
+    cs_sum = 0.0
+    for i in range(r0, r1):
+        _filtered_row(x, y, g, i, v, h)
+        for j in range(wo):
+            mxy = h[0, j] * h[1, j]
+            mxx = h[0, j] * h[0, j]
+            myy = h[1, j] * h[1, j]
+            cs = (2 * (h[4, j] - mxy) + c2) / ((h[2, j] - mxx) + (h[3, j] - myy) + c2)
+            s_sum += (2 * mxy + c1) / (mxx + myy + c1) * cs
+            cs_sum += cs
+    return s_sum, cs_sum
+
+
+@numba.njit(nogil=True, fastmath=_FASTMATH, cache=True)
+def _backward_rows(
+    x: np.ndarray, y: np.ndarray, g: np.ndarray, c1: float, c2: float, ws: float, wc: float,
+    dx: np.ndarray, dy: np.ndarray, r0: int, r1: int,
+) -> None:
+    """Rows [r0, r1) of ∂f/∂x and ∂f/∂y for f = ws·ΣSSIM + wc·ΣCS over one plane's valid pixels.
+
+    With a, b, p, q, r the filtered x, y, x², y², xy at a valid pixel, L = A1/B1 and
+    CS = A2/B2 (A1 = 2ab + c1, B1 = a² + b² + c1, A2 = 2(r − ab) + c2, B2 = p + q − a² − b² + c2):
+    ∂L/∂a = 2(b − L·a)/B1, ∂CS/∂a = 2(a·CS − b)/B2, ∂CS/∂p = ∂CS/∂q = −CS/B2, ∂CS/∂r = 2/B2
+    (a ↔ b symmetric). The chain rule through a = G∗x, p = G∗x², r = G∗xy gives
+    ∂f/∂x = Gᵀ∗c_a + 2x·Gᵀ∗c_pq + y·Gᵀ∗c_r, and likewise for y, where Gᵀ is the 'full'
+    filter adjoint to the 'valid' one.
+    """
+    k = g.shape[0]
+    ho = x.shape[0] - k + 1
+    w = x.shape[1]
+    wo = w - k + 1
+    # Valid rows i feed full rows i .. i + k − 1.
+    i0 = max(r0 - k + 1, 0)
+    i1 = min(r1, ho)
+    v = np.empty((5, w), dtype=x.dtype)
+    h = np.empty((5, wo), dtype=x.dtype)
+    coef = np.empty((4, wo), dtype=x.dtype)
+    # Coefficient maps of rows i0..i1, already through the horizontal adjoint filter.
+    rows = np.zeros((4, max(i1 - i0, 0), w), dtype=x.dtype)
+    for i in range(i0, i1):
+        _filtered_row(x, y, g, i, v, h)
+        for j in range(wo):
+            a = h[0, j]
+            b = h[1, j]
+            b1 = a * a + b * b + c1
+            b2 = (h[2, j] - a * a) + (h[3, j] - b * b) + c2
+            lum = (2 * a * b + c1) / b1
+            cs = (2 * (h[4, j] - a * b) + c2) / b2
+            u = ws * lum + wc  # weight of ∂CS in ∂f
+            coef[0, j] = ws * cs * 2 * (b - lum * a) / b1 + u * 2 * (a * cs - b) / b2
+            coef[1, j] = ws * cs * 2 * (a - lum * b) / b1 + u * 2 * (b * cs - a) / b2
+            coef[2, j] = -u * cs / b2
+            coef[3, j] = u * 2 / b2
+        for t in range(k):
+            gt = g[t]
+            for m in range(4):
+                for j in range(wo):
+                    rows[m, i - i0, j + t] += gt * coef[m, j]
+    acc = np.empty((4, w), dtype=x.dtype)
+    for r in range(r0, r1):
+        acc[:] = 0
+        for t in range(k):
+            i = r - t
+            if i0 <= i < i1:
+                gt = g[t]
+                for m in range(4):
+                    for j in range(w):
+                        acc[m, j] += gt * rows[m, i - i0, j]
+        for j in range(w):
+            dx[r, j] = acc[0, j] + 2 * x[r, j] * acc[2, j] + y[r, j] * acc[3, j]
+            dy[r, j] = acc[1, j] + 2 * y[r, j] * acc[2, j] + x[r, j] * acc[3, j]
+
+
+def _run(job: Callable[..., object], tasks: Sequence[tuple]) -> list:
+    threads = min(torch.get_num_threads(), len(tasks))
+    if threads <= 1:
+        return [job(*t) for t in tasks]
+    with ThreadPoolExecutor(threads) as pool:
+        return list(pool.map(lambda t: job(*t), tasks))
+
+
+def _row_blocks(rows: int) -> list[tuple[int, int]]:
+    return [(r, min(r + _ROWS_PER_TASK, rows)) for r in range(0, rows, _ROWS_PER_TASK)]
+
+
+class _CPUComponents(torch.autograd.Function):
+    """Per-plane mean SSIM and contrast-structure (N×C each) by the fused CPU kernels."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, y: torch.Tensor, win: torch.Tensor, c1: float, c2: float) -> tuple[torch.Tensor, torch.Tensor]:  # type: ignore[override]
+        n, c, h, w = x.shape
+        k = win.numel()
+        xs = x.detach().contiguous().reshape(n * c, h, w).numpy()
+        ys = y.detach().contiguous().reshape(n * c, h, w).numpy()
+        g = win.numpy()
+        # Scalars in the arrays' precision keep float32 kernels in float32 vector code.
+        c1n, c2n = xs.dtype.type(c1), xs.dtype.type(c2)
+        tasks = [(p, r0, r1) for p in range(n * c) for r0, r1 in _row_blocks(h - k + 1)]
+        sums = _run(lambda p, r0, r1: _forward_rows(xs[p], ys[p], g, c1n, c2n, r0, r1), tasks)
+        totals = np.zeros((n * c, 2))
+        for (p, _, _), s in zip(tasks, sums):
+            totals[p] += s
+        totals /= (h - k + 1) * (w - k + 1)
+        ctx.save_for_backward(x, y, win)
+        ctx.constants = (c1, c2)
+        out = torch.from_numpy(totals).to(x.dtype).reshape(n, c, 2)
+        return out[..., 0], out[..., 1]
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_s: torch.Tensor, grad_cs: torch.Tensor) -> tuple[torch.Tensor | None, ...]:  # type: ignore[override]
+        x, y, win = ctx.saved_tensors
+        c1, c2 = ctx.constants
+        n, c, h, w = x.shape
+        k = win.numel()
+        xs = x.contiguous().reshape(n * c, h, w).numpy()
+        ys = y.contiguous().reshape(n * c, h, w).numpy()
+        g = win.numpy()
+        # The outputs are means: each valid pixel carries 1/count of the incoming gradient.
+        count = (h - k + 1) * (w - k + 1)
+        ws = (grad_s.double().reshape(-1) / count).numpy().astype(xs.dtype)
+        wc = (grad_cs.double().reshape(-1) / count).numpy().astype(xs.dtype)
+        c1n, c2n = xs.dtype.type(c1), xs.dtype.type(c2)
+        dx = np.empty_like(xs)
+        dy = np.empty_like(ys)
+        tasks = [(p, r0, r1) for p in range(n * c) for r0, r1 in _row_blocks(h)]
+        _run(lambda p, r0, r1: _backward_rows(xs[p], ys[p], g, c1n, c2n, ws[p], wc[p], dx[p], dy[p], r0, r1), tasks)
+        grad_x = torch.from_numpy(dx).reshape(x.shape) if ctx.needs_input_grad[0] else None
+        grad_y = torch.from_numpy(dy).reshape(y.shape) if ctx.needs_input_grad[1] else None
+        return grad_x, grad_y, None, None, None
+
+
+def ssim_components(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0, win_size: int = WIN_SIZE, sigma: float = SIGMA) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-image, per-channel mean SSIM and mean contrast-structure term, each N×C."""
+    win = _window(win_size, sigma, x.device, x.dtype)
+    c1, c2 = (K1 * data_range) ** 2, (K2 * data_range) ** 2
+    if x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64):
+        return _CPUComponents.apply(x, y, win, c1, c2)
+    return _components_torch(x, y, win, c1, c2)
 
 
 def ssim(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
