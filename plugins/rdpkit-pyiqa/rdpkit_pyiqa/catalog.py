@@ -41,9 +41,10 @@ ZERO_AT_IDENTITY = frozenset({
     "gmsd", "nlpd", "mad", "msswd", "dists", "deepdc", "lpips", "lpips-vgg", "lpips+", "lpips-vgg+", "stlpips", "stlpips-vgg",
 })
 
-#: Weight-free metrics whose gradient is zero or missing (histograms, thresholded block
-#: statistics); every other weight-free one was checked to back-propagate.
-NOT_DIFFERENTIABLE = frozenset({"entropy", "piqe", "niqe", "niqe_matlab", "ilniqe", "brisque", "brisque_matlab", "nrqm", "pi"})
+#: Metrics whose gradient is zero, missing or infinite: histograms, thresholded block statistics,
+#: and MAD, whose HI^σ term has an infinite derivative wherever its high-quality index vanishes.
+#: Every other weight-free metric was checked to back-propagate finite gradients.
+NOT_DIFFERENTIABLE = frozenset({"mad", "entropy", "piqe", "niqe", "niqe_matlab", "ilniqe", "brisque", "brisque_matlab", "nrqm", "pi"})
 
 #: Language-model scorers: they generate or compare token probabilities, not a loss to descend.
 LANGUAGE_MODELS = ("qalign", "qrealign", "compare2score", "fgresq")
