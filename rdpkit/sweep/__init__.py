@@ -1,0 +1,27 @@
+"""Rate-distortion-perception sweeps, their reports, BD-rate and the perception-distortion plane.
+
+    >>> from rdpkit.sweep import SweepConfig, run_sweep, results_frame, write_report
+    >>> config = SweepConfig.from_toml("sweep.toml")        # or rdpkit.sweep.preset("digits")
+    >>> run_sweep(config, "results.sqlite", executor="ray")  # resumable: resume=True
+    >>> df = results_frame("results.sqlite")                 # one row per trial
+    >>> write_report("results.sqlite", "report/")            # figures + index.html
+
+The command line mirrors it: ``rdpkit sweep``, ``rdpkit results``, ``rdpkit report``,
+``rdpkit plane``.
+"""
+
+from __future__ import annotations
+
+from .bdrate import bd_rate, bd_rate_at_perception, curve_at_perception
+from .config import SweepConfig
+from .pareto import lower_envelope, non_dominated
+from .plane import PlanePoint, codec_outputs, load_matching, measure, plane_frame, write_plane
+from .presets import PRESETS, preset
+from .report import results_frame, settings_frame, write_report
+from .runner import SweepSummary, run_sweep
+
+__all__ = [
+    "bd_rate", "bd_rate_at_perception", "curve_at_perception", "SweepConfig", "lower_envelope", "non_dominated",
+    "PlanePoint", "codec_outputs", "load_matching", "measure", "plane_frame", "write_plane", "PRESETS", "preset",
+    "results_frame", "settings_frame", "write_report", "SweepSummary", "run_sweep",
+]
