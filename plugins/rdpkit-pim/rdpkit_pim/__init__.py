@@ -1,0 +1,1 @@
+"""PIM, an unsupervised information-theoretic perceptual metric, as an rdpkit plugin (`rdpkit.distortion("pim")`)."""

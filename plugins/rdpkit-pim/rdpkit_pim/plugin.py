@@ -1,0 +1,20 @@
+"""The hooks rdpkit calls. Light on purpose: `rdpkit list` imports this module, not torch."""
+
+import rdpkit
+
+CITATION = "Bhardwaj, Fischer, Ballé & Chinen, An Unsupervised Information-Theoretic Perceptual Quality Metric, NeurIPS 2020"
+
+
+@rdpkit.hookimpl
+def rdpkit_distortions() -> list[rdpkit.Spec]:
+    return [
+        rdpkit.Spec(
+            "pim",
+            "rdpkit_pim.distortion:PIM",
+            summary="PIM: symmetrised KL between unsupervised multi-scale encodings, in nats",
+            differentiable=True,
+            needs_weights=True,
+            weights="shipped with rdpkit-pim (sha256-checked), or checkpoint=PATH",
+            citation=CITATION,
+        )
+    ]
