@@ -1,0 +1,115 @@
+"""`rdpkit recover` (one reference-recovery run) and `rdpkit audit` (many, with an HTML report)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.markup import escape
+
+from . import cli
+from .output import console, print_json, table
+
+
+def _settings_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """The options that `recover` and `audit` share: sizes, profile, thresholds, device."""
+    from ..recovery.profiles import DEFAULT_PROFILE, PROFILES
+    from ..recovery.settings import DEFAULT_SIZE, MAX_PIXELS
+    from ..recovery.verdict import Thresholds
+
+    t = Thresholds()
+    options = [
+        click.option("--size", default=DEFAULT_SIZE, show_default=True, help="Side of the square images are scaled and centre-cropped to (ms-ssim needs ≥ 161)."),
+        click.option("--profile", type=click.Choice(sorted(PROFILES)), default=DEFAULT_PROFILE, show_default=True,
+                     help="Optimisation profile: ding = Ding et al.'s 20,000 Adam steps; fast = 1,000 steps, same verdicts on the built-ins."),
+        click.option("--steps", type=int, default=None, help="Number of Adam steps [default: the profile's]."),
+        click.option("--seed", default=0, show_default=True, help="Seed of the noise initialisation and the near-identical perturbations."),
+        click.option("--stride", type=int, default=None, help="Record the trajectory every STRIDE steps [default: about 100 points]."),
+        click.option("--psnr-threshold", default=t.psnr_db, show_default=True, help="Recovered needs PSNR(x, y*) ≥ this (dB)..."),
+        click.option("--ssim-threshold", default=t.ssim, show_default=True, help="...and SSIM(x, y*) ≥ this."),
+        click.option("--near-identical", multiple=True, help=f"Perturbation (rdpkit.degrade spec, repeatable) defining D's near-identical level [default: {', '.join(t.near_identical)}]."),
+        click.option("--device", default=None, help="Torch device [default: cuda when present, else cpu]."),
+        click.option("--max-pixels", default=MAX_PIXELS, show_default=True, help="Most values (N·C·H·W) optimised at once; bounds memory."),
+        click.option("--force", is_flag=True, help="Run again even when the store holds this configuration."),
+        click.option("--json", "as_json", is_flag=True, help="Print one JSON object and no progress bars."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def _settings(size: int, profile: str, steps: int | None, seed: int, stride: int | None, psnr_threshold: float,
+              ssim_threshold: float, near_identical: tuple[str, ...], device: str | None, max_pixels: int) -> Any:
+    from ..recovery.settings import Settings
+    from ..recovery.verdict import Thresholds
+
+    thresholds = Thresholds(psnr_threshold, ssim_threshold, *([tuple(near_identical)] if near_identical else []))
+    return Settings.make(size, profile, steps, seed, thresholds, stride, device, max_pixels)
+
+
+def _summary_rows(results: list[Any]) -> list[list[Any]]:
+    return [[r.distortion, r.image, r.init, r.verdict.label, r.psnr, r.ssim, r.distortion_value, r.near_identical_level, r.seconds] for r in results]
+
+
+SUMMARY_COLUMNS = ["distortion", "image", "init", "verdict", "PSNR (dB)", "SSIM", "D(x, y*)", "near-identical D", "seconds"]
+
+
+@cli.command("recover")
+@click.option("--distortion", required=True, help="A registered differentiable distortion (rdpkit list).")
+@click.option("--image", default="builtin:astronaut", show_default=True, help="builtin:NAME or a PNG/JPEG path.")
+@click.option("--init", default="noise", show_default=True, help="noise, jpeg:QUALITY, blur:SIGMA (any rdpkit.degrade spec) or a PNG/JPEG path.")
+@click.option("--out", default="rdpkit-recover", show_default=True, type=click.Path(file_okay=False), help="Folder for the images, curves.png and result.json.")
+@click.option("--store", default=None, type=click.Path(dir_okay=False), help="Result store [default: OUT/recover.sqlite].")
+@_settings_options
+def recover_cmd(distortion: str, image: str, init: str, out: str, store: str | None, force: bool, as_json: bool, **options: Any) -> None:
+    """Minimise D(x, y) over y from INIT and judge whether the reference x comes back."""
+    from ..recovery.audit import run_stored
+    from ..store import Store
+
+    settings = _settings(**options)
+    with Store(store or Path(out) / "recover.sqlite") as db:
+        results, _ = run_stored(db, distortion, [(image, init)], settings, force=force, progress=not as_json)
+    if not results:
+        raise click.ClickException("this configuration is being run by another process right now; wait for it, or pass --force.")
+    r = results[0]
+    r.save(out)
+    if as_json:
+        print_json(r.as_dict())
+        return
+    table("rdpkit recover", SUMMARY_COLUMNS, _summary_rows([r]))
+    console.print(f"{r.verdict.label}: {r.verdict.reason}.\nImages, curves.png and result.json in {out}/")
+
+
+@cli.command("audit")
+@click.option("--distortion", "distortions", multiple=True, help="Only these distortions (repeatable) [default: every registered differentiable one].")
+@click.option("--image", "images", multiple=True, help="builtin:NAME or PNG/JPEG path, repeatable [default: builtin:astronaut, builtin:coffee].")
+@click.option("--init", "inits", multiple=True, help="Initialisation, repeatable [default: noise, jpeg:10].")
+@click.option("--store", default="rdpkit-audit/audit.sqlite", show_default=True, type=click.Path(dir_okay=False), help="Result store; an interrupted audit resumes from it.")
+@click.option("--report", default="rdpkit-audit/report.html", show_default=True, type=click.Path(dir_okay=False), help="Self-contained HTML report.")
+@click.option("--csv", "csv_path", default=None, type=click.Path(dir_okay=False), help="Also write the results table as CSV.")
+@click.option("--gallery", default=None, type=click.Path(dir_okay=False), help="Also write the gallery as a PNG figure.")
+@_settings_options
+def audit_cmd(distortions: tuple[str, ...], images: tuple[str, ...], inits: tuple[str, ...], store: str, report: str,
+              csv_path: str | None, gallery: str | None, force: bool, as_json: bool, **options: Any) -> None:
+    """Run the recovery test of many distortions × images × initialisations and write one HTML report."""
+    from ..recovery.audit import DEFAULT_IMAGES, DEFAULT_INITS, audit
+    from ..recovery.report import write_gallery, write_report
+
+    s = _settings(**options)
+    result = audit(distortions or None, images or DEFAULT_IMAGES, inits or DEFAULT_INITS, size=s.size, profile=s.profile,
+                   seed=s.seed, thresholds=s.thresholds, stride=s.stride, device=s.device, max_pixels=s.max_pixels,
+                   store=store, force=force, progress=not as_json)
+    write_report(result, report)
+    if csv_path:
+        result.to_csv(csv_path)
+    if gallery and result.results:
+        write_gallery(result, gallery)
+    if as_json:
+        print_json({**result.as_dict(), "report": report, "csv": csv_path})
+        return
+    table("rdpkit audit", SUMMARY_COLUMNS, _summary_rows(result.results))
+    for name, why in result.problems.items():
+        console.print(f"[red]{escape(name)}: no results[/] ({escape(why)})", highlight=False)
+    console.print(f"{result.ran} run(s) now, {result.reused} reused from {store}. Report: {report}")
