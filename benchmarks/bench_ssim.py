@@ -6,7 +6,7 @@ the best of REPEATS calls after one warm-up call (which for rdpkit includes numb
 compilation, or loading it from the cache; that first call is printed too). For each section
 the script prints every time, rdpkit's speed-up over the fastest peer and the largest
 per-image difference from each peer; it exits with status 1 when a peer that uses the same
-convention disagrees by more than 1e-4 (values) or 1e-3 relative to the largest gradient
+convention disagrees by more than 1e-4 (values) or 1e-4 relative to the largest gradient
 entry (gradients), never because of speed.
 
 torchmetrics averages an SSIM map computed over a reflect-padded image; the benchmark crops
@@ -34,16 +34,21 @@ from rdpkit.degrade import degrade
 from rdpkit.ssim import ms_ssim, ssim
 
 VALUE_TOL = 1e-4
-GRAD_TOL = 1e-3  # relative to the largest entry of rdpkit's gradient
+SLOW = 10.0
+GRAD_TOL = 1e-4  # relative to the largest entry of rdpkit's gradient
 
 
 def best_time(fn: Callable[[], torch.Tensor], repeats: int) -> tuple[float, float, torch.Tensor]:
-    """(first call, best of `repeats` later calls) in seconds, and the last result."""
+    """(first call, best of `repeats` later calls) in seconds, and the last result.
+
+    An implementation whose first call takes longer than SLOW seconds is timed once more
+    only, which keeps a run within minutes.
+    """
     t0 = time.perf_counter()
     out = fn()
     first = time.perf_counter() - t0
     times = []
-    for _ in range(repeats):
+    for _ in range(repeats if first < SLOW else 1):
         t0 = time.perf_counter()
         out = fn()
         times.append(time.perf_counter() - t0)
