@@ -1,0 +1,1 @@
+"""LPIPS as rdpkit distortions: lpips-alex, lpips-vgg, lpips-squeeze."""

@@ -1,0 +1,106 @@
+"""rdpkit-lpips: the axioms on random backbones, values equal to the lpips package's own,
+the cached-weights path, and the one-sentence failure when the backbone is missing."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import pytest
+import torch
+
+import rdpkit
+import rdpkit.testing as rt
+from rdpkit_lpips import metric, plugin
+
+lpips = pytest.importorskip("lpips")
+
+NETS = ["alex", "vgg", "squeeze"]
+# The reference lpips.LPIPS still passes torchvision's deprecated `pretrained=` argument.
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+
+
+@pytest.fixture(scope="module")
+def registry():
+    return rt.fresh_registry(plugin)
+
+
+@pytest.fixture
+def hub(tmp_path, monkeypatch):
+    """An empty torch hub cache, and no network: whatever the machine holds, nothing can be fetched."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a network connection was attempted")
+
+    monkeypatch.setattr(torch.hub, "_hub_dir", str(tmp_path / "hub"))
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    return tmp_path / "hub"
+
+
+def test_three_backbones_are_registered_without_shadowing_the_core(registry):
+    names = registry.names("distortion")
+    assert {"lpips-alex", "lpips-vgg", "lpips-squeeze", "ssim", "mse"} <= set(names)
+    info = registry.info("distortion", "lpips-vgg")
+    assert info.differentiable and info.needs_weights and "torch hub" in info.weights
+
+
+@pytest.mark.parametrize("net", NETS)
+def test_random_backbone_obeys_the_axioms(registry, net):
+    d = registry.create("distortion", f"lpips-{net}", pretrained=False)
+    rt.check_distortion(d, size=32, max_examples=3 if net == "vgg" else 5, dtypes=("float32",))
+
+
+@pytest.mark.parametrize("net", NETS)
+def test_values_equal_the_lpips_package(registry, net):
+    x = torch.rand(3, 3, 48, 48, generator=torch.Generator().manual_seed(1))
+    y = (x + 0.1 * torch.randn(x.shape, generator=torch.Generator().manual_seed(2))).clamp(0, 1)
+    ours = registry.create("distortion", f"lpips-{net}", pretrained=False, seed=7)
+    torch.manual_seed(7)
+    ref = lpips.LPIPS(net=net, pnet_rand=True, verbose=False).eval()
+    with torch.no_grad():
+        want = ref(2 * x - 1, 2 * y - 1).flatten()
+    torch.testing.assert_close(ours(x, y), want, rtol=1e-5, atol=1e-6)
+
+
+def test_seed_makes_the_random_backbone_reproducible(registry):
+    x, y = torch.rand(2, 1, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    a, b, c = (registry.create("distortion", "lpips-alex", pretrained=False, seed=s) for s in (0, 0, 1))
+    assert torch.equal(a(x, y), b(x, y)) and not torch.equal(a(x, y), c(x, y))
+
+
+def test_gradient_reaches_the_image_but_not_the_weights(registry):
+    d = registry.create("distortion", "lpips-squeeze", pretrained=False)
+    x = torch.rand(1, 3, 32, 32)
+    y = torch.rand(1, 3, 32, 32, requires_grad=True)
+    d(x, y).sum().backward()
+    assert float(y.grad.abs().sum()) > 0
+    assert all(p.grad is None and not p.requires_grad for p in d.parameters())
+
+
+@pytest.mark.parametrize("net", NETS)
+def test_missing_backbone_is_one_sentence_naming_file_and_folder(registry, hub, net):
+    with pytest.raises(rdpkit.WeightsUnavailable) as err:
+        registry.create("distortion", f"lpips-{net}")
+    msg = str(err.value)
+    assert repr(os.path.basename(metric.backbone_file(net))) in msg and str(hub / "checkpoints") in msg
+    assert msg.startswith(f"lpips-{net} needs") and msg.endswith(".") and ". " not in msg
+
+
+def test_cached_backbone_is_loaded_from_the_hub_folder(registry, hub):
+    # Put a (random) AlexNet state dict where torchvision caches ImageNet weights: creating the
+    # metric must load it from there, without a download, and use it.
+    from torchvision.models import alexnet
+
+    torch.manual_seed(3)
+    state = alexnet().state_dict()
+    os.makedirs(hub / "checkpoints")
+    torch.save(state, metric.backbone_file("alex"))
+    d = registry.create("distortion", "lpips-alex")
+    conv1 = d.model.net.slice1[0].weight
+    torch.testing.assert_close(conv1, state["features.0.weight"])
+
+
+def test_small_images_are_refused_with_the_size_needed(registry):
+    x = torch.rand(1, 3, 24, 24)
+    with pytest.raises(rdpkit.InputError, match="needs at least 31×31"):
+        registry.create("distortion", "lpips-alex", pretrained=False)(x, x)
