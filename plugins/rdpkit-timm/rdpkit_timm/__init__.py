@@ -1,0 +1,1 @@
+"""A deep-feature (perceptual-loss) distortion on any timm backbone."""
