@@ -21,7 +21,30 @@ def rdpkit_distortions() -> list[Spec]:
 
 @hookimpl
 def rdpkit_divergences() -> list[Spec]:
-    return []
+    d = "rdpkit.divergences"
+    knn = "Wang, Kulkarni & Verdú, Divergence estimation for multidimensional densities via k-nearest-neighbor distances, IEEE Trans. Inf. Theory 2009"
+    pot = "Flamary et al., POT: Python Optimal Transport, JMLR 2021"
+    sliced = "Rabin, Peyré, Delon & Bernot, Wasserstein barycenter and its application to texture mixing, SSVM 2011"
+    sinkhorn = "Feydy, Séjourné, Vialard, Amari, Trouvé & Peyré, Interpolating between Optimal Transport and MMD using Sinkhorn Divergences, AISTATS 2019"
+    wgan_gp = "Gulrajani, Ahmed, Arjovsky, Dumoulin & Courville, Improved Training of Wasserstein GANs, NeurIPS 2017; as a perception index: Blau & Michaeli, ICML 2019"
+    fid = "Heusel, Ramsauer, Unterthiner, Nessler & Hochreiter, GANs trained by a two time-scale update rule converge to a local Nash equilibrium, NeurIPS 2017"
+    mmd = "Gretton, Borgwardt, Rasch, Schölkopf & Smola, A kernel two-sample test, JMLR 2012"
+    kid = "Bińkowski, Sutherland, Arbel & Gretton, Demystifying MMD GANs, ICLR 2018"
+    return [
+        Spec("tv-discrete", f"{d}.discrete:TVDiscrete", summary="TV between empirical laws of discrete samples (plug-in; continuous samples quantised per feature)"),
+        Spec("tv-classifier", f"{d}.trained:TVClassifier", summary="lower bound on TV: held-out TPR + TNR − 1 of a trained real-vs-fake classifier"),
+        Spec("kl-discrete", f"{d}.discrete:KLDiscrete", summary="KL(p‖q) in nats between add-½ smoothed empirical laws of discrete samples (plug-in)"),
+        Spec("kl-knn", f"{d}.knn:KLKNN", summary="KL(p‖q) in nats, k-nearest-neighbour estimator for continuous samples", citation=knn),
+        Spec("w1-1d", f"{d}.onedim:W1OneDim", summary="W1 between 1-D samples, exact"),
+        Spec("w2-1d", f"{d}.onedim:W2OneDim", summary="W2 (not squared) between 1-D samples, exact"),
+        Spec("wasserstein-exact", f"{d}.transport:WassersteinExact", summary="W2 (or W1 with p=1), not squared: exact optimal transport (POT), up to a few thousand samples", citation=pot),
+        Spec("wasserstein-sliced", f"{d}.sliced:WassersteinSliced", summary="SW2 = sqrt(mean over random directions of W2²), not squared", citation=sliced),
+        Spec("wasserstein-sinkhorn", f"{d}.sinkhorn:WassersteinSinkhorn", summary="W2² (squared) approximated by the debiased Sinkhorn divergence with cost ‖x − y‖²", citation=sinkhorn),
+        Spec("wasserstein-critic", f"{d}.trained:WassersteinCritic", summary="W1 from a WGAN-GP critic trained on one split and evaluated on the held-out split", citation=wgan_gp),
+        Spec("frechet", f"{d}.features:Frechet", summary="W2² between Gaussian fits of features (FID-style; biased by ~1/n), features from a registered critic or raw", citation=fid),
+        Spec("mmd", f"{d}.features:MMD", summary="unbiased MMD² with a Gaussian kernel (median bandwidth) on features from a registered critic or raw", citation=mmd),
+        Spec("kid", f"{d}.features:KID", summary="KID: unbiased MMD² with the cubic polynomial kernel on features from a registered critic or raw", citation=kid),
+    ]
 
 
 @hookimpl
@@ -35,4 +58,11 @@ def rdpkit_codecs() -> list[Spec]:
 
 @hookimpl
 def rdpkit_critics() -> list[Spec]:
-    return []
+    c = "rdpkit.critics"
+    wgan_gp = "Gulrajani, Ahmed, Arjovsky, Dumoulin & Courville, Improved Training of Wasserstein GANs, NeurIPS 2017; as a perception index: Blau & Michaeli, ICML 2019"
+    niqe = "Mittal, Soundararajan & Bovik, Making a 'completely blind' image quality analyzer, IEEE Signal Processing Letters 2013"
+    return [
+        Spec("wgan-gp", f"{c}.wgan:WGANGPCritic", summary="trainable WGAN-GP critic, −f(x) (call fit(real, fake) first; untrained it is a random network)", differentiable=True, citation=wgan_gp),
+        Spec("classifier", f"{c}.classifier:ClassifierCritic", summary="trainable real-vs-fake classifier, log-odds that x is fake (call fit(real, fake) first)", differentiable=True),
+        Spec("niqe", f"{c}.niqe:NIQE", summary="NIQE fitted in rdpkit on a pristine corpus (default: scikit-image's photographs); not on the published scale", citation=niqe),
+    ]

@@ -16,8 +16,10 @@ Critic      ``c.score(x) -> Tensor[N]``    ``_score(x)``
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field, replace
+from statistics import NormalDist
 from typing import Any, ClassVar
 
 import numpy as np
@@ -110,6 +112,9 @@ class Divergence(ABC):
     info: Info | None = None
     #: What `value` is; every implementation states it (W1, W2, W2^2, TV, KL (nats), ...).
     quantity: ClassVar[str] = ""
+    #: Bootstrap resamples for the standard error of estimators with no closed form for it
+    #: (their `_estimate` returns stderr = nan); 0 leaves it nan. Instances may override it.
+    stderr_resamples: int = 0
 
     def estimate(
         self,
@@ -120,28 +125,38 @@ class Divergence(ABC):
         confidence: float = 0.95,
         seed: int | None = 0,
     ) -> Estimate:
-        """Estimate d(p, q); with `bootstrap` > 0, also a percentile bootstrap interval."""
+        """Estimate d(p, q) with its standard error and a `confidence` interval.
+
+        The interval is a percentile bootstrap one when `bootstrap` > 0 (or when the estimator
+        has no closed-form standard error, with `stderr_resamples` resamples), else the
+        estimator's own, else the normal one, value ± z·stderr; `details["ci_method"]` says which.
+        """
         p = check_samples(samples_p, "samples_p")
         q = check_samples(samples_q, "samples_q")
         if p.shape[1] != q.shape[1]:
             raise InputError(f"samples_p has {p.shape[1]} features per sample but samples_q has {q.shape[1]}; both sets must have the same dimension.")
         if not 0 < confidence < 1:
             raise InputError(f"confidence must lie strictly between 0 and 1, got {confidence}.")
-        est = self._estimate(p, q)
-        if not bootstrap:
-            return est
-        if bootstrap < 2:
+        if bootstrap == 1 or bootstrap < 0:
             raise InputError(f"bootstrap must be 0 (off) or at least 2 resamples, got {bootstrap}.")
+        est = self._estimate(p, q)
+        resamples = bootstrap or (self.stderr_resamples if math.isnan(est.stderr) else 0)
+        if resamples < 2:
+            if est.ci is not None or not math.isfinite(est.stderr):
+                return est
+            z = NormalDist().inv_cdf(0.5 + confidence / 2)
+            ci = (est.value - z * est.stderr, est.value + z * est.stderr)
+            return replace(est, ci=ci, details=dict(est.details, ci_method="normal", confidence=confidence))
         gen = np.random.default_rng(seed)
         values = []
-        for _ in range(bootstrap):
+        for _ in range(resamples):
             ip = torch.as_tensor(gen.integers(0, p.shape[0], p.shape[0]), device=p.device)
             iq = torch.as_tensor(gen.integers(0, q.shape[0], q.shape[0]), device=q.device)
             values.append(self._estimate(p[ip], q[iq]).value)
         arr = np.asarray(values, dtype=np.float64)
         alpha = (1 - confidence) / 2
         lo, hi = np.quantile(arr, [alpha, 1 - alpha])
-        details = dict(est.details, bootstrap=bootstrap, confidence=confidence)
+        details = dict(est.details, bootstrap=resamples, confidence=confidence, ci_method="percentile bootstrap")
         return replace(est, stderr=float(arr.std(ddof=1)), ci=(float(lo), float(hi)), details=details)
 
     @abstractmethod

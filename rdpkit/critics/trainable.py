@@ -14,6 +14,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from ..data import split
 from ..errors import InputError
 from ..interfaces import Critic
 from ..validation import check_images, check_samples
@@ -30,13 +31,25 @@ def as_batch(x: object, name: str) -> torch.Tensor:
     return check_samples(x, name)
 
 
-def _features(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
+def holdout_split(real: object, fake: object, holdout: float, seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Shuffle each set and keep the fraction `holdout` for evaluation: (train_real, train_fake, test_real, test_fake)."""
+    if not 0 < holdout < 1:
+        raise InputError(f"holdout must lie strictly between 0 and 1 (the fraction kept for evaluation), got {holdout}.")
+    real, fake = as_batch(real, "real"), as_batch(fake, "fake")
+    train_r, test_r = split(real, [1 - holdout, holdout], seed=seed)
+    train_f, test_f = split(fake, [1 - holdout, holdout], seed=seed + 1)
+    if min(len(train_r), len(test_r), len(train_f), len(test_f)) < 2:
+        raise InputError(f"with holdout={holdout}, {len(real)} real and {len(fake)} fake samples leave fewer than 2 for training or evaluation; pass more samples.")
+    return train_r, train_f, test_r, test_f
+
+
+def net_features(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
     if not hasattr(net, "features"):
         raise InputError(f"a network of type {type(net).__name__} has no features() method; build it with make_critic_net.")
     return net.features(x)  # type: ignore[operator]
 
 
-def _values(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
+def net_values(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return net(x)
 
 
@@ -94,7 +107,7 @@ class TrainableCritic(Critic):
         """The penultimate activations, N×hidden (what Fréchet / MMD divergences can use)."""
         x = as_batch(x, "x")
         with torch.no_grad():
-            return self._run(x, _features)
+            return self._run(x, net_features)
 
     def _train(
         self,
@@ -108,6 +121,7 @@ class TrainableCritic(Critic):
         betas: tuple[float, float],
         seed: int,
         progress: bool,
+        weight_decay: float = 0.0,
     ) -> None:
         real, fake = as_batch(real, "real"), as_batch(fake, "fake")
         if real.shape[1:] != fake.shape[1:]:
@@ -118,7 +132,7 @@ class TrainableCritic(Critic):
         param = next(net.parameters())
         real = real.reshape(real.shape[0], *self.shape).to(param)  # type: ignore[misc]
         fake = fake.reshape(fake.shape[0], *self.shape).to(param)  # type: ignore[misc]
-        opt = torch.optim.Adam(net.parameters(), lr=lr, betas=betas)
+        opt = torch.optim.Adam(net.parameters(), lr=lr, betas=betas, weight_decay=weight_decay)
         index_gen = torch.Generator().manual_seed(seed)
         noise_gen = torch.Generator(device=param.device).manual_seed(seed)
         b = min(batch_size, real.shape[0], fake.shape[0])  # equal halves: the penalty pairs them up

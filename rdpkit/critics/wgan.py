@@ -23,15 +23,12 @@ import math
 import torch
 from torch import nn
 
-from ..data import split
 from ..errors import InputError
 from ..interfaces import Estimate
 from .net import make_critic_net
-from .trainable import TrainableCritic, _values, as_batch
+from .trainable import TrainableCritic, as_batch, holdout_split, net_values
 
-CITATION = "Gulrajani, Ahmed, Arjovsky, Dumoulin & Courville, Improved Training of Wasserstein GANs, NeurIPS 2017"
-
-__all__ = ["make_critic_net", "gradient_penalty", "WGANGPCritic", "held_out_w1", "CITATION"]
+__all__ = ["WGANGPCritic", "gradient_penalty", "held_out_w1", "make_critic_net"]
 
 
 def gradient_penalty(
@@ -100,7 +97,7 @@ class WGANGPCritic(TrainableCritic):
         """f(x), one value per sample (higher = more real); images or N×D samples."""
         x = as_batch(x, "x")
         with torch.no_grad():
-            return self._run(x, _values)
+            return self._run(x, net_values)
 
     def w1(self, real: torch.Tensor, fake: torch.Tensor) -> Estimate:
         """E f(real) − E f(fake) on these samples, with the standard error of a difference of means."""
@@ -112,7 +109,7 @@ class WGANGPCritic(TrainableCritic):
 
     def _score(self, x: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
-            return -self._run(x, _values)
+            return -self._run(x, net_values)
 
 
 def held_out_w1(
@@ -134,13 +131,7 @@ def held_out_w1(
     `holdout` is the fraction of each set kept for evaluation; `n` of the Estimate counts the
     held-out samples. Bias: see `WGANGPCritic`.
     """
-    if not 0 < holdout < 1:
-        raise InputError(f"holdout must lie strictly between 0 and 1 (the fraction kept for evaluation), got {holdout}.")
-    real, fake = as_batch(real, "real"), as_batch(fake, "fake")
-    train_r, test_r = split(real, [1 - holdout, holdout], seed=seed)
-    train_f, test_f = split(fake, [1 - holdout, holdout], seed=seed + 1)
-    if min(len(train_r), len(test_r), len(train_f), len(test_f)) < 2:
-        raise InputError(f"with holdout={holdout}, {len(real)} real and {len(fake)} fake samples leave fewer than 2 for training or evaluation; pass more samples.")
+    train_r, train_f, test_r, test_f = holdout_split(real, fake, holdout, seed)
     critic = WGANGPCritic(hidden=hidden, seed=seed)
     critic.fit(train_r, train_f, steps=steps, lr=lr, gp_weight=gp_weight, one_sided=one_sided, batch_size=batch_size, seed=seed, progress=progress)
     est = critic.w1(test_r, test_f)
