@@ -27,7 +27,7 @@ from .gaussian import (
     mmse_linear,
     perception_distortion_linear,
 )
-from .hamming import uniform_hamming_rd
+from .shannon import uniform_hamming_rd
 
 _LAZY = {
     "RDPProblem": "rdpkit.theory.solver",

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import cvxpy as cp
 import numpy as np
 
-from ..errors import InputError, suggestion
+from ..errors import InputError, RdpkitError, suggestion
 
 # Builds the constraints "d(p, q) ≤ P" for a constant pmf p, a cvxpy pmf q, the parameter P and the distortion matrix.
 ConstraintBuilder = Callable[[np.ndarray, cp.Expression, cp.Parameter, np.ndarray], list[cp.Constraint]]
@@ -79,8 +79,11 @@ def _ot(p: np.ndarray, q: np.ndarray, cost: np.ndarray) -> float:
     m, n = cost.shape
     q = np.clip(q, 0.0, None) / np.clip(q, 0.0, None).sum()
     rows = np.kron(np.eye(m), np.ones((1, n)))
-    columns = np.kron(np.ones((1, m)), np.eye(n))
-    result = linprog(cost.ravel(), A_eq=np.vstack([rows, columns]), b_eq=np.concatenate([p, q]), bounds=(0, None), method="highs")
+    # The last column-sum constraint follows from the others; dropping it keeps rounding from making the LP infeasible.
+    columns = np.kron(np.ones((1, m)), np.eye(n))[:-1]
+    result = linprog(cost.ravel(), A_eq=np.vstack([rows, columns]), b_eq=np.concatenate([p, q[:-1]]), bounds=(0, None), method="highs")
+    if result.status != 0:
+        raise RdpkitError(f"the transport LP failed: {result.message}")
     return float(result.fun)
 
 

@@ -64,11 +64,13 @@ def gaussian_rdp_w2(D: ArrayLike, P: ArrayLike, sigma: float = 1.0) -> np.ndarra
 def gaussian_drp_w2(R: ArrayLike, P: ArrayLike, sigma: float = 1.0) -> np.ndarray:
     """D(R, P), the inverse of `gaussian_rdp_w2` in D: the least squared error at rate R and W2² ≤ P."""
     R, P, sigma = _non_negative("R", R), _non_negative("P", P), _positive("sigma", sigma)
-    rho = np.sqrt(1.0 - np.exp2(-2.0 * R))  # the largest correlation of X and X̂ at rate R
+    residual = np.exp2(-2.0 * R)
+    rho = np.sqrt(1.0 - residual)  # the largest correlation of X and X̂ at rate R
+    one_minus_rho = residual / (1.0 + rho)  # 1 − ρ without cancellation at high rates
     s = np.maximum(sigma - np.sqrt(P), 0.0)
-    shannon = gaussian_dr(R, sigma)
-    slack = np.sqrt(P) >= sigma * (1.0 - rho)
-    return np.where(slack, shannon, sigma**2 + s**2 - 2.0 * sigma * s * rho)
+    slack = np.sqrt(P) >= sigma * one_minus_rho
+    # σ² + s² − 2σsρ, written to stay accurate when ρ → 1
+    return np.where(slack, sigma**2 * residual, (sigma - s) ** 2 + 2.0 * sigma * s * one_minus_rho)
 
 
 def gaussian_dr_perfect_realism(R: ArrayLike, sigma: float = 1.0) -> np.ndarray:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -183,7 +184,9 @@ class RDPProblem:
             data, chain, inverse = problem.get_problem_data(cp.CLARABEL, solver_opts=settings)
             raw = chain.solve_via_data(problem, data, solver_opts=settings)
             try:
-                problem.unpack_results(raw, chain, inverse)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", UserWarning)  # "may be inaccurate": the status says so, and is reported
+                    problem.unpack_results(raw, chain, inverse)
             except cp.error.SolverError:
                 continue
             status = problem.status

@@ -1,4 +1,4 @@
-"""Shannon's R(D) of the uniform m-ary source under Hamming distortion (Cover & Thomas, Problem 10.5)."""
+"""Shannon's R(D) in closed form for a finite source: the uniform m-ary source under Hamming distortion (Cover & Thomas, Problem 10.5)."""
 
 from __future__ import annotations
 
