@@ -87,6 +87,15 @@ def _fit(codec: Any, train: torch.Tensor, fit: dict[str, Any], seed: int, device
     codec.fit(train, **fit, **extra)
 
 
+def _divergence(registry: Registry, name: str, options: dict[str, Any], seed: int) -> Any:
+    """A fresh divergence estimator, seeded with the trial's seed unless its options fix one."""
+    _seed(seed)
+    div = registry.create("divergence", name, **options)
+    if "seed" not in options and "seed" in inspect.signature(type(div)).parameters:
+        div = registry.create("divergence", name, **options, seed=seed)
+    return div
+
+
 def png_grid(x: torch.Tensor, columns: int = 8) -> bytes:
     """A batch as one PNG image, tiled row by row with a 1-pixel gap."""
     from PIL import Image
@@ -159,9 +168,7 @@ def _run(config: dict[str, Any], device: str, threads: int, registry: Registry) 
     divergences: dict[str, dict[str, Any]] = {}
     names = ([evaluate["critic"]] if evaluate["critic"] else []) + list(evaluate["divergences"])
     for name in names:
-        options = evaluate["critic_options"] if name == evaluate["critic"] else {}
-        _seed(seed)  # a fresh critic, initialised the same way on every executor
-        div = registry.create("divergence", name, **options)
+        div = _divergence(registry, name, evaluate["critic_options"] if name == evaluate["critic"] else {}, seed)
         divergences[name] = div.estimate(real, x_hat, bootstrap=evaluate["bootstrap"], seed=seed).as_dict()
         components[f"divergence:{name}"] = div.info.as_dict()
 
