@@ -24,6 +24,7 @@ import time
 
 import numpy as np
 
+from rdpkit.errors import RdpkitError
 from rdpkit.theory import RDPProblem, bernoulli_rdp, hamming, uniform_hamming_rd
 
 RATE_TOL = 1e-4
@@ -45,7 +46,7 @@ def sixteen_symbols(sources: int) -> bool:
                     start = time.perf_counter()
                     try:
                         solution = problem.solve(D * problem.max_distortion, P)
-                    except Exception as exc:  # a failure is a result here, reported and counted
+                    except RdpkitError as exc:  # a failure is a result here, reported and counted
                         print(f"  FAILED seed {seed} {cost_name} {perception} D={D} P={P}: {exc}")
                         ok = False
                         continue

@@ -79,3 +79,11 @@ def test_solve_errors_are_one_sentence(tmp_path, source, args, message):
 def test_bernoulli_rejects_a_probability_outside_the_unit_interval(tmp_path):
     res = run("theory", "bernoulli", "--p", "1.5", "--out", str(tmp_path))
     assert res.exit_code == 2 and "must lie in [0, 1]" in res.output
+
+
+def test_solve_offers_every_perception_the_solver_supports():
+    from rdpkit.cli.theory import solve_cmd
+    from rdpkit.theory.divergences import PERCEPTIONS
+
+    option = next(p for p in solve_cmd.params if p.name == "perception")
+    assert list(option.type.choices) == list(PERCEPTIONS)

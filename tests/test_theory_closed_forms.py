@@ -150,3 +150,11 @@ def test_perception_distortion_matches_brute_force_over_linear_estimators(noise_
         expected = _kl_by_quadrature(best**2 * (1 + noise_std**2))
         assert perception_distortion_linear(D, noise_std) == pytest.approx(expected, abs=2e-4)
     assert math.isinf(perception_distortion_linear(mmse_linear(noise_std) * 0.99, noise_std))
+
+
+def test_closed_forms_import_neither_cvxpy_nor_matplotlib():
+    import subprocess
+    import sys
+
+    code = "import sys, rdpkit.theory as t; t.bernoulli_rdp(0.1, 0.0, 0.2); print('cvxpy' in sys.modules, 'matplotlib' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split() == ["False", "False"]

@@ -23,7 +23,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ..errors import InputError, RdpkitError
-from .divergences import Perception, perception as get_perception
+from .divergences import Perception
+from .divergences import perception as get_perception
 from .entropy import mutual_information
 
 PMF_TOLERANCE = 1e-6
