@@ -166,7 +166,7 @@ class RDPProblem:
         if compiled.P is not None:
             compiled.P.value = P
         start = time.perf_counter()
-        raw, status = self._run(compiled.problem)
+        raw, status, joint = self._run(compiled)
         seconds = time.perf_counter() - start
         if status in (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE):
             reachable = self.min_distortion_at(P)
@@ -175,12 +175,16 @@ class RDPProblem:
         if status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE):
             raise SolverFailed(f"the conic solver stopped with status {status!r} at D = {D:.6g}, P = {P:.6g} for a {self.cost.shape[0]}×{self.cost.shape[1]} "
                                "problem; try a nearby (D, P), or fewer symbols (merge rare ones).")
-        return self._solution(compiled, raw, status, D, P, seconds)
+        return self._solution(joint, raw, status, D, P, seconds)
 
     @staticmethod
-    def _run(problem: cp.Problem) -> tuple[Any, str]:
-        """Solve through get_problem_data / solve_via_data so the solver's own dual objective is kept."""
-        raw, status = None, cp.SOLVER_ERROR
+    def _run(compiled: _Compiled) -> tuple[Any, str, np.ndarray | None]:
+        """Solve through get_problem_data / solve_via_data so the solver's own dual objective is kept.
+
+        Returns the raw solver result, cvxpy's status and the joint pmf of the best attempt.
+        """
+        problem = compiled.problem
+        best: tuple[Any, str, np.ndarray | None] = (None, cp.SOLVER_ERROR, None)
         for settings in CLARABEL_ATTEMPTS:
             data, chain, inverse = problem.get_problem_data(cp.CLARABEL, solver_opts=settings)
             raw = chain.solve_via_data(problem, data, solver_opts=settings)
@@ -190,14 +194,15 @@ class RDPProblem:
                     problem.unpack_results(raw, chain, inverse)
             except cp.error.SolverError:
                 continue
-            status = problem.status
-            if status in (cp.OPTIMAL, cp.INFEASIBLE):
+            joint = None if compiled.joint.value is None else compiled.joint.value.copy()
+            best = (raw, problem.status, joint)
+            if problem.status in (cp.OPTIMAL, cp.INFEASIBLE):
                 break
-        return raw, status
+        return best
 
-    def _solution(self, compiled: _Compiled, raw: Any, status: str, D: float, P: float, seconds: float) -> RDPSolution:
+    def _solution(self, joint: np.ndarray, raw: Any, status: str, D: float, P: float, seconds: float) -> RDPSolution:
         n = self.cost.shape[1]
-        joint = np.clip(compiled.joint.value, 0.0, None)
+        joint = np.clip(joint, 0.0, None)
         rows = joint / np.maximum(joint.sum(axis=1, keepdims=True), np.finfo(float).tiny)
         channel = np.empty((self.source.size, n))
         channel[self.support] = rows
