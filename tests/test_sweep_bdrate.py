@@ -119,3 +119,24 @@ def test_admissible_set_matches_brute_force(points):
 def test_admissible_set_refuses_nan():
     with pytest.raises(rdpkit.InputError, match="NaN or Inf"):
         non_dominated([[1.0, np.nan]])
+
+
+def test_report_bd_table_compares_every_codec_with_the_first():
+    import pandas as pd
+
+    from rdpkit.sweep.report import bd_table
+
+    rates = np.array([2.0, 4.0, 6.0, 8.0, 16.0])
+    dist = np.array([0.06, 0.045, 0.04, 0.03, 0.02])
+    perc = np.array([1.6, 1.1, 0.9, 0.7, 0.5])
+    s = pd.DataFrame({"label": ["a"] * 5 + ["b"] * 5 + ["c"] * 2, "rate_bits": [*rates, *(1.25 * rates), 1.0, 2.0],
+                      "distortion": [*dist, *dist, 0.5, 0.4], "perception": [*perc, *perc, 3.0, 3.0]})
+    table = bd_table(s).set_index("test")
+    p_max = float(np.median(s.perception))
+    for method in METHODS:
+        assert table.loc["b", f"BD-rate % ({method})"] == pytest.approx(25.0)
+        assert str(table.loc["c", f"BD-rate % ({method})"]).startswith("n/a: ")  # no shared distortion interval
+    # at P ≤ 1.0 (the median) three points per codec remain: enough for PCHIP, not for a cubic fit
+    assert p_max == 1.0 and table.loc["b", "BD-rate % at P ≤ 1 (pchip)"] == pytest.approx(25.0)
+    assert "needs 4" in table.loc["b", "BD-rate % at P ≤ 1 (cubic)"]
+    assert bd_table(s[s.label == "a"]).empty

@@ -91,7 +91,7 @@ def test_unwritable_store_is_refused_before_anything_runs(tmp_path, toy_plugin):
 
 
 def test_a_store_holding_the_sweep_needs_resume(tmp_path, toy_plugin):  # noqa: F811
-    code, output, store = _sweep(tmp_path, GOOD, "--workers", "1")
+    code, output, _ = _sweep(tmp_path, GOOD, "--workers", "1")
     assert code == 0, output
     code, output, _ = _sweep(tmp_path, GOOD)
     assert code == 2 and "already holds 6 of this sweep's 6 trials (6 done); pass --resume" in output

@@ -14,7 +14,14 @@ import rdpkit
 from rdpkit.cli import cli
 from rdpkit.data import load_images, save_png
 from rdpkit.degrade import degrade
-from rdpkit.sweep.plane import PlanePoint, codec_outputs, load_matching, measure, parse_setting, plane_frame
+from rdpkit.sweep.plane import (
+    PlanePoint,
+    codec_outputs,
+    load_matching,
+    measure,
+    parse_setting,
+    plane_frame,
+)
 
 NAMES = ["astronaut", "camera", "coffee", "chelsea"]
 

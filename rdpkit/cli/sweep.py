@@ -106,7 +106,14 @@ def plane_cmd(reference: Path | None, outputs: tuple[str, ...], data: str | None
     """Place algorithms on the perception-distortion plane and report the admissible set."""
     import pandas as pd
 
-    from ..sweep.plane import codec_outputs, load_matching, measure, parse_setting, plane_frame, write_plane
+    from ..sweep.plane import (
+        codec_outputs,
+        load_matching,
+        measure,
+        parse_setting,
+        plane_frame,
+        write_plane,
+    )
 
     if (reference is None) == (data is None):
         raise InputError("give either --reference with --outputs NAME=FOLDER, or --data with --codec settings.")

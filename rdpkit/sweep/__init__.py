@@ -15,13 +15,36 @@ from __future__ import annotations
 from .bdrate import bd_rate, bd_rate_at_perception, curve_at_perception
 from .config import SweepConfig
 from .pareto import lower_envelope, non_dominated
-from .plane import PlanePoint, codec_outputs, load_matching, measure, plane_frame, write_plane
+from .plane import (
+    PlanePoint,
+    codec_outputs,
+    load_matching,
+    measure,
+    plane_frame,
+    write_plane,
+)
 from .presets import PRESETS, preset
 from .report import results_frame, settings_frame, write_report
 from .runner import SweepSummary, run_sweep
 
 __all__ = [
-    "bd_rate", "bd_rate_at_perception", "curve_at_perception", "SweepConfig", "lower_envelope", "non_dominated",
-    "PlanePoint", "codec_outputs", "load_matching", "measure", "plane_frame", "write_plane", "PRESETS", "preset",
-    "results_frame", "settings_frame", "write_report", "SweepSummary", "run_sweep",
+    "PRESETS",
+    "PlanePoint",
+    "SweepConfig",
+    "SweepSummary",
+    "bd_rate",
+    "bd_rate_at_perception",
+    "codec_outputs",
+    "curve_at_perception",
+    "load_matching",
+    "lower_envelope",
+    "measure",
+    "non_dominated",
+    "plane_frame",
+    "preset",
+    "results_frame",
+    "run_sweep",
+    "settings_frame",
+    "write_plane",
+    "write_report",
 ]

@@ -120,7 +120,7 @@ class CodecConfig:
                 raise InputError(f"lambdas of codec {d['name']!r} must be finite numbers ≥ 0, got {lambdas}.")
         both = set(grid) & set(d.get("options", {}))
         if both:
-            raise InputError(f"option {sorted(both)[0]!r} of codec {d['name']!r} is both fixed (options) and varied (grid); keep one.")
+            raise InputError(f"option {min(both)!r} of codec {d['name']!r} is both fixed (options) and varied (grid); keep one.")
         return cls(d["name"], dict(d.get("options", {})), grid, lambdas, d.get("training_distortion"), dict(d.get("fit", {})), d.get("label", d["name"]))
 
     def settings(self) -> list[dict[str, Any]]:

@@ -21,6 +21,7 @@ from typing import Any
 from ..errors import InputError, suggestion
 from .config import SweepConfig
 
+
 def _digits(name: str, *, dims: list[int], lambdas: list[float], steps: int, critic_steps: int, divergences: list[str], samples: int) -> dict[str, Any]:
     """The paper's digits experiment at one scale: dims × L = 4 × λ, one seed."""
     return {

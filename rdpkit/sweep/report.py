@@ -204,17 +204,20 @@ def bd_table(s: pd.DataFrame) -> pd.DataFrame:
         test = s[s.label == label]
         row: dict[str, Any] = {"anchor": labels[0], "test": label}
         for method in METHODS:
-            for column, compute in (
-                (f"BD-rate % ({method})", lambda m=method: _bd_on_curves(anchor, test, m)),
-                (f"BD-rate % at P ≤ {p_max:.3g} ({method})", lambda m=method: bd_rate_at_perception(
-                    (anchor.rate_bits, anchor.distortion, anchor.perception), (test.rate_bits, test.distortion, test.perception), p_max, method=m)),
-            ):
-                try:
-                    row[column] = compute()
-                except InputError as exc:
-                    row[column] = f"n/a: {exc}"
+            row[f"BD-rate % ({method})"] = _or_reason(_bd_on_curves, anchor, test, method)
+            row[f"BD-rate % at P ≤ {p_max:.3g} ({method})"] = _or_reason(
+                bd_rate_at_perception, (anchor.rate_bits, anchor.distortion, anchor.perception),
+                (test.rate_bits, test.distortion, test.perception), p_max, method=method)
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _or_reason(compute: Any, *args: Any, **kwargs: Any) -> float | str:
+    """The BD-rate, or why it cannot be computed for these curves."""
+    try:
+        return compute(*args, **kwargs)
+    except InputError as exc:
+        return f"n/a: {exc}"
 
 
 def _bd_on_curves(anchor: pd.DataFrame, test: pd.DataFrame, method: str) -> float:
