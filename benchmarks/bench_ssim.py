@@ -6,7 +6,7 @@ the best of REPEATS calls after one warm-up call (which for rdpkit includes numb
 compilation, or loading it from the cache; that first call is printed too). For each section
 the script prints every time, rdpkit's speed-up over the fastest peer and the largest
 per-image difference from each peer; it exits with status 1 when a peer that uses the same
-convention disagrees by more than 1e-4 (values) or 1e-4 relative to the largest gradient
+convention disagrees by more than 1e-4 (values) or 1e-3 relative to the largest gradient
 entry (gradients), never because of speed.
 
 torchmetrics averages an SSIM map computed over a reflect-padded image; the benchmark crops
@@ -35,7 +35,10 @@ from rdpkit.ssim import ms_ssim, ssim
 
 VALUE_TOL = 1e-4
 SLOW = 10.0
-GRAD_TOL = 1e-4  # relative to the largest entry of rdpkit's gradient
+# Relative to the largest entry of rdpkit's gradient. In float32 every implementation's
+# gradient carries rounding of order 1e-4 of that entry (flat regions divide by ≈ C2);
+# in float64 torchmetrics and rdpkit agree to 1e-13.
+GRAD_TOL = 1e-3
 
 
 def best_time(fn: Callable[[], torch.Tensor], repeats: int) -> tuple[float, float, torch.Tensor]:

@@ -14,8 +14,8 @@ are reduced to the SSIM and contrast-structure sums at once, so no full-size int
 ever written. The backward pass is closed-form: the gradient of a mean of per-pixel SSIM
 values is the adjoint Gaussian filter applied to four per-pixel coefficient maps, combined
 with x and y, computed by a second fused kernel. Planes are split into row blocks run on
-`torch.get_num_threads()` threads (the kernels release the GIL). Everywhere else (CUDA,
-half precision) separable convolutions in torch with autograd are used.
+`torch.get_num_threads()` threads (the kernels release the GIL). On other devices (CUDA)
+separable convolutions in torch with autograd are used.
 """
 
 from __future__ import annotations
@@ -103,6 +103,7 @@ def _forward_rows(x: np.ndarray, y: np.ndarray, g: np.ndarray, c1: float, c2: fl
     wo = x.shape[1] - k + 1
     v = np.empty((5, x.shape[1]), dtype=x.dtype)
     h = np.empty((5, wo), dtype=x.dtype)
+    two = x.dtype.type(2)  # a bare literal would promote float32 arithmetic to float64
     s_sum = 0.0
     cs_sum = 0.0
     for i in range(r0, r1):
@@ -111,8 +112,8 @@ def _forward_rows(x: np.ndarray, y: np.ndarray, g: np.ndarray, c1: float, c2: fl
             mxy = h[0, j] * h[1, j]
             mxx = h[0, j] * h[0, j]
             myy = h[1, j] * h[1, j]
-            cs = (2 * (h[4, j] - mxy) + c2) / ((h[2, j] - mxx) + (h[3, j] - myy) + c2)
-            s_sum += (2 * mxy + c1) / (mxx + myy + c1) * cs
+            cs = (two * (h[4, j] - mxy) + c2) / ((h[2, j] - mxx) + (h[3, j] - myy) + c2)
+            s_sum += (two * mxy + c1) / (mxx + myy + c1) * cs
             cs_sum += cs
     return s_sum, cs_sum
 
@@ -138,6 +139,8 @@ def _backward_rows(
     # Valid rows i feed full rows i .. i + k − 1.
     i0 = max(r0 - k + 1, 0)
     i1 = min(r1, ho)
+    one = x.dtype.type(1)
+    two = x.dtype.type(2)
     v = np.empty((5, w), dtype=x.dtype)
     h = np.empty((5, wo), dtype=x.dtype)
     coef = np.empty((4, wo), dtype=x.dtype)
@@ -148,15 +151,16 @@ def _backward_rows(
         for j in range(wo):
             a = h[0, j]
             b = h[1, j]
-            b1 = a * a + b * b + c1
-            b2 = (h[2, j] - a * a) + (h[3, j] - b * b) + c2
-            lum = (2 * a * b + c1) / b1
-            cs = (2 * (h[4, j] - a * b) + c2) / b2
-            u = ws * lum + wc  # weight of ∂CS in ∂f
-            coef[0, j] = ws * cs * 2 * (b - lum * a) / b1 + u * 2 * (a * cs - b) / b2
-            coef[1, j] = ws * cs * 2 * (a - lum * b) / b1 + u * 2 * (b * cs - a) / b2
-            coef[2, j] = -u * cs / b2
-            coef[3, j] = u * 2 / b2
+            inv_b1 = one / (a * a + b * b + c1)
+            inv_b2 = one / ((h[2, j] - a * a) + (h[3, j] - b * b) + c2)
+            lum = (two * a * b + c1) * inv_b1
+            cs = (two * (h[4, j] - a * b) + c2) * inv_b2
+            sl = two * ws * cs * inv_b1  # ws·CS·∂L/∂a = sl·(b − L·a)
+            u = (ws * lum + wc) * inv_b2  # (ws·L + wc)·∂CS/∂a = 2u·(a·CS − b)
+            coef[0, j] = sl * (b - lum * a) + two * u * (a * cs - b)
+            coef[1, j] = sl * (a - lum * b) + two * u * (b * cs - a)
+            coef[2, j] = -u * cs
+            coef[3, j] = two * u
         for t in range(k):
             gt = g[t]
             for m in range(4):
@@ -173,11 +177,12 @@ def _backward_rows(
                     for j in range(w):
                         acc[m, j] += gt * rows[m, i - i0, j]
         for j in range(w):
-            dx[r, j] = acc[0, j] + 2 * x[r, j] * acc[2, j] + y[r, j] * acc[3, j]
-            dy[r, j] = acc[1, j] + 2 * y[r, j] * acc[2, j] + x[r, j] * acc[3, j]
+            dx[r, j] = acc[0, j] + two * x[r, j] * acc[2, j] + y[r, j] * acc[3, j]
+            dy[r, j] = acc[1, j] + two * y[r, j] * acc[2, j] + x[r, j] * acc[3, j]
 
 
 def _run(job: Callable[..., object], tasks: Sequence[tuple]) -> list:
+    """job(*task) for every task, on up to torch.get_num_threads() threads, results in order."""
     threads = min(torch.get_num_threads(), len(tasks))
     if threads <= 1:
         return [job(*t) for t in tasks]
@@ -219,8 +224,8 @@ class _CPUComponents(torch.autograd.Function):
         c1, c2 = ctx.constants
         n, c, h, w = x.shape
         k = win.numel()
-        xs = x.contiguous().reshape(n * c, h, w).numpy()
-        ys = y.contiguous().reshape(n * c, h, w).numpy()
+        xs = x.detach().contiguous().reshape(n * c, h, w).numpy()
+        ys = y.detach().contiguous().reshape(n * c, h, w).numpy()
         g = win.numpy()
         # The outputs are means: each valid pixel carries 1/count of the incoming gradient.
         count = (h - k + 1) * (w - k + 1)
@@ -237,10 +242,17 @@ class _CPUComponents(torch.autograd.Function):
 
 
 def ssim_components(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0, win_size: int = WIN_SIZE, sigma: float = SIGMA) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-image, per-channel mean SSIM and mean contrast-structure term, each N×C."""
+    """Per-image, per-channel mean SSIM and mean contrast-structure term, each N×C.
+
+    Half-precision images are computed in float32 and the results cast back: in 16 bits the
+    variance E[x²] − μx² is mostly rounding error.
+    """
+    if x.dtype in (torch.float16, torch.bfloat16):
+        s, cs = ssim_components(x.float(), y.float(), data_range, win_size, sigma)
+        return s.to(x.dtype), cs.to(x.dtype)
     win = _window(win_size, sigma, x.device, x.dtype)
     c1, c2 = (K1 * data_range) ** 2, (K2 * data_range) ** 2
-    if x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64):
+    if x.device.type == "cpu":
         return _CPUComponents.apply(x, y, win, c1, c2)
     return _components_torch(x, y, win, c1, c2)
 

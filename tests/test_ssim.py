@@ -106,6 +106,15 @@ def test_closed_form_backward_equals_finite_differences():
     assert torch.autograd.gradcheck(lambda a, b: ssim_components(a, b), (x, y))
 
 
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_is_computed_in_float32(dtype):
+    x, y = damaged_batch("coffee", 64, dtype)
+    s = ssim(x, y)
+    assert s.dtype == dtype
+    # The only error left is the final rounding to 16 bits (at most 2⁻⁹ relative for bfloat16).
+    torch.testing.assert_close(s.float(), ssim(x.float(), y.float()), atol=2e-3, rtol=0)
+
+
 def test_gradient_flows_to_the_distorted_image_only_when_asked():
     x, y = damaged_batch("camera", 64, torch.float32)
     y = y.clone().requires_grad_(True)
