@@ -150,3 +150,16 @@ def test_a_failing_trial_is_recorded_and_the_sweep_goes_on(tmp_path, toy_plugin)
     with Store(tmp_path / "s.sqlite") as s:
         errors = [t.error for t in s.trials(status="failed")]
     assert all(e.startswith("InputError: samples_q has 1 sample(s)") for e in errors), errors
+
+
+def test_a_dead_worker_fails_its_trial_and_the_pool_is_replaced(tmp_path, toy_plugin):  # noqa: F811
+    spec = toy_sweep([2], [0])
+    spec["codec"].append({**spec["codec"][0], "label": "crash", "options": {"dither": True, "crash": True}})
+    spec["codec"].append({**spec["codec"][0], "label": "after", "grid": {"levels": [4]}})
+    store = tmp_path / "s.sqlite"
+    summary = run_sweep(SweepConfig.from_dict(spec), store, workers=1, progress=False)
+    with Store(store) as s:
+        status = {t.config["label"]: (t.status, t.error) for t in s.trials()}
+    assert summary.ran == 2 and summary.failed == 1
+    assert status["crash"][0] == "failed" and status["crash"][1].startswith("the worker running this trial died")
+    assert status["toy"][0] == status["after"][0] == "done"

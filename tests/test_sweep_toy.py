@@ -3,7 +3,7 @@
 `toy-quant` is a learnable uniform quantiser: fit() learns the intensity range of the
 training images (and can be slowed down to make a sweep killable mid-run); every call of
 fit() appends a line to a per-trial marker file, so tests can count how often each trial
-ran. `toy-mean-gap` is a divergence: the gap between the mean intensities of two sample
+ran; `crash=True` kills the process in fit(). `toy-mean-gap` is a divergence: the gap between the mean intensities of two sample
 sets, with its standard error. Sweep tests install this module as a plugin through a
 throw-away dist-info folder (see `install_toy_plugin`), exactly as pip would.
 """
@@ -31,10 +31,10 @@ MARKERS_ENV = "RDPKIT_TOY_MARKERS"
 class ToyQuant(Codec):
     """Quantise each pixel to `levels` values over the learnt range; stochastic dither on decode."""
 
-    def __init__(self, levels: int = 4, dither: bool = False, delay: float = 0.0) -> None:
+    def __init__(self, levels: int = 4, dither: bool = False, delay: float = 0.0, crash: bool = False) -> None:
         if levels < 2 or levels > 256:
             raise rdpkit.InputError(f"levels must lie in 2..256, got {levels}.")
-        self.levels, self.dither, self.delay = levels, dither, delay
+        self.levels, self.dither, self.delay, self.crash = levels, dither, delay, crash
         self.lo, self.hi = 0.0, 1.0
 
     @property
@@ -47,6 +47,8 @@ class ToyQuant(Codec):
             with open(Path(marker_dir) / f"levels{self.levels}-seed{seed}", "a") as f:
                 f.write(f"{os.getpid()}\n")
         time.sleep(self.delay * steps)
+        if self.crash:  # a worker killed mid-trial (out of memory, a segfault in an extension)
+            os._exit(1)
         self.lo, self.hi = float(data.min()), float(data.max())
         return self
 

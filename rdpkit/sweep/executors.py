@@ -13,10 +13,12 @@ Ray assigned it.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import logging
 import multiprocessing as mp
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from ..errors import InputError
@@ -85,23 +87,18 @@ class LocalExecutor(Executor):
 
     def wait(self, handles: Iterable[Any]) -> list[tuple[Any, Outcome]]:
         done, _ = cf.wait(list(handles), return_when=cf.FIRST_COMPLETED)
-        out = []
+        out, broken = [], False
         for future in done:
             self._busy[self._device_of.pop(future)] -= 1
             try:
                 out.append((future, future.result()))
-            except Exception as exc:  # the worker process died (killed, out of memory)
-                out.append((future, Outcome(error=f"the worker running this trial died ({type(exc).__name__}: {exc})")))
-        if any(isinstance(o.error, str) and o.error.startswith("the worker") for _, o in out):
-            self._restart()
+            except BrokenProcessPool as exc:  # a worker died (killed, out of memory): the pool is unusable
+                broken = True
+                out.append((future, Outcome(error=f"the worker running this trial died ({exc})")))
+        if broken:  # trials still queued in the dead pool come back failed too; later ones get a fresh pool
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = cf.ProcessPoolExecutor(self.slots, mp_context=mp.get_context("spawn"))
         return out
-
-    def _restart(self) -> None:
-        """A dead worker breaks the whole pool; the trials still in it get a fresh one."""
-        if not self._pool._broken:  # type: ignore[attr-defined]
-            return
-        self._pool.shutdown(wait=False, cancel_futures=True)
-        self._pool = cf.ProcessPoolExecutor(self.slots, mp_context=mp.get_context("spawn"))
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
@@ -121,11 +118,12 @@ class RayExecutor(Executor):
         if self._owns_cluster:
             try:
                 if address:
-                    ray.init(address=address, log_to_driver=False)
+                    ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
                 else:
                     cpus = workers * threads if workers else None
                     # A small object store: trials move kilobytes, and this machine's memory is shared.
-                    ray.init(num_cpus=cpus, include_dashboard=False, log_to_driver=False, object_store_memory=100 * 1024**2)
+                    ray.init(num_cpus=cpus, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING,
+                             object_store_memory=100 * 1024**2)
             except ConnectionError as exc:
                 raise InputError(f"cannot reach the Ray cluster at {address!r} ({exc}); check the address (ray status prints it), or leave out --address to start a local one.") from None
         resources = ray.cluster_resources()
