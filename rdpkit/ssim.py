@@ -190,6 +190,11 @@ def _run(job: Callable[..., object], tasks: Sequence[tuple]) -> list:
         return list(pool.map(lambda t: job(*t), tasks))
 
 
+def _planes(t: torch.Tensor) -> np.ndarray:
+    """N×C×H×W → (N·C)×H×W numpy view (a copy only if `t` is not contiguous)."""
+    return t.detach().contiguous().reshape(-1, *t.shape[-2:]).numpy()
+
+
 def _row_blocks(rows: int) -> list[tuple[int, int]]:
     return [(r, min(r + _ROWS_PER_TASK, rows)) for r in range(0, rows, _ROWS_PER_TASK)]
 
@@ -201,8 +206,7 @@ class _CPUComponents(torch.autograd.Function):
     def forward(ctx, x: torch.Tensor, y: torch.Tensor, win: torch.Tensor, c1: float, c2: float) -> tuple[torch.Tensor, torch.Tensor]:  # type: ignore[override]
         n, c, h, w = x.shape
         k = win.numel()
-        xs = x.detach().contiguous().reshape(n * c, h, w).numpy()
-        ys = y.detach().contiguous().reshape(n * c, h, w).numpy()
+        xs, ys = _planes(x), _planes(y)
         g = win.numpy()
         # Scalars in the arrays' precision keep float32 kernels in float32 vector code.
         c1n, c2n = xs.dtype.type(c1), xs.dtype.type(c2)
@@ -224,8 +228,7 @@ class _CPUComponents(torch.autograd.Function):
         c1, c2 = ctx.constants
         n, c, h, w = x.shape
         k = win.numel()
-        xs = x.detach().contiguous().reshape(n * c, h, w).numpy()
-        ys = y.detach().contiguous().reshape(n * c, h, w).numpy()
+        xs, ys = _planes(x), _planes(y)
         g = win.numpy()
         # The outputs are means: each valid pixel carries 1/count of the incoming gradient.
         count = (h - k + 1) * (w - k + 1)

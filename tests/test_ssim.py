@@ -63,8 +63,9 @@ def test_device_agnostic_path_matches_scikit_image(device):
     torch.testing.assert_close(ssim(x.to(device), y.to(device)).cpu(), skimage_ssim(x, y), atol=VALUE_TOL, rtol=0)
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("name, size", [("astronaut", 161), ("camera", (171, 203)), ("coffee", (200, 177))])
+@pytest.mark.parametrize("name, size, dtype", [
+    ("astronaut", 161, torch.float32), ("camera", (171, 203), torch.float64), ("coffee", (200, 177), torch.float32),
+])
 def test_ms_ssim_matches_pytorch_msssim(name, size, dtype):
     # Odd sides at several scales exercise the padded pooling that pytorch_msssim uses.
     x, y = damaged_batch(name, size, dtype)
