@@ -18,6 +18,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 from PIL import Image
+from test_recovery import Plugin
 
 import rdpkit
 from rdpkit.cli import cli
@@ -26,8 +27,6 @@ from rdpkit.recovery.audit import COLUMNS, audit
 from rdpkit.recovery.report import render, write_report
 from rdpkit.store import Store
 from rdpkit.testing import fresh_registry
-
-from .test_recovery import Plugin
 
 TINY = {"size": 32, "steps": 30, "device": "cpu", "progress": False}
 
@@ -64,7 +63,7 @@ def test_audit_stores_reuses_and_forces(tmp_path, registry):
     assert len(trials) == 8 and all(t.status == "done" for t in trials)
     rec = trials[0].result
     assert rec["components"]["distortion"]["distribution"] and rec["components"]["distortion"]["version"]
-    assert rec["software"]["torch"] == torch.__version__
+    assert torch.__version__.startswith(rec["software"]["torch"])
 
 
 def test_stored_runs_are_rejudged_under_new_thresholds(tmp_path, registry):
@@ -151,27 +150,31 @@ def test_cli_refuses_non_differentiable_in_one_line():
     assert proc.returncode == 2 and "did you mean 'ssim'" in proc.stderr and "Traceback" not in proc.stderr
 
 
+def done_trials(store) -> dict[str, float]:
+    """key → finish time of the finished trials (empty while the store is still being created)."""
+    try:
+        with sqlite3.connect(store, timeout=30) as db:
+            return dict(db.execute("SELECT key, finished FROM trials WHERE status = 'done'").fetchall())
+    except sqlite3.OperationalError:
+        return {}
+
+
 def test_killed_audit_resumes_without_rerunning_finished_trials(tmp_path):
     store = tmp_path / "k.sqlite"
     args = [sys.executable, "-m", "rdpkit", "audit", "--distortion", "mse", "--distortion", "ssim", "--image", "builtin:astronaut",
             "--init", "noise", "--init", "jpeg:10", "--size", "64", "--steps", "400", "--device", "cpu", "--store", str(store),
             "--report", str(tmp_path / "r.html"), "--json"]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline, finished = time.time() + 120, {}
-    while time.time() < deadline and not finished:  # kill it as soon as the first trials are done
+    deadline = time.time() + 120
+    while time.time() < deadline and not done_trials(store):  # kill it as soon as the first trials are done
         time.sleep(0.2)
-        if store.exists():
-            with sqlite3.connect(store, timeout=30) as db:
-                finished = dict(db.execute("SELECT key, finished FROM trials WHERE status = 'done'").fetchall())
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    with sqlite3.connect(store, timeout=30) as db:
-        finished = dict(db.execute("SELECT key, finished FROM trials WHERE status = 'done'").fetchall())
+    finished = done_trials(store)
     assert 2 <= len(finished) <= 4  # at least mse's two cases (one batched run) were stored
     resumed = subprocess.run(args, check=False, capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
     report = json.loads(resumed.stdout)
     assert (report["ran"], report["reused"]) == (4 - len(finished), len(finished))
-    with sqlite3.connect(store) as db:
-        after = dict(db.execute("SELECT key, finished FROM trials WHERE status = 'done'").fetchall())
+    after = done_trials(store)
     assert len(after) == 4 and all(after[k] == t for k, t in finished.items())  # nothing finished was run twice

@@ -84,6 +84,7 @@ def recover_cmd(distortion: str, image: str, init: str, out: str, store: str | N
 
 @cli.command("audit")
 @click.option("--distortion", "distortions", multiple=True, help="Only these distortions (repeatable) [default: every registered differentiable one].")
+@click.option("--distribution", "distributions", multiple=True, help="Only the distortions of this distribution (repeatable; rdpkit = the built-ins).")
 @click.option("--image", "images", multiple=True, help="builtin:NAME or PNG/JPEG path, repeatable [default: builtin:astronaut, builtin:coffee].")
 @click.option("--init", "inits", multiple=True, help="Initialisation, repeatable [default: noise, jpeg:10].")
 @click.option("--store", default="rdpkit-audit/audit.sqlite", show_default=True, type=click.Path(dir_okay=False), help="Result store; an interrupted audit resumes from it.")
@@ -91,14 +92,14 @@ def recover_cmd(distortion: str, image: str, init: str, out: str, store: str | N
 @click.option("--csv", "csv_path", default=None, type=click.Path(dir_okay=False), help="Also write the results table as CSV.")
 @click.option("--gallery", default=None, type=click.Path(dir_okay=False), help="Also write the gallery as a PNG figure.")
 @_settings_options
-def audit_cmd(distortions: tuple[str, ...], images: tuple[str, ...], inits: tuple[str, ...], store: str, report: str,
+def audit_cmd(distortions: tuple[str, ...], distributions: tuple[str, ...], images: tuple[str, ...], inits: tuple[str, ...], store: str, report: str,
               csv_path: str | None, gallery: str | None, force: bool, as_json: bool, **options: Any) -> None:
     """Run the recovery test of many distortions × images × initialisations and write one HTML report."""
     from ..recovery.audit import DEFAULT_IMAGES, DEFAULT_INITS, audit
     from ..recovery.report import write_gallery, write_report
 
     s = _settings(**options)
-    result = audit(distortions or None, images or DEFAULT_IMAGES, inits or DEFAULT_INITS, size=s.size, profile=s.profile,
+    result = audit(distortions or None, images or DEFAULT_IMAGES, inits or DEFAULT_INITS, distributions=distributions or None, size=s.size, profile=s.profile,
                    seed=s.seed, thresholds=s.thresholds, stride=s.stride, device=s.device, max_pixels=s.max_pixels,
                    store=store, force=force, progress=not as_json)
     write_report(result, report)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError, RdpkitError
+from ..errors import InputError, RdpkitError, suggestion
 from ..registry import Registry, get_registry
 from ..spec import Info
 from ..store import Store, config_key
@@ -165,6 +165,7 @@ def audit(
     images: Sequence[str] = DEFAULT_IMAGES,
     inits: Sequence[str] = DEFAULT_INITS,
     *,
+    distributions: Sequence[str] | None = None,
     size: int = DEFAULT_SIZE,
     profile: str | Profile = DEFAULT_PROFILE,
     steps: int | None = None,
@@ -178,11 +179,12 @@ def audit(
     registry: Registry | None = None,
     progress: bool = True,
 ) -> AuditResult:
-    """Run the recovery test of `distortions` (default: every registered differentiable one) × `images` × `inits`.
+    """Run the recovery test of `distortions` × `images` × `inits`.
 
-    A distortion that cannot run (weights missing, plugin broken) is reported in
-    `AuditResult.problems` and the others go on. Explicitly named distortions must exist and be
-    differentiable; the default set skips non-differentiable ones.
+    Without `distortions`, every registered differentiable distortion is audited, or those of
+    the given `distributions` (``["rdpkit"]``: the built-ins). A distortion that cannot run
+    (weights missing, plugin broken) is reported in `AuditResult.problems` and the others go
+    on. Explicitly named distortions must exist and be differentiable.
     """
     registry = registry or get_registry()
     settings = Settings.make(size, profile, steps, seed, thresholds, stride, device, max_pixels)
@@ -191,7 +193,15 @@ def audit(
         for n in names:
             require_differentiable(registry.info("distortion", n), registry)
     else:
-        names = [n for n in registry.names("distortion") if registry.info("distortion", n).differentiable]
+        usable = [i for i in registry.infos("distortion") if i.differentiable]
+        if distributions:
+            known = sorted({i.distribution for i in usable})
+            for dist in distributions:
+                if dist not in known:
+                    raise InputError(f"no differentiable distortion comes from distribution {dist!r}; "
+                                     + (suggestion(dist, known) or f"the distributions are {', '.join(known)}"))
+            usable = [i for i in usable if i.distribution in distributions]
+        names = [n for n in registry.names("distortion") if any(n in (i.name, i.qualified_name) for i in usable)]
     infos = [registry.info("distortion", n) for n in names]
     if not images or not inits:
         raise InputError("an audit needs at least one image and one initialisation, e.g. builtin:astronaut and noise.")

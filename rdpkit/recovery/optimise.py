@@ -24,15 +24,20 @@ from .settings import MAX_PIXELS
 
 @dataclass
 class Trajectory:
-    """D(x, y), PSNR and SSIM of y against x, at the recorded steps, for one image."""
+    """D(x, y), PSNR and SSIM of y against x, at the recorded steps, for one image.
+
+    `dead_channels` counts the channels of y where the gradient of D is exactly zero: there
+    D is flat, Adam cannot move those pixels, and no number of steps will change them.
+    """
 
     step: list[int] = field(default_factory=list)
     distortion: list[float] = field(default_factory=list)
     psnr: list[float] = field(default_factory=list)
     ssim: list[float] = field(default_factory=list)
+    dead_channels: list[int] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, list[float] | list[int]]:
-        return {"step": self.step, "distortion": self.distortion, "psnr": self.psnr, "ssim": self.ssim}
+        return {"step": self.step, "distortion": self.distortion, "psnr": self.psnr, "ssim": self.ssim, "dead_channels": self.dead_channels}
 
 
 @dataclass
@@ -55,15 +60,17 @@ def batch_independent(d: Distortion, x: torch.Tensor, y: torch.Tensor, rtol: flo
     return bool(torch.allclose(together, alone, rtol=rtol, atol=atol))
 
 
-def _record(traj: list[Trajectory], step: int, x: torch.Tensor, y: torch.Tensor, values: torch.Tensor) -> None:
+def _record(traj: list[Trajectory], step: int, x: torch.Tensor, y: torch.Tensor, values: torch.Tensor, grad: torch.Tensor | None) -> None:
     with torch.no_grad():
         p = psnr(x, y).tolist()
         s = ssim(x, y).tolist()
+        dead = [y.shape[1]] * y.shape[0] if grad is None else (grad.flatten(2).abs().amax(2) == 0).sum(1).tolist()
     for i, t in enumerate(traj):
         t.step.append(step)
         t.distortion.append(float(values[i]))
         t.psnr.append(p[i])
         t.ssim.append(s[i])
+        t.dead_channels.append(int(dead[i]))
 
 
 def _run(d: Distortion, x: torch.Tensor, y0: torch.Tensor, profile: Profile, stride: int, bar: tqdm) -> tuple[torch.Tensor, list[Trajectory]]:
@@ -84,15 +91,16 @@ def _run(d: Distortion, x: torch.Tensor, y0: torch.Tensor, profile: Profile, str
         values = d._distance(x, y)
         values.sum().backward()
         if step % stride == 0:
-            _record(traj, step, x, y.detach(), values.detach())
+            _record(traj, step, x, y.detach(), values.detach(), y.grad)
         opt.step()
         with torch.no_grad():
             y.clamp_(0, 1)
         bar.update(1)
-    y = y.detach()
-    with torch.no_grad():
-        _record(traj, profile.steps, x, y, d._distance(x, y))
-    return y, traj
+    y.grad = None
+    values = d._distance(x, y)
+    values.sum().backward()
+    _record(traj, profile.steps, x, y.detach(), values.detach(), y.grad)
+    return y.detach(), traj
 
 
 def optimise(

@@ -11,7 +11,7 @@ from pathlib import Path
 from .audit import COLUMNS, AuditResult
 from .figures import VERDICT_COLOURS, Layout, curves_png, gallery_png
 from .run import RecoveryResult, png_bytes
-from .verdict import BLIND_SPOT, LABELS, RECOVERED
+from .verdict import BLIND_SPOT, LABELS, NOT_CONVERGED, RECOVERED
 
 #: The error maps under each recovered image show |y* − x| multiplied by this.
 ERROR_GAIN = 4
@@ -90,7 +90,11 @@ def agreement_note(results: list[RecoveryResult]) -> str:
                          "as the near-black error maps of the recovered images and the structured error maps of the blind spots show.")
         else:
             parts.append("The groups overlap in mean error; look at the error maps of the overlapping runs before trusting their verdicts.")
-    parts.append(f"Under each recovered image, its error map |y* − x| × {ERROR_GAIN}: black where y* equals the reference. "
+    dead = [r for r in results if r.verdict.label == NOT_CONVERGED and r.trajectory.dead_channels[-1]]
+    if dead:
+        parts.append(f"{len(dead)} not-converged run(s) ended with colour channels where D's gradient is exactly zero: "
+                     "those channels cannot move, and their error maps show them as a single-colour pattern.")
+    parts.append(f"Under each result, its error map |y* − x| × {ERROR_GAIN}: black where y* equals the reference. "
                  "A recovered verdict should come with a near-black map, a blind spot with a visible one although D scored y* as near-perfect.")
     return " ".join(parts)
 

@@ -134,7 +134,8 @@ class RecoveryResult:
         return cls(
             distortion=record["distortion"], image=record["image"], init=record["init"], size=record["size"], seed=record["seed"],
             profile=Profile(**record["profile"]), thresholds=t,
-            verdict=judge(record["psnr"], record["ssim"], record["distortion_value"], record["near_identical_level"], t),
+            verdict=judge(record["psnr"], record["ssim"], record["distortion_value"], record["near_identical_level"], t,
+                          record["trajectory"]["dead_channels"][-1]),
             psnr=record["psnr"], ssim=record["ssim"], distortion_value=record["distortion_value"],
             near_identical_level=record["near_identical_level"], seconds=record["seconds"], batch=record["batch"],
             device=record["device"], trajectory=Trajectory(**record["trajectory"]),
@@ -177,7 +178,7 @@ def run_cases(d: Distortion, cases: Sequence[Case], settings: Settings, progress
         p, q, v = traj.psnr[-1], traj.ssim[-1], traj.distortion[-1]
         results.append(RecoveryResult(
             distortion=name, image=image, init=init, size=s.size, seed=s.seed, profile=s.profile, thresholds=s.thresholds,
-            verdict=judge(p, q, v, levels[i], s.thresholds), psnr=p, ssim=q, distortion_value=v,
+            verdict=judge(p, q, v, levels[i], s.thresholds, traj.dead_channels[-1]), psnr=p, ssim=q, distortion_value=v,
             near_identical_level=levels[i], seconds=run.seconds[i], batch=run.batch[i], device=str(s.device), trajectory=traj,
             reference=x[i : i + 1].cpu(), initial=y0[i : i + 1].cpu(), final=run.final[i : i + 1].cpu(),
             components=components, software=software,

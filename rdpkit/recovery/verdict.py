@@ -75,12 +75,16 @@ class Verdict:
         return {"label": self.label, "reason": self.reason}
 
 
-def judge(psnr: float, ssim: float, value: float, level: float, thresholds: Thresholds) -> Verdict:
-    """The verdict for a final image with these numbers (a pure function: stored runs can be re-judged)."""
+def judge(psnr: float, ssim: float, value: float, level: float, thresholds: Thresholds, dead_channels: int = 0) -> Verdict:
+    """The verdict for a final image with these numbers (a pure function: stored runs can be re-judged).
+
+    `dead_channels` (channels where D's gradient is exactly zero at y*) only adds its explanation to `not converged`.
+    """
     t = thresholds
     if psnr >= t.psnr_db and ssim >= t.ssim:
         return Verdict(RECOVERED, f"PSNR {psnr:.2f} dB ≥ {t.psnr_db:g} dB and SSIM {ssim:.4f} ≥ {t.ssim:g}")
     far = f"PSNR {psnr:.2f} dB" + (f" < {t.psnr_db:g} dB" if psnr < t.psnr_db else "") + f", SSIM {ssim:.4f}" + (f" < {t.ssim:g}" if ssim < t.ssim else "")
     if math.isfinite(value) and value <= level:
         return Verdict(BLIND_SPOT, f"D(x, y*) = {value:.4g} ≤ {level:.4g}, what D gives near-identical copies of x, yet {far}")
-    return Verdict(NOT_CONVERGED, f"D(x, y*) = {value:.4g} is still above the near-identical level {level:.4g} and {far}")
+    stuck = f"; D's gradient is exactly zero on {dead_channels} channel(s) of y*, so more steps cannot move them: D is flat there" if dead_channels else ""
+    return Verdict(NOT_CONVERGED, f"D(x, y*) = {value:.4g} is still above the near-identical level {level:.4g} and {far}{stuck}")
