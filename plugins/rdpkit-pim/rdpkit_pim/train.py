@@ -26,10 +26,10 @@ class PairSource(Protocol):
 class Schedule:
     """Steps, minibatch, crop size and learning rate (cosine-annealed to zero)."""
 
-    steps: int = 1500
+    steps: int = 1200
     batch: int = 32
     crop: int = 48
-    lr: float = 2e-3
+    lr: float = 3e-3
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch", "crop"):

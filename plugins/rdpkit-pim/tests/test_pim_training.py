@@ -80,7 +80,7 @@ def test_ixyz_bound_never_exceeds_log_of_the_contrast_size():
     model = PIMModel(TINY)
     x = torch.rand(4, 3, 16, 16)
     bound = ixyz_bound(model, x, x, torch.Generator().manual_seed(0), locations=64)
-    assert float(bound) <= math.log(64) + 1e-4
+    assert float(bound.detach()) <= math.log(64) + 1e-4
 
 
 def test_builtin_pairs_are_close_but_not_equal():
@@ -115,14 +115,21 @@ def test_a_single_frame_is_refused(tmp_path):
         FramePairs(tmp_path)
 
 
-def test_cli_trains_writes_a_checkpoint_and_its_record(tmp_path):
+@pytest.fixture
+def keep_threads():
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_cli_trains_writes_a_checkpoint_and_its_record(tmp_path, keep_threads):
     _write_video(tmp_path / "frames", 4)
     out = tmp_path / "pim.safetensors"
-    result = CliRunner().invoke(main, ["train", "--data", str(tmp_path / "frames"), "--out", str(out), "--steps", "2", "--batch", "4", "--crop", "16", "--seed", "3", "--quiet"])
+    result = CliRunner().invoke(main, ["train", "--data", str(tmp_path / "frames"), "--out", str(out), "--steps", "2", "--batch", "4", "--crop", "16", "--seed", "3", "--threads", "1", "--quiet"])
     assert result.exit_code == 0, result.output
     record = json.loads(out.with_suffix(".json").read_text())
     assert record["sha256"] == checkpoint.sha256(out) and record["seed"] == 3 and record["schedule"]["steps"] == 2
-    assert record["command"].startswith("rdpkit-pim") and record["versions"]["torch"] == torch.__version__
+    assert record["command"].startswith("rdpkit-pim") and torch.__version__.startswith(record["versions"]["torch"])
     d = PIM(checkpoint=out, sha256=record["sha256"])
     x = torch.rand(1, 3, 24, 24)
     assert float(d(x, x)) == 0 and float(d(x, x.flip(-1))) > 0
