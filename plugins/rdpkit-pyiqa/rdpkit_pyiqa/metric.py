@@ -44,6 +44,10 @@ def _create(e: Entry, download: bool, options: dict[str, Any]) -> torch.nn.Modul
     return model.net
 
 
+def _finite(grad: torch.Tensor) -> torch.Tensor:
+    return torch.nan_to_num(grad, nan=0.0, posinf=0.0, neginf=0.0)
+
+
 class _PyiqaModule:
     """What a pyiqa distortion and a pyiqa critic share: the network, the checks and the cast."""
 
@@ -63,7 +67,13 @@ class _PyiqaModule:
         """pyiqa's score per image, in float32, with gradients only where the metric has them."""
         grad = torch.is_grad_enabled() and self.entry.differentiable
         with torch.set_grad_enabled(grad):
-            out = self.net(*(t.float() for t in images))
+            inputs = [t.float() for t in images]
+            for t in inputs:
+                if t.requires_grad:
+                    # Where pyiqa's gradient is undefined (0/0 on flat images, e.g. FSIM's phase
+                    # congruency) it arrives as NaN; take it as 0 so one flat patch cannot wipe an image.
+                    t.register_hook(_finite)
+            out = self.net(*inputs)
         if isinstance(out, tuple):
             out = out[0]
         return out.reshape(images[0].shape[0])

@@ -26,9 +26,10 @@ _LOCK = threading.Lock()
 
 
 def _missing(metric: str, file: str, folder: str, source: str) -> WeightsUnavailable:
+    what = f"the pretrained-weights file {file!r}, which is" if file else "pretrained-weights files that are"
     return WeightsUnavailable(
-        f"{metric} needs the pretrained-weights file {file!r}, which is not in {folder}; "
-        f"put it there (it is published at {source}) or create the metric with download=True on a machine with network access."
+        f"{metric} needs {what} not in {folder}; "
+        f"put {'it' if file else 'them'} there ({'it is' if file else 'they are'} published at {source}) or create the metric with download=True on a machine with network access."
     )
 
 
@@ -42,6 +43,17 @@ def _hf_request(exc: BaseException) -> tuple[str, str]:
             found = (local["repo_id"], local["filename"])
         tb = tb.tb_next
     return found
+
+
+def _transformers_repo(exc: BaseException) -> str:
+    """The repository a failed transformers ``from_pretrained`` asked for, read from its frames, or ''."""
+    tb = exc.__traceback__
+    while tb is not None:
+        repo = tb.tb_frame.f_locals.get("pretrained_model_name_or_path")
+        if isinstance(repo, str) and "transformers" in tb.tb_frame.f_code.co_filename:
+            return repo
+        tb = tb.tb_next
+    return ""
 
 
 def _in_chain(exc: BaseException, types: tuple[type[BaseException], ...]) -> BaseException | None:
@@ -87,11 +99,15 @@ def no_downloads(metric: str) -> Iterator[None]:
         except Exception as exc:
             # transformers re-raises Hub misses as OSError; the Hub's own error is in the chain.
             hub_miss = _in_chain(exc, (LocalEntryNotFoundError, OfflineModeIsEnabled))
-            if hub_miss is None:
+            if hub_miss is not None:
+                repo, file = _hf_request(hub_miss)
+            elif isinstance(exc, OSError) and not isinstance(exc, WeightsUnavailable) and _transformers_repo(exc):
+                # Some transformers loaders drop the Hub's error and raise a bare OSError.
+                repo, file = _transformers_repo(exc), ""
+            else:
                 raise
-            repo, file = _hf_request(hub_miss)
             where = f"{hf_constants.HF_HUB_CACHE} (the Hugging Face cache)"
-            raise _missing(metric, file or "a Hugging Face Hub file", where, f"the Hugging Face Hub repository {repo}" if repo else "the Hugging Face Hub") from None
+            raise _missing(metric, file, where, f"the Hugging Face Hub repository {repo}" if repo else "the Hugging Face Hub") from None
         finally:
             for obj, attr, value in saved:
                 setattr(obj, attr, value)
