@@ -97,13 +97,25 @@ def settings_frame(trials: pd.DataFrame) -> pd.DataFrame:
             row[f"{col}_stderr"] = float(g[col].std(ddof=1) / math.sqrt(len(g))) if len(g) > 1 else own
         agg.append(row)
     out = pd.DataFrame(agg)
+    # Settings that differ only in λ share a rate setting; its mean rate places them on one abscissa.
+    out["rate_setting"] = out.setting.map(lambda t: json.dumps({k: v for k, v in json.loads(t).items() if k != LAMBDA_OPTION}, sort_keys=True))
+    out["rate_group_bits"] = out.groupby(["label", "rate_setting"]).rate_bits.transform("mean")
     out["admissible"] = non_dominated(out[["rate_bits", "distortion", "perception"]].to_numpy())
     return out
 
 
-def perception_levels(s: pd.DataFrame, count: int = 2) -> list[float]:
-    """Perception thresholds for the constant-P curves: quantiles of the trials' perception."""
-    return [float(v) for v in np.quantile(s.perception, np.linspace(0.35, 0.7, count))] if len(s) >= 4 else []
+def perception_levels(s: pd.DataFrame) -> list[float]:
+    """Bounds P for the R-D curves at constant perception: the strictest one whose curve spans
+    two rate settings, and the median perception when its curve differs from that one."""
+    levels: list[float] = []
+    curves: list[tuple[tuple[float, ...], tuple[float, ...]]] = []
+    strictest = next((p for p in sorted(set(s.perception)) if len(curve_at_perception(s.rate_group_bits, s.distortion, s.perception, p)[0]) >= 2), None)
+    for p in ([strictest, float(np.median(s.perception))] if strictest is not None else []):
+        r, d = curve_at_perception(s.rate_group_bits, s.distortion, s.perception, p)
+        if len(r) >= 2 and (tuple(r), tuple(d)) not in curves:
+            levels.append(float(p))
+            curves.append((tuple(r), tuple(d)))
+    return levels
 
 
 def fig_rd(s: pd.DataFrame, *, distortion_name: str = "distortion", perception_name: str = "perception") -> Any:
@@ -123,7 +135,7 @@ def fig_rd(s: pd.DataFrame, *, distortion_name: str = "distortion", perception_n
         what = "λ = 0" if (g.lam == 0).any() else "all settings"
         ax.plot(base.rate_bits.iloc[idx], base.distortion.iloc[idx], "k-", lw=1.5, label=f"{label}: R-D curve ({what})")
         for style, p in zip(styles, perception_levels(g)):
-            r, d = curve_at_perception(g.rate_bits, g.distortion, g.perception, p)
+            r, d = curve_at_perception(g.rate_group_bits, g.distortion, g.perception, p)
             if len(r) >= 2:
                 ax.plot(r, d, style, color="tab:red", lw=1.3, label=f"{label}: R-D curve at P ≤ {p:.3g}")
     ax.set_xlabel("rate (bits per image, measured from bitstreams)")
@@ -142,8 +154,7 @@ def fig_pd(s: pd.DataFrame, *, distortion_name: str = "distortion", perception_n
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.4, 4.6))
-    rate_setting = s.setting.map(lambda t: json.dumps({k: v for k, v in json.loads(t).items() if k != LAMBDA_OPTION}, sort_keys=True))
-    groups = list(s.assign(_rate=rate_setting).groupby(["label", "_rate"], sort=False))
+    groups = list(s.groupby(["label", "rate_setting"], sort=False))
     cmap = matplotlib.colormaps["plasma"]
     rates = [float(g.rate_bits.mean()) for _, g in groups]
     lo, hi = (min(rates), max(rates)) if rates else (0.0, 1.0)
@@ -165,29 +176,43 @@ def fig_pd(s: pd.DataFrame, *, distortion_name: str = "distortion", perception_n
     return fig
 
 
-def fig_samples(s: pd.DataFrame, db: Store, *, limit: int = 24) -> Any | None:
-    """Decoded test images of each setting (first seed), one row per setting, by rate."""
+def fig_samples(s: pd.DataFrame, db: Store, *, limit: int = 12) -> Any | None:
+    """Decoded test images (first seed): one row per rate setting, one column per λ, originals on top."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from PIL import Image
 
-    rows = s.sort_values(["label", "rate_bits", "distortion"]).head(limit)
-    images = [(r, db.artifact(r.key, "samples.png")) for _, r in rows.iterrows()]
-    images = [(r, Image.open(io.BytesIO(b))) for r, b in images if b]
-    original = db.artifact(rows.key.iloc[0], "originals.png") if len(rows) else None
-    if original:
-        images.insert(0, (None, Image.open(io.BytesIO(original))))
-    if not images:
+    def image(key: str, name: str) -> np.ndarray | None:
+        data = db.artifact(key, name)
+        return np.asarray(Image.open(io.BytesIO(data))) if data else None
+
+    groups = sorted(s.groupby(["label", "rate_setting"], sort=False), key=lambda kv: (kv[0][0], kv[1].rate_group_bits.iloc[0]))[:limit]
+    lams = sorted(set(s.lam.dropna())) or [math.nan]
+    original = image(s.key.iloc[0], "originals.png")
+    if not groups or original is None:
         return None
-    fig, axes = plt.subplots(len(images), 1, figsize=(6.4, 0.62 * len(images) + 0.4), squeeze=False)
-    for ax, (r, im) in zip(axes[:, 0], images):
-        ax.imshow(np.asarray(im), cmap="gray", vmin=0, vmax=255, interpolation="nearest")
-        ax.set_xticks([])
-        ax.set_yticks([])
-        text = "originals" if r is None else f"{r.label} R={r.rate_bits:.3g}" + ("" if math.isnan(r.lam) else f" λ={r.lam:g}")
-        ax.set_ylabel(text, rotation=0, ha="right", va="center", fontsize=7)
+    fig, axes = plt.subplots(len(groups) + 1, len(lams), figsize=(1.9 * len(lams) + 1.2, 1.0 * (len(groups) + 1) + 0.3), squeeze=False)
+    for ax in axes.flat:
+        ax.set_axis_off()
+    axes[0, 0].imshow(original, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+    axes[0, 0].set_title("originals", fontsize=8)
+    for i, ((label, _), g) in enumerate(groups, start=1):
+        for j, lam in enumerate(lams):
+            match = g if math.isnan(lam) else g[g.lam == lam]
+            samples = image(match.key.iloc[0], "samples.png") if len(match) else None
+            if samples is None:
+                continue
+            ax = axes[i, j]
+            ax.imshow(samples, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+            ax.set_axis_on()
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if i == 1 and not math.isnan(lam):
+                ax.set_title(f"λ = {lam:g}", fontsize=8)
+            if j == 0:
+                ax.set_ylabel(f"{label}\nR ≈ {g.rate_group_bits.iloc[0]:.3g} bits", fontsize=7, rotation=0, ha="right", va="center")
     fig.tight_layout()
     return fig
 
