@@ -127,6 +127,14 @@ def _gaussian_fit(f: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return mu, cov
 
 
+def _take_saved_shapes(module: NIQE, state_dict: dict, prefix: str, *args: object) -> None:
+    """An unfitted NIQE has empty buffers: give them the saved model's shapes before loading."""
+    for name in ("mu", "cov"):
+        saved = state_dict.get(prefix + name)
+        if saved is not None:
+            setattr(module, name, torch.empty_like(saved, device=getattr(module, name).device))
+
+
 @functools.lru_cache(maxsize=4)
 def _builtin_model(patch: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The pristine model fitted on `BUILTIN_CORPUS`, once per process and patch size."""
@@ -156,6 +164,7 @@ class NIQE(Critic):
         self.corpus = corpus
         self.register_buffer("mu", torch.zeros(0, dtype=torch.float64))
         self.register_buffer("cov", torch.zeros(0, 0, dtype=torch.float64))
+        self.register_load_state_dict_pre_hook(_take_saved_shapes)
 
     @property
     def fitted(self) -> bool:

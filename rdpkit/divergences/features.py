@@ -79,7 +79,7 @@ class Frechet(FeatureDivergence):
     """
 
     quantity = "W2^2 (Gaussian fits)"
-    stderr_resamples = 20
+    stderr_resamples = 10
 
     def _estimate(self, p: torch.Tensor, q: torch.Tensor) -> Estimate:
         p, q = p.double(), q.double()

@@ -33,7 +33,7 @@ class WassersteinSliced(Divergence):
     """
 
     quantity = "SW2"
-    stderr_resamples = 20
+    stderr_resamples = 10
 
     def __init__(self, projections: int = 256, seed: int = 0) -> None:
         if projections < 1:

@@ -20,7 +20,7 @@ class WassersteinCritic(Divergence):
 
     quantity = "W1"
 
-    def __init__(self, holdout: float = 0.5, hidden: int = 128, steps: int = 500, lr: float = 1e-3, gp_weight: float = 10.0,
+    def __init__(self, holdout: float = 0.5, hidden: int = 128, steps: int = 300, lr: float = 1e-3, gp_weight: float = 10.0,
                  one_sided: bool = True, batch_size: int = 256, seed: int = 0, progress: bool = False) -> None:
         self.options = {"holdout": holdout, "hidden": hidden, "steps": steps, "lr": lr, "gp_weight": gp_weight,
                         "one_sided": one_sided, "batch_size": batch_size, "seed": seed, "progress": progress}
@@ -40,7 +40,7 @@ class TVClassifier(Divergence):
 
     quantity = "TV lower bound"
 
-    def __init__(self, holdout: float = 0.5, hidden: int = 128, steps: int = 300, lr: float = 1e-3, weight_decay: float = 0.0,
+    def __init__(self, holdout: float = 0.5, hidden: int = 128, steps: int = 200, lr: float = 1e-3, weight_decay: float = 0.0,
                  batch_size: int = 256, seed: int = 0, progress: bool = False) -> None:
         self.options = {"holdout": holdout, "hidden": hidden, "steps": steps, "lr": lr, "weight_decay": weight_decay,
                         "batch_size": batch_size, "seed": seed, "progress": progress}
