@@ -216,3 +216,14 @@ def test_weight_free_metrics_never_reach_for_the_network(registry, no_network):
     for e in catalog.entries():
         if not e.needs_weights:
             assert isinstance(registry.create(e.kind, e.name), rdpkit.Distortion if e.kind == "distortion" else rdpkit.Critic)
+
+
+def test_undefined_gradients_on_flat_images_are_taken_as_zero(registry):
+    x = torch.full((1, 3, 32, 32), 0.5)
+    raw = x.clone().mul(0.8).requires_grad_(True)
+    net = registry.create("distortion", "pyiqa-fsim").net
+    net(raw, x).sum().backward()
+    assert not bool(torch.isfinite(raw.grad).all())  # pyiqa's own gradient is 0/0 here
+    y = x.clone().mul(0.8).requires_grad_(True)
+    registry.create("distortion", "pyiqa-fsim")(x, y).sum().backward()
+    assert bool(torch.isfinite(y.grad).all())
