@@ -81,7 +81,7 @@ def test_jpeg_at_several_qualities_orders_rate_and_distortion():
 
 def test_plane_command_from_folders_and_from_codecs(folders, toy_plugin):  # noqa: F811
     args = ["plane", "--reference", str(folders / "ref"), "--outputs", f"blur={folders / 'blur'}", "--outputs", f"noise={folders / 'noise'}",
-            "--divergence", "toy-mean-gap", "--out", str(folders / "plane"), "--json"]
+            "--divergence", "toy-mean-gap", "--out", str(folders / "plane"), "--json", "--quiet"]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in result.output.splitlines()]
@@ -90,7 +90,7 @@ def test_plane_command_from_folders_and_from_codecs(folders, toy_plugin):  # noq
     assert "data:image/png;base64," in page and (folders / "plane" / "plane.csv").exists()
 
     result = CliRunner().invoke(cli, ["plane", "--data", "builtin:astronaut,camera", "--size", "32", "--codec", "jpeg:quality=20",
-                                      "--codec", "sq:levels=8", "--divergence", "toy-mean-gap", "--out", str(folders / "p2"), "--json"])
+                                      "--codec", "sq:levels=8", "--divergence", "toy-mean-gap", "--out", str(folders / "p2"), "--json", "--quiet"])
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in result.output.splitlines()]
     assert {r["name"] for r in rows} == {"jpeg:quality=20", "sq:levels=8"} and all(r["bpp"] > 0 for r in rows)

@@ -51,6 +51,7 @@ def measure(
     nr: str | None = None,
     divergence: str | None = None,
     rates: Mapping[str, float] | None = None,
+    progress: bool = True,
     registry: Registry | None = None,
 ) -> list[PlanePoint]:
     """Each output batch's distortion against `reference` and its perception index.
@@ -65,8 +66,10 @@ def measure(
     registry = registry or get_registry()
     metric = registry.create("distortion", fr)
     judge = registry.create("critic", nr) if nr else registry.create("divergence", divergence)  # type: ignore[arg-type]
+    from tqdm.auto import tqdm
+
     points = []
-    for name, y in outputs.items():
+    for name, y in tqdm(outputs.items(), desc="measuring", unit="algorithm", disable=not progress):
         if y.shape != reference.shape:
             raise InputError(f"the outputs of {name!r} have shape {tuple(y.shape)} but the reference images {tuple(reference.shape)}; give one output per reference image, of the same size.")
         with torch.no_grad():
@@ -130,19 +133,22 @@ def codec_outputs(
     train: torch.Tensor | None = None,
     fit: Mapping[str, Any] | None = None,
     seed: int = 0,
+    progress: bool = True,
     registry: Registry | None = None,
 ) -> tuple[dict[str, torch.Tensor], dict[str, float]]:
     """Decoded `images` and the rate (bpp, from bitstreams) of each codec setting.
 
     Learnable codecs are first fitted on `train` (required for them) with `fit` options.
     """
+    from tqdm.auto import tqdm
+
     from ..interfaces import Codec
     from .trial import _fit
 
     registry = registry or get_registry()
     outputs, rates = {}, {}
-    for text in settings:
-        name, options = parse_setting(text)
+    parsed = [parse_setting(text) for text in settings]  # every setting checked before any runs
+    for text, (name, options) in tqdm(list(zip(settings, parsed)), desc="codec settings", unit="setting", disable=not progress):
         torch.manual_seed(seed)
         codec = registry.create("codec", name, **options)
         if type(codec).fit is not Codec.fit:
