@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import scipy.stats
 import torch
+from test_divergences import one_thread  # noqa: F401  (single-thread autouse fixture: these are tiny networks)
 from torch import nn
 
 import rdpkit
@@ -20,15 +21,6 @@ from rdpkit.critics.wgan import (
 )
 from rdpkit.data import digits, load_image
 from rdpkit.degrade import degrade
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """The critics here are tiny networks: on a shared 2-core machine one thread is several times faster."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 class Slope(nn.Module):
@@ -174,9 +166,9 @@ def niqe() -> NIQE:
 
 
 def test_niqe_worsens_with_blur_and_noise(niqe):
-    x = load_image("builtin:coffee", size=192)
+    x = load_image("builtin:coffee", size=256)  # not in the pristine corpus
     clean = float(niqe.score(x))
-    blurs = [float(niqe.score(degrade(x, f"blur:{s}", seed=0))) for s in (1, 3, 6)]
+    blurs = [float(niqe.score(degrade(x, f"blur:{s}", seed=0))) for s in (1, 2, 4)]
     noisy = [float(niqe.score(degrade(x, f"gaussian:{s}", seed=0))) for s in (0.05, 0.15)]
     assert clean < blurs[0] < blurs[1] < blurs[2]
     assert clean < noisy[0] < noisy[1]

@@ -9,6 +9,7 @@ best classifier reaches TV itself (success probability 1/2 + TV/2; Blau & Michae
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -79,16 +80,14 @@ def held_out_tv(
     *,
     holdout: float = 0.5,
     hidden: int = 256,
-    steps: int = 500,
-    lr: float = 1e-3,
-    weight_decay: float = 0.0,
-    batch_size: int = 256,
     seed: int = 0,
-    progress: bool = False,
+    **fit_options: Any,
 ) -> Estimate:
-    """The TV lower bound of a fresh classifier trained on one split of each set, evaluated on the other."""
+    """The TV lower bound of a fresh classifier trained on one split of each set, evaluated on the other.
+
+    `fit_options` go to `ClassifierCritic.fit` (steps, lr, weight_decay, batch_size, progress).
+    """
     train_r, train_f, test_r, test_f = holdout_split(real, fake, holdout, seed)
-    clf = ClassifierCritic(hidden=hidden, seed=seed)
-    clf.fit(train_r, train_f, steps=steps, lr=lr, weight_decay=weight_decay, batch_size=batch_size, seed=seed, progress=progress)
+    clf = ClassifierCritic(hidden=hidden, seed=seed).fit(train_r, train_f, seed=seed, **fit_options)
     est = clf.tv_lower_bound(test_r, test_f)
-    return Estimate(est.value, est.stderr, est.n, quantity=est.quantity, details={**est.details, "holdout": holdout, "steps": steps})
+    return Estimate(est.value, est.stderr, est.n, quantity=est.quantity, details={**est.details, "holdout": holdout, **fit_options})

@@ -19,6 +19,7 @@ Two traps, both tested:
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import nn
@@ -118,23 +119,19 @@ def held_out_w1(
     *,
     holdout: float = 0.5,
     hidden: int = 256,
-    steps: int = 1000,
-    lr: float = 1e-3,
-    gp_weight: float = 10.0,
-    one_sided: bool = True,
-    batch_size: int = 256,
     seed: int = 0,
-    progress: bool = False,
+    **fit_options: Any,
 ) -> Estimate:
     """W1 from a fresh WGAN-GP critic trained on one split of each set and evaluated on the other.
 
-    `holdout` is the fraction of each set kept for evaluation; `n` of the Estimate counts the
-    held-out samples. Bias: see `WGANGPCritic`.
+    `holdout` is the fraction of each set kept for evaluation; `fit_options` go to
+    `WGANGPCritic.fit` (steps, lr, gp_weight, one_sided, batch_size, progress). `n` of the
+    Estimate counts the held-out samples. Bias: see `WGANGPCritic`.
     """
     train_r, train_f, test_r, test_f = holdout_split(real, fake, holdout, seed)
-    critic = WGANGPCritic(hidden=hidden, seed=seed)
-    critic.fit(train_r, train_f, steps=steps, lr=lr, gp_weight=gp_weight, one_sided=one_sided, batch_size=batch_size, seed=seed, progress=progress)
+    critic = WGANGPCritic(hidden=hidden, seed=seed).fit(train_r, train_f, seed=seed, **fit_options)
     est = critic.w1(test_r, test_f)
+    gp_weight = fit_options.get("gp_weight", 10.0)
     return Estimate(est.value, est.stderr, est.n, quantity="W1",
-                    details={**est.details, "holdout": holdout, "steps": steps, "gp_weight": gp_weight, "one_sided": one_sided,
+                    details={**est.details, "holdout": holdout, **fit_options,
                              "bias": f"overestimates W1 by about W1^2/(2*{gp_weight}) (soft penalty); underestimates when under-trained"})
