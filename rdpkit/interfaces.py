@@ -115,6 +115,8 @@ class Divergence(ABC):
     #: Bootstrap resamples for the standard error of estimators with no closed form for it
     #: (their `_estimate` returns stderr = nan); 0 leaves it nan. Instances may override it.
     stderr_resamples: int = 0
+    #: The only number of features per sample the estimator accepts (1 for the 1-D ones), or None.
+    dimension: ClassVar[int | None] = None
 
     def estimate(
         self,
@@ -135,6 +137,8 @@ class Divergence(ABC):
         q = check_samples(samples_q, "samples_q")
         if p.shape[1] != q.shape[1]:
             raise InputError(f"samples_p has {p.shape[1]} features per sample but samples_q has {q.shape[1]}; both sets must have the same dimension.")
+        if self.dimension is not None and p.shape[1] != self.dimension:
+            raise InputError(f"this estimator takes {self.dimension} feature(s) per sample, got {p.shape[1]}; " + ("use wasserstein-exact or wasserstein-sliced for vectors." if self.dimension == 1 else "reduce the features first."))
         if not 0 < confidence < 1:
             raise InputError(f"confidence must lie strictly between 0 and 1, got {confidence}.")
         if bootstrap == 1 or bootstrap < 0:

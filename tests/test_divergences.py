@@ -409,7 +409,7 @@ def test_bad_input_gets_one_sentence(registry, call, message):
 
 
 def test_one_dimensional_and_exact_estimators_refuse_what_they_cannot_do(registry):
-    with pytest.raises(rdpkit.InputError, match="one feature per sample"):
+    with pytest.raises(rdpkit.InputError, match="takes 1 feature"):
         registry.create("divergence", "w1-1d").estimate(torch.randn(10, 2), torch.randn(10, 2))
     with pytest.raises(rdpkit.InputError, match="max_samples"):
         registry.create("divergence", "wasserstein-exact", max_samples=50).estimate(torch.randn(60, 2), torch.randn(60, 2))
@@ -430,7 +430,7 @@ def test_cli_diverge_on_npy_files_and_image_folders(tmp_path):
     np.save(tmp_path / "p.npy", p.numpy())
     np.save(tmp_path / "q.npy", q.numpy())
     out = CliRunner().invoke(cli, ["diverge", "w1-1d", "--p", str(tmp_path / "p.npy"), "--q", str(tmp_path / "q.npy")])
-    assert out.exit_code == 2 and "one feature per sample" in out.output
+    assert out.exit_code == 2 and "takes 1 feature" in out.output
     out = CliRunner().invoke(cli, ["diverge", "wasserstein-sliced", "--p", str(tmp_path / "p.npy"), "--q", str(tmp_path / "q.npy"),
                                    "--bootstrap", "5", "--json", "--option", "projections=64"])
     assert out.exit_code == 0, out.output

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import torch
 
-from ..errors import InputError
 from ..interfaces import Divergence, Estimate
 
 
@@ -32,11 +31,10 @@ def quantile_cost(x: torch.Tensor, y: torch.Tensor, p: float) -> torch.Tensor:
 
 class _OneDim(Divergence):
     order: int = 1
+    dimension = 1
     stderr_resamples = 50  # no closed-form standard error: bootstrap (sorting is cheap)
 
     def _estimate(self, p: torch.Tensor, q: torch.Tensor) -> Estimate:
-        if p.shape[1] != 1:
-            raise InputError(f"{self.quantity} between 1-D samples needs one feature per sample, got {p.shape[1]}; use wasserstein-exact or wasserstein-sliced for vectors.")
         cost = float(quantile_cost(p.double(), q.double(), self.order)[0])
         return Estimate(cost ** (1 / self.order), float("nan"), min(p.shape[0], q.shape[0]), quantity=self.quantity,
                         details={"n_p": p.shape[0], "n_q": q.shape[0]})
