@@ -49,9 +49,9 @@ class GanConfig:
     arch: str = "auto"
     hidden: int = 128
     critic_hidden: int = 128
-    critic_steps: int = 1
+    critic_steps: int = 5
     gp_weight: float = 10.0
-    lr: float = 1e-3
+    lr: float = 2e-3
     sigma: float = 1.0
 
     def __post_init__(self) -> None:

@@ -227,3 +227,12 @@ def test_conv_architecture_codes_larger_images():
     x = rdpkit.load_image("builtin:astronaut", size=32).repeat(4, 1, 1, 1)
     codec = GanCodec(dim=8, levels=4, hidden=8, lam=0.1, critic_hidden=8).fit(x, steps=3, progress=False)
     rt.check_codec(codec, x[:2])
+
+
+def test_constructor_defaults_are_the_config_defaults():
+    import inspect
+
+    from rdpkit_gan_codec.config import GanConfig
+
+    params = inspect.signature(GanCodec).parameters
+    assert {k: p.default for k, p in params.items()} == {k: getattr(GanConfig(), k) for k in params}
