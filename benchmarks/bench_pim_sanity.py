@@ -16,6 +16,7 @@ data, the other images are not.
 
     .venv/bin/python benchmarks/bench_pim_sanity.py                 # everything
     .venv/bin/python benchmarks/bench_pim_sanity.py --only pim mse ssim ms-ssim --json out.json
+    .venv/bin/python benchmarks/bench_pim_sanity.py --recovery-for pim mse ssim ms-ssim lpips-alex
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ import json
 import time
 from typing import Any
 
+import torch
+
 import rdpkit
 from rdpkit.cli.output import console, table
 from rdpkit.data import load_images
@@ -33,12 +36,13 @@ from rdpkit_pim.sanity import LADDERS, ordering, shift_vs_noise
 
 IMAGES = ("chelsea", "coffee", "astronaut", "camera", "rocket", "coins")
 FIRST = ("pim", "mse", "ssim", "ms-ssim")
-#: Options that build a metric without downloads, where its plugin offers them.
-OFFLINE_OPTIONS: dict[str, dict[str, Any]] = {"lpips": {"pretrained": False}}
 
 
 def build(name: str) -> Any:
-    return rdpkit.distortion(name, **OFFLINE_OPTIONS.get(name, {}))
+    """The distortion, built without downloads: rdpkit-lpips's metrics get a random backbone."""
+    if rdpkit.get_registry().info("distortion", name).distribution == "rdpkit-lpips":
+        return rdpkit.distortion(name, pretrained=False)
+    return rdpkit.distortion(name)
 
 
 def evaluate(name: str, d: Any, images: Any, args: argparse.Namespace) -> dict[str, Any]:
@@ -51,13 +55,14 @@ def evaluate(name: str, d: Any, images: Any, args: argparse.Namespace) -> dict[s
         "shift_closer": sum(s < n for s, n in pairs),
         "shift_noise_values": pairs,
     }
-    if args.recovery_steps and d.info is not None and d.info.differentiable:
+    wanted = bool(args.recovery_steps) and (args.recovery_for is None or name in args.recovery_for)
+    if wanted and d.info is not None and d.info.differentiable:
         from rdpkit.recovery import recover
 
         r = recover(d, f"builtin:{args.recovery_image}", "noise", size=args.size, steps=args.recovery_steps, seed=0)
         row["recovery"] = {"verdict": r.verdict.label, "reason": r.verdict.reason, "psnr": r.psnr, "ssim": r.ssim}
     else:
-        row["recovery"] = {"verdict": "n/a", "reason": "not differentiable" if args.recovery_steps else "not run"}
+        row["recovery"] = {"verdict": "n/a", "reason": "not differentiable" if wanted else "not run"}
     row["seconds"] = time.perf_counter() - start
     return row
 
@@ -69,8 +74,12 @@ def main() -> None:
     p.add_argument("--only", nargs="+", help="distortion names (default: every registered one)")
     p.add_argument("--recovery-steps", type=int, default=1000, help="steps of the recovery test (0: skip it)")
     p.add_argument("--recovery-image", default="coffee")
+    p.add_argument("--recovery-for", nargs="+", help="run the recovery test only for these distortions (default: every differentiable one)")
+    p.add_argument("--threads", type=int, help="CPU threads for torch (1 is fastest on a shared, busy machine)")
     p.add_argument("--json", help="also write the results to this file")
     args = p.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     names = args.only or sorted(rdpkit.available("distortion"), key=lambda n: (n not in FIRST, FIRST.index(n) if n in FIRST else 0, n))
     images = load_images([f"builtin:{n}" for n in args.images], size=args.size)

@@ -26,6 +26,8 @@ class PIM(rdpkit.Distortion):
 
     def __init__(self, checkpoint: str | Path | None = None, sha256: str | None = None) -> None:
         super().__init__()
+        if checkpoint is not None and not isinstance(checkpoint, (str, Path)):
+            raise InputError(f"checkpoint must be the path of a file written by `rdpkit-pim train`, got {type(checkpoint).__name__}.")
         if checkpoint is None and sha256 is not None:
             raise InputError("sha256 is only checked for a checkpoint you name; the shipped one is always verified, so pass checkpoint=PATH too.")
         self.model = load_checkpoint(checkpoint, expected_sha256=sha256)

@@ -94,6 +94,8 @@ def test_shipped_checkpoint_matches_its_record():
 def test_bad_options_are_one_sentence():
     with pytest.raises(rdpkit.InputError, match="only checked for a checkpoint you name"):
         PIM(sha256="0" * 64)
+    with pytest.raises(rdpkit.InputError, match="must be the path of a file"):
+        PIM(checkpoint=3)
 
 
 def test_four_channel_images_are_refused(pim):
