@@ -31,9 +31,10 @@ WEIGHT_FREE = frozenset({
     "entropy", "piqe",
 })
 
-#: Bounded similarity indices equal to 1 at x̂ = x: Δ = max(0, 1 − s). VIF exceeds 1 for
-#: contrast enhancement, which the clamp counts as no distortion.
-ONE_MINUS = frozenset({"ssim", "ssimc", "ms_ssim", "cw_ssim", "fsim", "vsi", "vif"})
+#: Bounded similarity indices equal to 1 at x̂ = x: Δ = max(0, 1 − s). VIF is not among them:
+#: on a flat reference it is 0/0 (pyiqa returns 0), so it takes the offset transform, which
+#: makes Δ(x, x) = 0 there too; its values above 1 (contrast enhancement) clamp to 0.
+ONE_MINUS = frozenset({"ssim", "ssimc", "ms_ssim", "cw_ssim", "fsim", "vsi"})
 
 #: Lower-is-better scores that are 0 at x̂ = x by construction (a distance between identical
 #: features, pyramids or gradient maps): Δ = s as it is.

@@ -71,7 +71,7 @@ def test_metadata_follows_pyiqa(registry):
     assert info.needs_weights and info.differentiable and "lower is better" in info.summary
     assert not registry.info("distortion", "pyiqa-ssim").needs_weights
     assert not registry.info("critic", "pyiqa-entropy").differentiable
-    assert catalog.entry("psnr").transform == "offset" and catalog.entry("vif").transform == "one-minus"
+    assert catalog.entry("psnr").transform == "offset" and catalog.entry("vif").transform == "offset" and catalog.entry("fsim").transform == "one-minus"
     assert catalog.entry("nlpd").transform == "identity" and catalog.entry("musiq").transform == "negate"
 
 
@@ -103,7 +103,13 @@ def test_values_are_pyiqas_score_under_the_stated_transform(registry, pair, name
     x, y = pair
     got = registry.create("distortion", catalog.rdpkit_name(name))(x, y)
     score = pyiqa_direct(name, y, x).to(got.dtype)
-    want = (1 - score).clamp_min(0) if catalog.entry(name).transform == "one-minus" else score
+    transform = catalog.entry(name).transform
+    if transform == "one-minus":
+        want = (1 - score).clamp_min(0)
+    elif transform == "offset":
+        want = (pyiqa_direct(name, x, x).to(got.dtype) - score).clamp_min(0)
+    else:
+        want = score
     torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
 
 
