@@ -16,8 +16,9 @@ import numpy as np
 
 from ..errors import CorruptBitstream, InputError
 
-#: Symbols coded per block by the adaptive model; the model is updated between blocks.
+#: The adaptive model is updated after blocks of 16, 32, 64, ... symbols, at most this many.
 ADAPTIVE_BLOCK = 4096
+_FIRST_BLOCK = 16
 _WORD = np.dtype("<u4")
 
 
@@ -116,14 +117,20 @@ def decode_with_tables(data: bytes, tables: np.ndarray, count: int) -> np.ndarra
 
 
 def _adaptive_blocks(count: int, alphabet: int) -> Iterator[tuple[slice, np.ndarray]]:
-    """Yield each block's slice and its model: 1 + the counts of all earlier blocks (updated by the caller)."""
+    """Yield each block's slice and its model: 1 + the counts of all earlier blocks (updated by the caller).
+
+    Blocks double in size from 16 to ADAPTIVE_BLOCK symbols, so the model learns quickly at the
+    start and costs one model construction per 4096 symbols later on.
+    """
     counts = np.ones(alphabet, dtype=np.int64)
-    for start in range(0, count, ADAPTIVE_BLOCK):
-        yield slice(start, min(start + ADAPTIVE_BLOCK, count)), counts
+    start, size = 0, _FIRST_BLOCK
+    while start < count:
+        yield slice(start, min(start + size, count)), counts
+        start, size = start + size, min(2 * size, ADAPTIVE_BLOCK)
 
 
 def encode_adaptive(symbols: np.ndarray, alphabet: int) -> bytes:
-    """Range-code symbols with an adaptive model: block k uses the counts of blocks 0..k−1 (Laplace-smoothed).
+    """Range-code symbols with an adaptive model: each block uses the counts of all earlier blocks (Laplace-smoothed).
 
     No table is stored; the decoder rebuilds the same integer counts as it goes.
     """

@@ -1,9 +1,11 @@
 """Uniform scalar quantisation of pixels, entropy coded with an adaptive model.
 
 Every value is mapped to the nearest of `levels` evenly spaced reconstruction values
-0, 1/(L−1), ..., 1 (so L = 256 is lossless on 8-bit images) and the indices, in raster order
-over the whole batch, are range-coded with an adaptive categorical model (entropy.py): no
-table is sent, and the rate approaches the empirical entropy of the indices.
+0, 1/(L−1), ..., 1 (so L = 256 is lossless on 8-bit images). The indices are coded
+losslessly: each is predicted by its left neighbour (PNG's "Sub" filter; the first column by
+0), and the residuals (idx − left) mod L, in raster order over the whole batch, are
+range-coded with an adaptive categorical model (entropy.py). No table is sent; the rate
+approaches the empirical entropy of the residuals.
 """
 
 from __future__ import annotations
@@ -20,6 +22,13 @@ from .options import check_int
 MAX_LEVELS = 4096
 
 
+def left_residuals(indices: np.ndarray, levels: int) -> np.ndarray:
+    """(idx − left neighbour) mod L along the last axis; the first column is kept as it is."""
+    residuals = indices.copy()
+    residuals[..., 1:] = np.mod(indices[..., 1:] - indices[..., :-1], levels)
+    return residuals
+
+
 class ScalarQuantizer(Codec):
     """Uniform scalar quantiser of pixel values with `levels` reconstruction values in [0, 1]."""
 
@@ -31,14 +40,14 @@ class ScalarQuantizer(Codec):
         return torch.round(x.double().clamp(0, 1) * (self.levels - 1)).long()
 
     def _encode(self, x: torch.Tensor) -> Bitstream:
-        symbols = self.indices(x).flatten().cpu().numpy()
-        payload = encode_adaptive(symbols, self.levels)
+        symbols = left_residuals(self.indices(x).cpu().numpy(), self.levels)
+        payload = encode_adaptive(symbols.ravel(), self.levels)
         return Bitstream(self.codec_name, tuple(x.shape), payload, {"levels": self.levels, "dtype": dtype_name(x)})
 
     def _decode(self, bits: Bitstream, seed: int | None) -> torch.Tensor:
         shape = check_shape(bits)
         levels = field(bits, "levels", int, 2, MAX_LEVELS)
         dtype = header_dtype(bits)
-        count = int(np.prod(shape))
-        symbols = decode_adaptive(bits.payload, levels, count)
-        return (torch.from_numpy(symbols).double() / (levels - 1)).reshape(shape).to(dtype)
+        residuals = decode_adaptive(bits.payload, levels, int(np.prod(shape))).reshape(shape)
+        indices = np.mod(np.cumsum(residuals, axis=-1), levels)
+        return (torch.from_numpy(indices).double() / (levels - 1)).to(dtype)

@@ -101,6 +101,8 @@ def train(
     expected = {"config": config.to_json(), "shape": list(run.model.shape), "seed": seed, "batch_size": batch_size}
     if checkpoint is not None and resume and Path(checkpoint).is_file():
         run.restore(load_checkpoint(checkpoint), checkpoint, expected)
+        if run.step > steps:
+            raise InputError(f"checkpoint {str(checkpoint)!r} has already trained {run.step} steps, more than steps={steps}; ask for at least {run.step} steps, or pass resume=False to start afresh.")
     model, critic = run.model, run.critic
     b = min(batch_size, data.shape[0])
     sums = torch.zeros(2, dtype=torch.float64, device=data.device)

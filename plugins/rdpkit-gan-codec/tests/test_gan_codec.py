@@ -204,6 +204,8 @@ def test_resume_continues_exactly(data, tmp_path, monkeypatch):
     assert [h["step"] for h in resumed.history] == [10, 20, 30]
     again = GanCodec(**options).fit(data, steps=30, checkpoint=path, progress=False)  # finished: just reloads
     assert again.fingerprint == straight.fingerprint
+    with pytest.raises(rdpkit.InputError, match="already trained 30 steps, more than steps=20"):
+        GanCodec(**options).fit(data, steps=20, checkpoint=path, progress=False)
 
 
 def test_damaged_or_foreign_checkpoints_are_one_sentence(data, tmp_path, monkeypatch):
