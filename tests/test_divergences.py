@@ -21,6 +21,7 @@ from rdpkit import testing
 from rdpkit.divergences.features import frechet_distance
 from rdpkit.divergences.knn import kth_neighbour_distance
 from rdpkit.divergences.sliced import random_directions
+from rdpkit.divergences.trained import torch_threads
 
 REGISTERED = ["tv-discrete", "tv-classifier", "kl-discrete", "kl-knn", "w1-1d", "w2-1d", "wasserstein-exact", "wasserstein-sliced",
               "wasserstein-sinkhorn", "wasserstein-critic", "frechet", "mmd", "kid"]
@@ -29,10 +30,8 @@ REGISTERED = ["tv-discrete", "tv-classifier", "kl-discrete", "kl-knn", "w1-1d", 
 @pytest.fixture(autouse=True, scope="module")
 def one_thread():
     """The trained estimators use tiny networks: on a shared 2-core machine one thread is several times faster."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    with torch_threads(1):
+        yield
 
 
 @pytest.fixture(scope="module")
