@@ -50,6 +50,17 @@ def best_time(fn: Callable[[], object], repeats: int) -> tuple[float, object]:
     return min(times), out
 
 
+def round_trip(codec: rdpkit.Codec, x: torch.Tensor) -> tuple[rdpkit.Bitstream, torch.Tensor]:
+    bits = codec.encode(x)
+    return bits, codec.decode(bits.to_bytes())
+
+
+def zlib_round_trip(indices: np.ndarray) -> bytes:
+    packed = zlib.compress(indices.tobytes(), 9)
+    np.frombuffer(zlib.decompress(packed), np.uint8)
+    return packed
+
+
 def pillow_round_trip(x: torch.Tensor, fmt: str, options: dict) -> tuple[bytes, torch.Tensor]:
     buffer = io.BytesIO()
     Image.fromarray(to_numpy(x)).save(buffer, format=fmt, **options)
@@ -70,8 +81,8 @@ def bench_pillow_codecs(images: dict[str, torch.Tensor], repeats: int) -> bool:
     for name, options, fmt, pil_options in cases:
         codec = rdpkit.codec(name, **options)
         for image, x in images.items():
-            t_rd, (bits, y) = best_time(lambda: (b := codec.encode(x), codec.decode(b.to_bytes())), repeats)  # type: ignore[misc]
-            t_pil, (data, y_pil) = best_time(lambda: pillow_round_trip(x, fmt, pil_options), repeats)  # type: ignore[misc]
+            t_rd, (bits, y) = best_time(lambda codec=codec, x=x: round_trip(codec, x), repeats)  # type: ignore[misc]
+            t_pil, (data, y_pil) = best_time(lambda x=x, fmt=fmt, o=pil_options: pillow_round_trip(x, fmt, o), repeats)  # type: ignore[misc]
             same = bits.payload[4:] == data and torch.equal(y, y_pil)
             ok &= same
             n_pix = x.shape[-1] * x.shape[-2]
@@ -87,11 +98,11 @@ def bench_sq(images: dict[str, torch.Tensor], repeats: int) -> bool:
     for levels in (8, 64):
         codec = rdpkit.codec("sq", levels=levels)
         for image, x in images.items():
-            t_rd, (bits, y) = best_time(lambda: (b := codec.encode(x), codec.decode(b.to_bytes())), repeats)  # type: ignore[misc]
+            t_rd, (bits, y) = best_time(lambda codec=codec, x=x: round_trip(codec, x), repeats)  # type: ignore[misc]
             a = x.double().numpy()
             idx = np.rint(np.clip(a, 0, 1) * (levels - 1)).astype(np.uint8)
             ref_mse = float(np.mean((idx / (levels - 1) - a) ** 2))
-            t_z, packed = best_time(lambda: (p := zlib.compress(idx.tobytes(), 9), np.frombuffer(zlib.decompress(p), np.uint8))[0], repeats)  # type: ignore[misc]
+            t_z, packed = best_time(lambda idx=idx: zlib_round_trip(idx), repeats)  # type: ignore[misc]
             counts = np.bincount(left_residuals(idx.astype(np.int64), levels).ravel(), minlength=levels)
             p = counts[counts > 0] / idx.size
             n_pix = x.shape[-1] * x.shape[-2]

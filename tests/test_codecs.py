@@ -15,7 +15,13 @@ from PIL import Image
 import rdpkit
 import rdpkit.testing as rt
 from rdpkit.bitstream import Bitstream
-from rdpkit.codecs.entropy import decode_adaptive, decode_with_tables, encode_adaptive, encode_with_tables, quantize_frequencies
+from rdpkit.codecs.entropy import (
+    decode_adaptive,
+    decode_with_tables,
+    encode_adaptive,
+    encode_with_tables,
+    quantize_frequencies,
+)
 from rdpkit.data import to_numpy
 
 CODECS = [("jpeg", {"quality": 40}), ("webp", {"quality": 60}), ("webp", {"lossless": True}), ("sq", {"levels": 8})]

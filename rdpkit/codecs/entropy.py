@@ -11,6 +11,7 @@ Compressed words are stored little-endian, whatever the byte order of the machin
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
@@ -63,7 +64,7 @@ def _from_bytes(data: bytes) -> np.ndarray:
     return np.frombuffer(data, dtype=_WORD).astype(np.uint32)
 
 
-def _decoder(data: bytes):  # -> constriction.stream.queue.RangeDecoder
+def _decoder(data: bytes) -> Any:  # a constriction.stream.queue.RangeDecoder
     import constriction
 
     try:
@@ -72,7 +73,7 @@ def _decoder(data: bytes):  # -> constriction.stream.queue.RangeDecoder
         raise CorruptBitstream(f"the entropy-coded payload cannot be read ({exc}); the bitstream is damaged, re-encode it.") from None
 
 
-def _finish(decoder, what: str) -> None:  # noqa: ANN001 (constriction's decoder type)
+def _finish(decoder: Any, what: str) -> None:
     if not decoder.maybe_exhausted():
         raise CorruptBitstream(f"the {what} payload holds more data than its header announces; the bitstream is damaged, re-encode it.")
 

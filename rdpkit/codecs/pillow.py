@@ -8,8 +8,8 @@ image and the container.
 from __future__ import annotations
 
 import io
-from abc import abstractmethod
 import struct
+from abc import abstractmethod
 from typing import Any, ClassVar
 
 import numpy as np
@@ -67,7 +67,7 @@ class PillowCodec(Codec):
             with Image.open(io.BytesIO(data), formats=[self.format]) as im:
                 im.load()
                 image = im.convert("L" if channels == 1 else "RGB")
-        except Exception as exc:  # Pillow raises OSError, SyntaxError, ValueError... on bad data
+        except Exception as exc:  # noqa: BLE001 (Pillow raises OSError, SyntaxError, ValueError... on bad data)
             raise CorruptBitstream(f"image {index + 1} of the {self.format} payload cannot be decoded ({type(exc).__name__}: {exc}); the bitstream is damaged, re-encode it.") from None
         if image.size != (size[1], size[0]):
             raise CorruptBitstream(f"image {index + 1} decodes to {image.size[1]}×{image.size[0]} pixels, not the {size[0]}×{size[1]} of the header; the bitstream is damaged, re-encode it.")

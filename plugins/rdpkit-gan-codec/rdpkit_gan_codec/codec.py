@@ -22,7 +22,11 @@ import torch
 
 import rdpkit
 from rdpkit.bitstream import Bitstream
-from rdpkit.codecs.entropy import decode_with_tables, encode_with_tables, quantize_frequencies
+from rdpkit.codecs.entropy import (
+    decode_with_tables,
+    encode_with_tables,
+    quantize_frequencies,
+)
 from rdpkit.codecs.headers import check_shape, dtype_name, field, header_dtype
 from rdpkit.errors import CorruptBitstream, InputError, RdpkitError
 from rdpkit.interfaces import Codec, Distortion

@@ -18,7 +18,8 @@ CONV_FINAL_SIZE = 4
 
 
 def resolve_arch(arch: str, shape: tuple[int, int, int]) -> str:
-    c, h, w = shape
+    """"mlp" or "conv" for images of `shape` (C, H, W), checking that "conv" fits them."""
+    h, w = shape[1:]
     if arch == "auto":
         return "conv" if min(h, w) >= CONV_MIN_SIZE else "mlp"
     if arch == "conv" and (min(h, w) < CONV_MIN_SIZE or h % 2 or w % 2):

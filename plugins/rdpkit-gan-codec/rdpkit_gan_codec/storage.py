@@ -51,14 +51,14 @@ def load_model(path: str | Path) -> tuple[GanConfig, tuple[int, int, int], dict[
     try:
         with safe_open(str(path), framework="pt", device="cpu") as f:
             meta = f.metadata() or {}
-            state = {k: f.get_tensor(k) for k in f.keys()}
+            state = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (a safetensors handle, not a dict)
         if meta.get("format") != MODEL_FORMAT:
             raise ValueError(f"format {meta.get('format')!r}, expected {MODEL_FORMAT!r}")
         config = GanConfig.from_json(meta["config"])
         c, h, w = (int(s) for s in json.loads(meta["shape"]))
     except InputError:
         raise
-    except Exception as exc:  # safetensors, JSON and unpacking errors alike mean a foreign or damaged file
+    except Exception as exc:  # noqa: BLE001 (safetensors, JSON and unpacking errors alike mean a foreign or damaged file)
         raise InputError(f"{str(path)!r} is not a readable gan codec file ({type(exc).__name__}: {exc}); save the codec again with GanCodec.save().") from None
     return config, (c, h, w), state
 
@@ -76,6 +76,6 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
         if not isinstance(checkpoint, dict) or checkpoint.get("format") != MODEL_FORMAT:
             raise ValueError("not a gan-codec training checkpoint")
-    except Exception as exc:  # torch.load raises pickle, zip and runtime errors on damaged files
+    except Exception as exc:  # noqa: BLE001 (torch.load raises pickle, zip and runtime errors on damaged files)
         raise InputError(f"checkpoint {str(path)!r} is damaged or not a gan-codec checkpoint ({type(exc).__name__}: {exc}); delete it, or pass resume=False to overwrite it.") from None
     return checkpoint

@@ -10,13 +10,13 @@ import math
 
 import pytest
 import torch
+from rdpkit_gan_codec import plugin, training
+from rdpkit_gan_codec.codec import GanCodec
+from rdpkit_gan_codec.quantizer import SoftToHardQuantizer
 
 import rdpkit
 import rdpkit.testing as rt
 from rdpkit.data import digits
-from rdpkit_gan_codec import plugin, training
-from rdpkit_gan_codec.codec import GanCodec
-from rdpkit_gan_codec.quantizer import SoftToHardQuantizer
 
 SMALL = {"hidden": 16, "critic_hidden": 16}
 

@@ -15,10 +15,10 @@ import itertools
 
 import pytest
 import torch
+from rdpkit_gan_codec.codec import GanCodec
 
 from rdpkit.critics.wgan import held_out_w1
 from rdpkit.data import digits, split
-from rdpkit_gan_codec.codec import GanCodec
 
 RATE = {"dim": 2, "levels": 2, "noise": 0.5}
 #: Outputs closer than this (L2 over the 64 pixels in [0, 1]) count as one. Two different real
