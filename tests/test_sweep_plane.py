@@ -51,6 +51,12 @@ def test_folders_are_matched_by_name_and_measured(folders, toy_plugin):  # noqa:
     assert df.set_index("name").admissible.to_dict() == {"identity": True, "blur": False, "noise": False}
 
 
+def test_a_trained_critic_measures_perception_on_the_plane(folders):
+    ref, outs = load_matching(folders / "ref", {"noise": folders / "noise"})
+    (point,) = measure(ref, outs, divergence="wasserstein-critic", perception_options={"steps": 3, "hidden": 8}, progress=False)
+    assert np.isfinite(point.perception) and point.perception_stderr >= 0
+
+
 def test_a_missing_output_is_one_sentence(folders):
     (folders / "blur" / "coffee.png").unlink()
     with pytest.raises(rdpkit.InputError, match="has no output for reference image 'coffee'"):

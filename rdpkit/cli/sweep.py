@@ -98,13 +98,14 @@ def report_cmd(store: Path, out: Path) -> None:
 @click.option("--fr", default="mse", show_default=True, help="Full-reference distortion.")
 @click.option("--nr", help="No-reference critic giving the perception index (mean score of the outputs).")
 @click.option("--divergence", help="Or: a divergence between reference and outputs as the perception index.")
+@click.option("--perception-options", metavar="KEY=VALUE,...", default="", help="Options of the --nr critic or --divergence, e.g. steps=200.")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--out", default="plane", show_default=True, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per algorithm.")
 def plane_cmd(reference: Path | None, outputs: tuple[str, ...], data: str | None, codecs: tuple[str, ...], fit_options: str,
-              size: int | None, gray: bool, fr: str, nr: str | None, divergence: str | None, seed: int, out: Path, quiet: bool,
-              as_json: bool) -> None:
+              size: int | None, gray: bool, fr: str, nr: str | None, divergence: str | None, perception_options: str, seed: int,
+              out: Path, quiet: bool, as_json: bool) -> None:
     """Place algorithms on the perception-distortion plane and report the admissible set."""
     import pandas as pd
 
@@ -131,7 +132,8 @@ def plane_cmd(reference: Path | None, outputs: tuple[str, ...], data: str | None
         ref, train = _plane_data(data, size, gray, seed)  # type: ignore[arg-type]
         _, fit = parse_setting(f"fit:{fit_options}")
         outs, rates = codec_outputs(ref, codecs, train=train, fit=fit, seed=seed, progress=not quiet)
-    points = measure(ref, outs, fr=fr, nr=nr, divergence=divergence, rates=rates, progress=not quiet)
+    _, judge_options = parse_setting(f"perception:{perception_options}")
+    points = measure(ref, outs, fr=fr, nr=nr, divergence=divergence, perception_options=judge_options, rates=rates, progress=not quiet)
     page = write_plane(points, out, fr=fr, perception=nr or divergence or "")
     df = plane_frame(points)
     if as_json:

@@ -50,6 +50,7 @@ def measure(
     fr: str = "mse",
     nr: str | None = None,
     divergence: str | None = None,
+    perception_options: Mapping[str, Any] | None = None,
     rates: Mapping[str, float] | None = None,
     progress: bool = True,
     registry: Registry | None = None,
@@ -57,7 +58,8 @@ def measure(
     """Each output batch's distortion against `reference` and its perception index.
 
     Exactly one of `nr` (a registered critic: mean score of the outputs) and `divergence`
-    (a registered divergence between reference and outputs) gives the perception index.
+    (a registered divergence between reference and outputs) gives the perception index;
+    `perception_options` are that component's options.
     """
     if (nr is None) == (divergence is None):
         raise InputError("give exactly one perception measure: a no-reference critic (nr=...) or a divergence (divergence=...).")
@@ -65,7 +67,8 @@ def measure(
         raise InputError("no algorithm to place on the plane; give at least one folder of outputs or codec setting.")
     registry = registry or get_registry()
     metric = registry.create("distortion", fr)
-    judge = registry.create("critic", nr) if nr else registry.create("divergence", divergence)  # type: ignore[arg-type]
+    options = dict(perception_options or {})
+    judge = registry.create("critic", nr, **options) if nr else registry.create("divergence", divergence, **options)  # type: ignore[arg-type]
     from tqdm.auto import tqdm
 
     points = []
@@ -74,11 +77,12 @@ def measure(
             raise InputError(f"the outputs of {name!r} have shape {tuple(y.shape)} but the reference images {tuple(reference.shape)}; give one output per reference image, of the same size.")
         with torch.no_grad():
             d = _mean_stderr(metric(reference, y))
-            if nr:
-                p = _mean_stderr(judge.score(y))
-            else:
-                est = judge.estimate(reference, y)
-                p = (est.value, est.stderr)
+            scores = judge.score(y) if nr else None
+        if scores is not None:
+            p = _mean_stderr(scores)
+        else:  # outside no_grad: a divergence may train a critic (wasserstein-critic)
+            est = judge.estimate(reference, y)
+            p = (est.value, est.stderr)
         points.append(PlanePoint(name, *d, *p, bpp=(rates or {}).get(name)))
     return points
 
