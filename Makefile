@@ -16,9 +16,12 @@ $(VENV)/.installed: pyproject.toml constraints.txt $(PLUGIN_FILES)
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[test,ray]' $(foreach p,$(PLUGINS),-e ./$(p))
 	touch $@
 
+# The main job: what is installed, a scoring table, and the blind-spot audit of the built-in
+# distortions on two built-in images from two starts (report: rdpkit-audit/report.html).
 demo: setup
 	$(BIN)/rdpkit plugins
 	$(BIN)/rdpkit score --image builtin:astronaut --size 256
+	$(BIN)/rdpkit audit --distribution rdpkit --image builtin:astronaut --image builtin:coffee --init noise --init jpeg:10
 
 test: setup
 	$(BIN)/python -m pytest -n 2 -q
