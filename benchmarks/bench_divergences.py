@@ -2,7 +2,7 @@
 
 * Sliced Wasserstein on two N×64 sets (N = 10,000), PROJECTIONS directions: rdpkit's
   `sliced_w2_squared` (torch) against POT's `sliced_wasserstein_distance`, given the very same
-  directions, so the values must agree to 1e-6.
+  directions, so the values must agree to 1e-4 (both sum float32 projections, in other orders).
 * Debiased Sinkhorn divergence on two N×64 sets, blur 0.5 and ε-scaling 0.5: rdpkit's
   `sinkhorn_divergence` against geomloss's `SamplesLoss("sinkhorn", p=2, backend="tensorized")`.
   geomloss's p = 2 cost is ½‖x − y‖², so rdpkit's value must be twice geomloss's (to 1%).
@@ -58,7 +58,7 @@ def sliced(x: torch.Tensor, y: torch.Tensor, projections: int, repeats: int) -> 
     ours = best_time(lambda: math.sqrt(float(sliced_w2_squared(x, y, dirs).mean())), repeats)
     xn, yn, dn = x.numpy(), y.numpy(), dirs.numpy()
     theirs = best_time(lambda: float(ot.sliced_wasserstein_distance(xn, yn, projections=dn)), repeats)
-    return report(f"sliced W2, {projections} dirs", ours, "POT", theirs, math.isclose(ours[0], theirs[0], rel_tol=1e-6))
+    return report(f"sliced W2, {projections} dirs", ours, "POT", theirs, math.isclose(ours[0], theirs[0], rel_tol=1e-4))
 
 
 def sinkhorn(x: torch.Tensor, y: torch.Tensor, repeats: int) -> bool:

@@ -30,9 +30,7 @@ def _softmin(eps: float, cost: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
     out = torch.empty(cost.shape[0], dtype=cost.dtype, device=cost.device)
     rows = max(1, BLOCK_ENTRIES // max(1, cost.shape[1]))
     for s in range(0, cost.shape[0], rows):
-        block = cost[s : s + rows] / -eps
-        block += h
-        out[s : s + rows] = torch.logsumexp(block, dim=1)
+        out[s : s + rows] = torch.logsumexp(torch.add(h, cost[s : s + rows], alpha=-1 / eps), dim=1)
     return out.mul_(-eps)
 
 
@@ -51,18 +49,19 @@ def sinkhorn_divergence(x: torch.Tensor, y: torch.Tensor, *, blur: float = 0.05,
     a_log = torch.full((x.shape[0],), -math.log(x.shape[0]), dtype=x.dtype, device=x.device)
     b_log = torch.full((y.shape[0],), -math.log(y.shape[0]), dtype=y.dtype, device=y.device)
     c_xy, c_xx, c_yy = squared_distances(x, y), squared_distances(x, x), squared_distances(y, y)
+    c_yx = c_xy.T.contiguous()  # row blocks of a transposed view would be strided reads
     lo, hi = torch.minimum(x.min(0).values, y.min(0).values), torch.maximum(x.max(0).values, y.max(0).values)
     eps_list = epsilon_schedule(float((hi - lo).norm()), blur, scaling)
     eps = eps_list[0]
-    f_ba, g_ab = _softmin(eps, c_xy, b_log), _softmin(eps, c_xy.T, a_log)
+    f_ba, g_ab = _softmin(eps, c_xy, b_log), _softmin(eps, c_yx, a_log)
     f_aa, g_bb = _softmin(eps, c_xx, a_log), _softmin(eps, c_yy, b_log)
     for eps in eps_list:
-        ft_ba, gt_ab = _softmin(eps, c_xy, b_log + g_ab / eps), _softmin(eps, c_xy.T, a_log + f_ba / eps)
+        ft_ba, gt_ab = _softmin(eps, c_xy, b_log + g_ab / eps), _softmin(eps, c_yx, a_log + f_ba / eps)
         ft_aa, gt_bb = _softmin(eps, c_xx, a_log + f_aa / eps), _softmin(eps, c_yy, b_log + g_bb / eps)
         # Averaging with the previous potentials: the symmetric updates of Feydy et al.
         f_ba, g_ab, f_aa, g_bb = (f_ba + ft_ba) / 2, (g_ab + gt_ab) / 2, (f_aa + ft_aa) / 2, (g_bb + gt_bb) / 2
     eps = eps_list[-1]
-    f_ba, g_ab = _softmin(eps, c_xy, b_log + g_ab / eps), _softmin(eps, c_xy.T, a_log + f_ba / eps)
+    f_ba, g_ab = _softmin(eps, c_xy, b_log + g_ab / eps), _softmin(eps, c_yx, a_log + f_ba / eps)
     f_aa, g_bb = _softmin(eps, c_xx, a_log + f_aa / eps), _softmin(eps, c_yy, b_log + g_bb / eps)
     f, g = f_ba - f_aa, g_ab - g_bb
     return f.mean() + g.mean(), f, g
@@ -77,7 +76,7 @@ class WassersteinSinkhorn(Divergence):
     p = q; at p ≠ q it is biased downward by the entropic blur (about blur·d-scale) and upward
     by sampling like any OT estimate. The standard error is the delta method's with the
     potentials as influence functions (Var f / n + Var g / m), which understates at p = q.
-    Memory: three n×m float32 cost matrices.
+    Memory: four n×m float32 cost matrices (1.6 GB at n = m = 10,000).
     """
 
     quantity = "W2^2"
