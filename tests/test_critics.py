@@ -135,7 +135,7 @@ def test_classifier_critic_tv_bound_and_scores():
     est = clf.tv_lower_bound(real[200:], fake[200:])
     assert est.value == pytest.approx(est.details["tpr"] + est.details["tnr"] - 1)
     assert 0.85 < est.value <= 1.0  # TV(N(0, I), N(4e₁, I)) = 2Φ(2) − 1 ≈ 0.954
-    assert float(clf.real_logits(real[200:]).mean()) > 0 > float(clf.real_logits(fake[200:]).mean())
+    assert float(clf.outputs(real[200:]).mean()) > 0 > float(clf.outputs(fake[200:]).mean())
 
 
 def test_fitted_classifier_obeys_the_critic_contract():

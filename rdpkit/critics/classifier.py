@@ -16,13 +16,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..interfaces import Estimate
-from .trainable import TrainableCritic, as_batch, holdout_split, net_values
+from .trainable import TrainableCritic, as_batch, holdout_split
 
 
 class ClassifierCritic(TrainableCritic):
     """A network trained with balanced logistic loss to tell real samples (label 1) from fake (0).
 
-    ``score(x)`` is the log-odds that x is fake, −logit(real | x): lower is more real, and
+    `outputs(x)` is logit P(real | x) for images or N×D samples; ``score(x)`` is the log-odds
+    that x is fake, −logit(real | x): lower is more real, and
     for a well-trained classifier on equal-prior sets it approximates log q(x)/p(x).
     """
 
@@ -48,30 +49,20 @@ class ClassifierCritic(TrainableCritic):
                     weight_decay=weight_decay)
         return self
 
-    def real_logits(self, x: torch.Tensor) -> torch.Tensor:
-        """logit P(real | x), one value per sample; images or N×D samples."""
-        x = as_batch(x, "x")
-        with torch.no_grad():
-            return self._run(x, net_values)
-
     def tv_lower_bound(self, real: torch.Tensor, fake: torch.Tensor) -> Estimate:
         """TPR + TNR − 1 on these samples (evaluate on held-out ones), with its standard error.
 
         The standard error uses add-one smoothed rates (Agresti–Caffo), so it is positive
         even when a rate is 0 or 1.
         """
-        tp = int((self.real_logits(real) > 0).sum())
-        tn = int((self.real_logits(fake) <= 0).sum())
+        tp = int((self.outputs(real) > 0).sum())
+        tn = int((self.outputs(fake) <= 0).sum())
         n_r, n_f = as_batch(real, "real").shape[0], as_batch(fake, "fake").shape[0]
         value = tp / n_r + tn / n_f - 1
         a, b = (tp + 1) / (n_r + 2), (tn + 1) / (n_f + 2)
         stderr = math.sqrt(a * (1 - a) / (n_r + 2) + b * (1 - b) / (n_f + 2))
         return Estimate(value, stderr, min(n_r, n_f), quantity="TV lower bound",
                         details={"tpr": tp / n_r, "tnr": tn / n_f, "n_real": n_r, "n_fake": n_f})
-
-    def _score(self, x: torch.Tensor) -> torch.Tensor:
-        with torch.no_grad():
-            return -self._run(x, net_values)
 
 
 def held_out_tv(

@@ -153,6 +153,9 @@ class NIQE(Critic):
     model lives in the buffers `mu` and `cov`, so `state_dict()` saves and loads it.
     """
 
+    #: What `features` returns, for divergences that label their feature space.
+    feature_kind = "niqe-nss"
+
     def __init__(self, patch: int = 96, corpus: str | None = "builtin") -> None:
         super().__init__()
         if patch < 8 or patch % 2:
@@ -169,8 +172,6 @@ class NIQE(Critic):
     @property
     def fitted(self) -> bool:
         return self.mu.numel() > 0
-
-    feature_kind = "niqe-nss"
 
     def fit(self, images: torch.Tensor, *, sharpness: float = SHARPNESS_THRESHOLD) -> NIQE:
         """Fit the pristine model on a batch of undistorted images (at least P×P); returns self.

@@ -103,6 +103,17 @@ class TrainableCritic(Critic):
             xx = xx.to(device=param.device, dtype=param.dtype)
         return fn(net, xx).to(x.dtype)
 
+    def outputs(self, x: torch.Tensor) -> torch.Tensor:
+        """The network's output per sample (higher = more real); images or N×D samples."""
+        x = as_batch(x, "x")
+        with torch.no_grad():
+            return self._run(x, net_values)
+
+    def _score(self, x: torch.Tensor) -> torch.Tensor:
+        """−net(x): the network is trained to be high on real samples, and lower scores are more real."""
+        with torch.no_grad():
+            return -self._run(x, net_values)
+
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """The penultimate activations, N×hidden (what Fréchet / MMD divergences can use)."""
         x = as_batch(x, "x")

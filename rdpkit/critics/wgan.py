@@ -27,7 +27,7 @@ from torch import nn
 from ..errors import InputError
 from ..interfaces import Estimate
 from .net import make_critic_net
-from .trainable import TrainableCritic, as_batch, holdout_split, net_values
+from .trainable import TrainableCritic, holdout_split
 
 __all__ = ["WGANGPCritic", "gradient_penalty", "held_out_w1", "make_critic_net"]
 
@@ -60,7 +60,8 @@ def gradient_penalty(
 class WGANGPCritic(TrainableCritic):
     """A WGAN-GP critic f, trained to be high on real samples and low on fake ones.
 
-    ``score(x) = −f(x)``: lower is more real, as for every critic. `w1(real, fake)` is the
+    ``score(x) = −f(x)``: lower is more real, as for every critic; `outputs(x)` is f(x) for
+    images or N×D samples. `w1(real, fake)` is the
     critic estimate E f(real) − E f(fake) with its standard error; evaluate it on samples the
     critic was not trained on (`held_out_w1` does the split). It is a biased estimate of W1:
     too low when the critic is under-trained or its class too small, too high by about
@@ -94,23 +95,13 @@ class WGANGPCritic(TrainableCritic):
         self._train(real, fake, loss, steps=steps, lr=lr, batch_size=batch_size, betas=(0.5, 0.9), seed=seed, progress=progress)
         return self
 
-    def critic_values(self, x: torch.Tensor) -> torch.Tensor:
-        """f(x), one value per sample (higher = more real); images or N×D samples."""
-        x = as_batch(x, "x")
-        with torch.no_grad():
-            return self._run(x, net_values)
-
     def w1(self, real: torch.Tensor, fake: torch.Tensor) -> Estimate:
         """E f(real) − E f(fake) on these samples, with the standard error of a difference of means."""
-        fr, ff = self.critic_values(real).double(), self.critic_values(fake).double()
+        fr, ff = self.outputs(real).double(), self.outputs(fake).double()
         value = float(fr.mean() - ff.mean())
         var = fr.var(unbiased=True) / fr.numel() + ff.var(unbiased=True) / ff.numel()
         return Estimate(value, math.sqrt(float(var)), min(fr.numel(), ff.numel()), quantity="W1",
                         details={"n_real": fr.numel(), "n_fake": ff.numel()})
-
-    def _score(self, x: torch.Tensor) -> torch.Tensor:
-        with torch.no_grad():
-            return -self._run(x, net_values)
 
 
 def held_out_w1(

@@ -72,10 +72,10 @@ def frechet_distance(mu1: torch.Tensor, cov1: torch.Tensor, mu2: torch.Tensor, c
 class Frechet(FeatureDivergence):
     """W2² between Gaussians fitted to the two feature sets (the Fréchet distance; FID on Inception features).
 
-    Bias: upward and large at small n. On identical laws with d features and n samples per
-    set, E ≈ (d² + 5d)/(2n)-order terms dominate, so values are only comparable at equal n
-    (reported as `n`); `kid` is the unbiased alternative. Standard error and interval by
-    bootstrap.
+    Bias: upward and large at small n. On two samples of one Gaussian law, with d features
+    and n samples per set, E ≈ (d² + 5d)/(2n) (tested), so values are only comparable at
+    equal n (reported as `n`); `kid` is the unbiased alternative. Standard error and interval
+    by bootstrap (the percentile interval inherits the bias).
     """
 
     quantity = "W2^2 (Gaussian fits)"
