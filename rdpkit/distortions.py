@@ -15,13 +15,17 @@ class MSE(Distortion):
         return (x - x_hat).pow(2).flatten(1).mean(1)
 
 
+# SSIM and MS-SSIM are at most 1 (Cauchy-Schwarz); float32 rounding on flat images can push
+# them a few 1e-5 above it, which would make the distortion negative. Clamping keeps Δ ≥ 0.
+
+
 class SSIM(Distortion):
     """1 − SSIM, so that lower is better and Δ(x, x) = 0."""
 
     min_size = 11
 
     def _distance(self, x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
-        return 1 - ssim(x, x_hat)
+        return (1 - ssim(x, x_hat)).clamp_min(0)
 
 
 class MSSSIM(Distortion):
@@ -30,4 +34,4 @@ class MSSSIM(Distortion):
     min_size = ms_ssim_min_size()
 
     def _distance(self, x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
-        return 1 - ms_ssim(x, x_hat)
+        return (1 - ms_ssim(x, x_hat)).clamp_min(0)

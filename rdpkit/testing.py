@@ -170,6 +170,7 @@ def check_divergence(div: Any, *, dim: int = 4, n: int = 200, max_examples: int 
     from .interfaces import Divergence, Estimate
 
     assert isinstance(div, Divergence), f"{type(div).__name__} is not an rdpkit Divergence"
+    dim = getattr(div, "dimension", None) or dim  # estimators of a fixed dimension (1-D Wasserstein)
 
     @settings(max_examples=max_examples, deadline=None, derandomize=True)
     @given(seed=st.integers(0, 2**31 - 1), shift=st.floats(2.0, 5.0))
