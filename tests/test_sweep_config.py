@@ -9,9 +9,11 @@ from click.testing import CliRunner
 from test_sweep_toy import toy_plugin  # noqa: F401  (fixture)
 
 from rdpkit.cli import cli
-from rdpkit.store import config_key
+from rdpkit.store import Store, config_key
 from rdpkit.sweep.config import SweepConfig
 from rdpkit.sweep.presets import PRESETS, preset
+from rdpkit.sweep.runner import sweep_trials
+from rdpkit.sweep.trial import KIND
 
 GOOD = """
 [sweep]
@@ -91,8 +93,11 @@ def test_unwritable_store_is_refused_before_anything_runs(tmp_path, toy_plugin):
 
 
 def test_a_store_holding_the_sweep_needs_resume(tmp_path, toy_plugin):  # noqa: F811
-    code, output, _ = _sweep(tmp_path, GOOD, "--workers", "1")
-    assert code == 0, output
+    (tmp_path / "sweep.toml").write_text(GOOD)
+    with Store(tmp_path / "out" / "s.sqlite") as s:  # as a finished run leaves it
+        for key, trial in sweep_trials(SweepConfig.from_toml(tmp_path / "sweep.toml")).items():
+            s.claim(key, KIND, trial)
+            s.finish(key, {"key": key})
     code, output, _ = _sweep(tmp_path, GOOD)
     assert code == 2 and "already holds 6 of this sweep's 6 trials (6 done); pass --resume" in output
     code, output, _ = _sweep(tmp_path, GOOD, "--resume", "--json")

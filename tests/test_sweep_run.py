@@ -141,25 +141,17 @@ def test_results_and_report_commands(tmp_path, toy_plugin):  # noqa: F811
     assert missing.exit_code == 2 and "does not exist" in missing.output
 
 
-def test_a_failing_trial_is_recorded_and_the_sweep_goes_on(tmp_path, toy_plugin):  # noqa: F811
-    spec = toy_sweep([2, 4], [0])
-    spec["data"]["limit"] = 8  # two test images: the divergence needs at least two per set
-    spec["data"]["split"] = [0.5, 0.375, 0.125]
-    summary = run_sweep(SweepConfig.from_dict(spec), tmp_path / "s.sqlite", workers=1, progress=False)
-    assert summary.failed == 2 and summary.ran == 0
-    with Store(tmp_path / "s.sqlite") as s:
-        errors = [t.error for t in s.trials(status="failed")]
-    assert all(e.startswith("InputError: samples_q has 1 sample(s)") for e in errors), errors
-
-
-def test_a_dead_worker_fails_its_trial_and_the_pool_is_replaced(tmp_path, toy_plugin):  # noqa: F811
+def test_failing_trials_and_a_dead_worker_do_not_stop_the_sweep(tmp_path, toy_plugin):  # noqa: F811
     spec = toy_sweep([2], [0])
+    spec["codec"].append({**spec["codec"][0], "label": "bug", "options": {"dither": True, "delay": -1.0}})  # time.sleep(-1) raises
     spec["codec"].append({**spec["codec"][0], "label": "crash", "options": {"dither": True, "crash": True}})
     spec["codec"].append({**spec["codec"][0], "label": "after", "grid": {"levels": [4]}})
     store = tmp_path / "s.sqlite"
     summary = run_sweep(SweepConfig.from_dict(spec), store, workers=1, progress=False)
     with Store(store) as s:
         status = {t.config["label"]: (t.status, t.error) for t in s.trials()}
-    assert summary.ran == 2 and summary.failed == 1
+    assert summary.ran == 2 and summary.failed == 2
+    assert status["bug"][0] == "failed" and status["bug"][1].startswith("ValueError: sleep length must be non-negative")
+    assert "Traceback" in status["bug"][1], "a plugin's bug keeps its traceback in the store"
     assert status["crash"][0] == "failed" and status["crash"][1].startswith("the worker running this trial died")
     assert status["toy"][0] == status["after"][0] == "done"

@@ -65,3 +65,10 @@ def test_a_trial_is_deterministic_under_its_seed(trial):
         assert again.result[part] == outcome.result[part]
     other = run_trial({**config, "seed": 1})
     assert other.result["perception"]["value"] != outcome.result["perception"]["value"], "the critic must follow the trial's seed"
+
+
+def test_a_trial_that_cannot_be_measured_fails_with_the_sentence():
+    config = SweepConfig.from_dict({**SPEC, "data": {"source": "digits", "limit": 8, "split": [0.5, 0.375, 0.125]}}).trials()[0]
+    outcome = run_trial(config)
+    assert outcome.result is None
+    assert outcome.error.startswith("InputError: samples_q has 1 sample(s); a divergence needs at least 2")
