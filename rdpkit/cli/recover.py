@@ -23,7 +23,7 @@ def _settings_options(f: Callable[..., Any]) -> Callable[..., Any]:
     options = [
         click.option("--size", default=DEFAULT_SIZE, show_default=True, help="Side of the square images are scaled and centre-cropped to (ms-ssim needs ≥ 161)."),
         click.option("--profile", type=click.Choice(sorted(PROFILES)), default=DEFAULT_PROFILE, show_default=True,
-                     help="Optimisation profile: ding = Ding et al.'s 20,000 Adam steps; fast = 1,000 steps at a higher, faster-decaying rate."),
+                     help="Optimisation profile: ding = Ding et al.'s 20,000 Adam steps; fast = 1,000 steps, same verdicts as ding on the built-ins."),
         click.option("--steps", type=int, default=None, help="Number of Adam steps [default: the profile's]."),
         click.option("--seed", default=0, show_default=True, help="Seed of the noise initialisation and the near-identical perturbations."),
         click.option("--stride", type=int, default=None, help="Record the trajectory every STRIDE steps [default: about 100 points]."),

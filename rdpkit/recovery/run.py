@@ -8,6 +8,7 @@ with white noise, ``jpeg:10``, ``blur:2``...) or the path of an image file.
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -144,8 +145,6 @@ class RecoveryResult:
 
     def save(self, out: str | Path) -> Path:
         """Write reference.png, initial.png, final.png, curves.png and result.json into the folder `out`."""
-        import json
-
         from .figures import curves_png
 
         out = Path(out)
