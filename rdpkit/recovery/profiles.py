@@ -6,8 +6,8 @@ twenty times as often, with the same moment resets and clamping. It was chosen b
 both profiles on the built-in distortions (mse, ssim, ms-ssim) × {astronaut, coffee} ×
 {noise, jpeg:10} at 192×192: the verdicts agreed on all 12 cases (11 recovered, `fast` at
 48 dB PSNR or more, `ding` at 54 dB or more; ms-ssim from astronaut's seed-0 noise is not
-converged under both, a dead start: one channel has an exactly zero gradient from step 0),
-at about 1/40 of `ding`'s time. Repeat the comparison with ``rdpkit audit --profile ding``
+converged under both, a dead start: one channel has an exactly zero gradient from step 0).
+Repeat the comparison with ``rdpkit audit --profile ding``
 followed by ``rdpkit audit`` on one store: the report puts the two profiles' verdicts side by side.
 """
 
