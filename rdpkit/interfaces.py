@@ -193,6 +193,16 @@ class Codec(ABC):
             raise CorruptBitstream(f"this bitstream was written by codec {bits.codec!r}, not {self.codec_name!r}; decode it with rdpkit.codec({bits.codec!r}).")
         return self._decode(bits, seed)
 
+    @property
+    def learnable(self) -> bool:
+        """Whether this codec is trained with `fit(data, **options)` before it codes."""
+        return type(self).fit is not Codec.fit
+
+    @property
+    def fitted(self) -> bool:
+        """False while a learnable codec still needs `fit` (or loading a trained one)."""
+        return True
+
     def fit(self, data: Any, **options: Any) -> Codec:
         raise RdpkitError(f"codec {self.codec_name!r} is not learnable; it has no fit().")
 

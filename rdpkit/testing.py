@@ -189,9 +189,13 @@ def check_divergence(div: Any, *, dim: int = 4, n: int = 200, max_examples: int 
     axioms()
 
 
-def check_codec(codec: Any, x: Any | None = None) -> None:
+def check_codec(codec: Any, x: Any | None = None, fit_options: dict[str, Any] | None = None) -> None:
     """Assert the Codec axioms: bytes round-trip, decoded shape/dtype/range, rate from real
-    bytes, reproducible decoding under a seed, and a clear error on corrupt bitstreams."""
+    bytes, reproducible decoding under a seed, and a clear error on corrupt bitstreams.
+
+    A learnable codec that is not fitted yet is first fitted, with `fit_options`, on
+    scikit-learn's digits, and checked on held-out digits.
+    """
     import torch
 
     from .bitstream import Bitstream
@@ -199,6 +203,13 @@ def check_codec(codec: Any, x: Any | None = None) -> None:
     from .interfaces import Codec
 
     assert isinstance(codec, Codec), f"{type(codec).__name__} is not an rdpkit Codec"
+    if not codec.fitted:
+        from .data import digits
+
+        data = digits()
+        codec.fit(data[:-8], **(fit_options or {}))
+        assert codec.fitted, f"{type(codec).__name__}.fit() returned but the codec still says it is not fitted"
+        x = data[-8:] if x is None else x
     if x is None:
         x, _ = _image_pair(0, "astronaut", "blur", 0.5, 2, 3, max(32, codec.min_size), torch.float32)
     bits = codec.encode(x)

@@ -233,7 +233,6 @@ class SweepConfig:
 
     def validate(self, registry: Registry) -> None:
         """Raise one InputError sentence for anything that would make a trial fail before it trains."""
-        from ..interfaces import Codec
 
         for dist in self.evaluate.distortions:
             registry.info("distortion", dist)
@@ -257,11 +256,10 @@ class SweepConfig:
                     raise InputError(f"{exc} (in the sweep's [[codec]] {c.label!r})") from None
                 except RdpkitError as exc:
                     raise InputError(f"codec {c.name!r} refuses options {options}: {exc}") from None
-            learnable = type(codec).fit is not Codec.fit
-            if (c.fit or c.lambdas is not None) and not learnable:
+            if (c.fit or c.lambdas is not None) and not codec.learnable:
                 what = "fit options" if c.fit else "perception weights (lambdas)"
                 raise InputError(f"codec {c.name!r} ({info.distribution}) is not learnable, so it takes no {what}; remove them from its [[codec]] table.")
-            if learnable:
+            if codec.learnable:
                 _check_fit_options(codec, c.fit)
             if side < codec.min_size:
                 raise InputError(f"codec {c.name!r} needs images of at least {codec.min_size}×{codec.min_size}, but the sweep's are {side}×{side}; raise [data] size.")

@@ -146,7 +146,6 @@ def codec_outputs(
     """
     from tqdm.auto import tqdm
 
-    from ..interfaces import Codec
     from .trial import _fit
 
     registry = registry or get_registry()
@@ -155,7 +154,7 @@ def codec_outputs(
     for text, (name, options) in tqdm(list(zip(settings, parsed)), desc="codec settings", unit="setting", disable=not progress):
         torch.manual_seed(seed)
         codec = registry.create("codec", name, **options)
-        if type(codec).fit is not Codec.fit:
+        if codec.learnable:
             if train is None:
                 raise InputError(f"codec {name!r} is learnable and needs training images; use a data source with enough images (e.g. digits).")
             _fit(codec, train, dict(fit or {}), seed, "cpu" if images.device.type == "cpu" else str(images.device))

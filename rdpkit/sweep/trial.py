@@ -135,9 +135,7 @@ def _run(config: dict[str, Any], device: str, threads: int, registry: Registry) 
     _seed(seed)
     codec = registry.create("codec", config["codec"], **config["options"])
     fit_seconds = 0.0
-    from ..interfaces import Codec
-
-    if type(codec).fit is not Codec.fit:
+    if codec.learnable:
         t = time.perf_counter()
         _fit(codec, train.to(dev), config["fit"], seed, device)
         fit_seconds = time.perf_counter() - t

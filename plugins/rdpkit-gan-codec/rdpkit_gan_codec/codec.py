@@ -72,6 +72,10 @@ class GanCodec(Codec):
         return self.info.name if self.info is not None else "gan"
 
     @property
+    def fitted(self) -> bool:
+        return self.model is not None
+
+    @property
     def nominal_bits(self) -> float:
         """dim·log2(L) bits per image: the rate without entropy coding."""
         return self.config.nominal_bits
