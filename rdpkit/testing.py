@@ -10,6 +10,9 @@ own test suite::
         rdpkit_registry.register(my_plugin)
         rt.check_distortion(rdpkit_registry.create("distortion", "my-metric"))
 
+Its fixtures: ``rdpkit_registry`` (above) and ``no_network`` (any connection attempt fails
+the test, for checking that weight loading works, or fails clearly, offline).
+
 Each ``check_*`` function asserts the interface's axioms with hypothesis-generated inputs and
 raises AssertionError naming the axiom that failed. Heavy imports happen inside the functions:
 loading this pytest plugin costs nothing in projects that never use it.
@@ -40,6 +43,17 @@ def fresh_registry(*plugins: Any, builtin: bool = True) -> Registry:
 def rdpkit_registry() -> Registry:
     """A fresh registry, entry points off, built-ins registered; register your plugin on it."""
     return fresh_registry()
+
+
+@pytest.fixture
+def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any attempt to open a network connection fails the test: for testing weight loading offline."""
+    import socket
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("a network connection was attempted")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
 
 
 def devices() -> list[str]:

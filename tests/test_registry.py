@@ -151,3 +151,11 @@ def test_import_and_listing_load_nothing_heavy():
         "assert not heavy, f'listing imported {heavy}'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_plugin_fixtures_give_a_fresh_registry_and_refuse_the_network(rdpkit_registry, no_network):
+    import socket
+
+    assert "ssim" in rdpkit_registry.names("distortion") and rdpkit_registry is not rdpkit.get_registry()
+    with socket.socket() as s, pytest.raises(AssertionError, match="network connection was attempted"):
+        s.connect(("127.0.0.1", 9))
