@@ -1,8 +1,11 @@
 """rdpkit-pyiqa's wrapper against pyiqa called directly, on the same inputs, in one run.
 
 For each metric: the fastest of interleaved calls of `rdpkit.distortion("pyiqa-<name>")(x, x_hat)` and of
-`pyiqa.create_metric(name)(x_hat, x)`, their ratio, and a check that the values agree under
-the metric's stated transform. Target: the wrapper adds less than 5% (ratio < 1.05).
+pyiqa computing the same quantity directly, their ratio, and a check that the values agree.
+The direct call is `pyiqa.create_metric(name)(x_hat, x)`; for metrics with the offset
+transform (psnr, vif: Δ = score(x, x) − score(x, x̂)) it is that call and `(x, x)`'s, as a
+user would write it (the wrapper makes one call on the batch of both pairs instead).
+Target: the wrapper adds less than 5% (ratio < 1.05).
 
     python benchmarks/bench_pyiqa_overhead.py [--size 256] [--batch 4] [--repeats 15]
 """
@@ -57,24 +60,21 @@ def main() -> None:
                 direct = pyiqa.create_metric(name, device="cpu")
             wrapped = rdpkit.distortion(catalog.rdpkit_name(name))
             entry = catalog.entry(name)
-            score = direct(x_hat, x).flatten()
-            if entry.transform == "one-minus":
-                want = (1 - score).clamp_min(0)
-            elif entry.transform == "offset":
-                want = (direct(x, x).flatten() - score).clamp_min(0)
-            else:
-                want = score
+            def same_quantity() -> torch.Tensor:
+                score = direct(x_hat, x).flatten()
+                if entry.transform == "offset":
+                    return (direct(x, x).flatten() - score).clamp_min(0)
+                return (1 - score).clamp_min(0) if entry.transform == "one-minus" else score
+            want = same_quantity()
             got = wrapped(x, x_hat)
             agree = torch.allclose(got.double(), want.double(), rtol=1e-5, atol=1e-5)
-            t_direct, t_wrapped = best_times(lambda: direct(x_hat, x), lambda: wrapped(x, x_hat), args.repeats)
+            t_direct, t_wrapped = best_times(same_quantity, lambda: wrapped(x, x_hat), args.repeats)
             ratio = t_wrapped / t_direct
-            # psnr's offset transform scores (x, x) too: a second pass by design, not overhead.
-            if entry.transform != "offset":
-                worst = max(worst, ratio)
+            worst = max(worst, ratio)
             print(f"{name:10s} {1e3 * t_direct:11.2f} {1e3 * t_wrapped:12.2f} {ratio:7.3f}  {'yes' if agree else 'NO'}")
             if not agree:
                 raise SystemExit(f"{name}: rdpkit {got.tolist()} differs from pyiqa {want.tolist()}")
-    print(f"worst ratio over single-pass metrics: {worst:.3f} ({'within' if worst < 1.05 else 'ABOVE'} the 5% target)")
+    print(f"worst ratio: {worst:.3f} ({'within' if worst < 1.05 else 'ABOVE'} the 5% target)")
 
 
 if __name__ == "__main__":
