@@ -11,9 +11,10 @@ Two implementations compute the same numbers. On the CPU (float32 and float64), 
 kernels compiled with numba stream each image plane row by row: the five Gaussian-filtered
 maps (μx, μy, E[x²], E[y²], E[xy]) of one output row live in a few cache-resident buffers and
 are reduced to the SSIM and contrast-structure sums at once, so no full-size intermediate is
-ever written. The backward pass is closed-form: the gradient of a mean of per-pixel SSIM
-values is the adjoint Gaussian filter applied to four per-pixel coefficient maps, combined
-with x and y, computed by a second fused kernel. Planes are split into row blocks run on
+ever written, except that when a gradient will be asked for, the five filtered maps are
+kept for the backward pass. The backward pass is closed-form: the gradient of a mean of
+per-pixel SSIM values is the adjoint Gaussian filter applied to four per-pixel coefficient
+maps, combined with x and y, computed by a second fused kernel. Planes are split into row blocks run on
 `torch.get_num_threads()` threads (the kernels release the GIL). On other devices (CUDA)
 separable convolutions in torch with autograd are used.
 """
@@ -21,6 +22,7 @@ separable convolutions in torch with autograd are used.
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
@@ -38,6 +40,9 @@ MS_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 # Output rows per task of the CPU kernels: enough work per task to amortise dispatch, few
 # enough that a single plane still keeps every thread busy.
 _ROWS_PER_TASK = 64
+# Below this many pixels per call the kernels run on the calling thread: handing out tasks
+# costs more than the second thread saves (measured on 1×3×128² and smaller).
+_PARALLEL_PIXELS = 1 << 17
 # Reassociation lets LLVM vectorise the sums over rows; no NaN/Inf assumptions are made.
 _FASTMATH = {"reassoc", "contract", "nsz"}
 
@@ -97,16 +102,24 @@ def _filtered_row(x: np.ndarray, y: np.ndarray, g: np.ndarray, i: int, v: np.nda
 
 
 @numba.njit(nogil=True, fastmath=_FASTMATH, cache=True)
-def _forward_rows(x: np.ndarray, y: np.ndarray, g: np.ndarray, c1: float, c2: float, r0: int, r1: int) -> tuple[float, float]:
-    """Sums of the SSIM and contrast-structure maps over valid rows [r0, r1) of one plane."""
+def _forward_rows(
+    x: np.ndarray, y: np.ndarray, g: np.ndarray, c1: float, c2: float, r0: int, r1: int, maps: np.ndarray,
+) -> tuple[float, float]:
+    """Sums of the SSIM and contrast-structure maps over valid rows [r0, r1) of one plane.
+
+    When `maps` has rows (valid rows × 5 × valid columns), each row's five filtered maps are
+    kept there for the backward pass; pass a 0×5×0 array when no gradient is needed.
+    """
     k = g.shape[0]
     wo = x.shape[1] - k + 1
+    keep = maps.shape[0] > 0
     v = np.empty((5, x.shape[1]), dtype=x.dtype)
-    h = np.empty((5, wo), dtype=x.dtype)
+    scratch = np.empty((5, wo), dtype=x.dtype)
     two = x.dtype.type(2)  # a bare literal would promote float32 arithmetic to float64
     s_sum = 0.0
     cs_sum = 0.0
     for i in range(r0, r1):
+        h = maps[i] if keep else scratch
         _filtered_row(x, y, g, i, v, h)
         for j in range(wo):
             mxy = h[0, j] * h[1, j]
@@ -120,34 +133,35 @@ def _forward_rows(x: np.ndarray, y: np.ndarray, g: np.ndarray, c1: float, c2: fl
 
 @numba.njit(nogil=True, fastmath=_FASTMATH, cache=True)
 def _backward_rows(
-    x: np.ndarray, y: np.ndarray, g: np.ndarray, c1: float, c2: float, ws: float, wc: float,
+    x: np.ndarray, y: np.ndarray, g: np.ndarray, maps: np.ndarray, c1: float, c2: float, ws: float, wc: float,
     dx: np.ndarray, dy: np.ndarray, r0: int, r1: int,
 ) -> None:
     """Rows [r0, r1) of ∂f/∂x and ∂f/∂y for f = ws·ΣSSIM + wc·ΣCS over one plane's valid pixels.
 
-    With a, b, p, q, r the filtered x, y, x², y², xy at a valid pixel, L = A1/B1 and
-    CS = A2/B2 (A1 = 2ab + c1, B1 = a² + b² + c1, A2 = 2(r − ab) + c2, B2 = p + q − a² − b² + c2):
+    With a, b, p, q, r the filtered x, y, x², y², xy at a valid pixel (`maps`, kept by the
+    forward pass), L = A1/B1 and CS = A2/B2 (A1 = 2ab + c1, B1 = a² + b² + c1,
+    A2 = 2(r − ab) + c2, B2 = p + q − a² − b² + c2):
     ∂L/∂a = 2(b − L·a)/B1, ∂CS/∂a = 2(a·CS − b)/B2, ∂CS/∂p = ∂CS/∂q = −CS/B2, ∂CS/∂r = 2/B2
     (a ↔ b symmetric). The chain rule through a = G∗x, p = G∗x², r = G∗xy gives
     ∂f/∂x = Gᵀ∗c_a + 2x·Gᵀ∗c_pq + y·Gᵀ∗c_r, and likewise for y, where Gᵀ is the 'full'
-    filter adjoint to the 'valid' one.
+    filter adjoint to the 'valid' one. A gradient passed as a 0×0 array is not computed
+    (nor its c_a or c_b map filtered).
     """
     k = g.shape[0]
-    ho = x.shape[0] - k + 1
+    ho = maps.shape[0]
     w = x.shape[1]
     wo = w - k + 1
+    want = (dx.shape[0] > 0, dy.shape[0] > 0, True, True)
     # Valid rows i feed full rows i .. i + k − 1.
     i0 = max(r0 - k + 1, 0)
     i1 = min(r1, ho)
     one = x.dtype.type(1)
     two = x.dtype.type(2)
-    v = np.empty((5, w), dtype=x.dtype)
-    h = np.empty((5, wo), dtype=x.dtype)
     coef = np.empty((4, wo), dtype=x.dtype)
     # Coefficient maps of rows i0..i1, already through the horizontal adjoint filter.
     rows = np.zeros((4, max(i1 - i0, 0), w), dtype=x.dtype)
     for i in range(i0, i1):
-        _filtered_row(x, y, g, i, v, h)
+        h = maps[i]
         for j in range(wo):
             a = h[0, j]
             b = h[1, j]
@@ -164,8 +178,9 @@ def _backward_rows(
         for t in range(k):
             gt = g[t]
             for m in range(4):
-                for j in range(wo):
-                    rows[m, i - i0, j + t] += gt * coef[m, j]
+                if want[m]:
+                    for j in range(wo):
+                        rows[m, i - i0, j + t] += gt * coef[m, j]
     acc = np.empty((4, w), dtype=x.dtype)
     for r in range(r0, r1):
         acc[:] = 0
@@ -174,20 +189,37 @@ def _backward_rows(
             if i0 <= i < i1:
                 gt = g[t]
                 for m in range(4):
-                    for j in range(w):
-                        acc[m, j] += gt * rows[m, i - i0, j]
-        for j in range(w):
-            dx[r, j] = acc[0, j] + two * x[r, j] * acc[2, j] + y[r, j] * acc[3, j]
-            dy[r, j] = acc[1, j] + two * y[r, j] * acc[2, j] + x[r, j] * acc[3, j]
+                    if want[m]:
+                        for j in range(w):
+                            acc[m, j] += gt * rows[m, i - i0, j]
+        if want[0]:
+            for j in range(w):
+                dx[r, j] = acc[0, j] + two * x[r, j] * acc[2, j] + y[r, j] * acc[3, j]
+        if want[1]:
+            for j in range(w):
+                dy[r, j] = acc[1, j] + two * y[r, j] * acc[2, j] + x[r, j] * acc[3, j]
 
 
-def _run(job: Callable[..., object], tasks: Sequence[tuple]) -> list:
+_pool: tuple[int, int, ThreadPoolExecutor] | None = None  # (process id, threads, pool)
+
+
+def _thread_pool(threads: int) -> ThreadPoolExecutor:
+    """One pool kept across calls (starting threads cost more than a small image's SSIM), made
+    anew when the thread count changes or in a forked child, where the parent's threads are gone."""
+    global _pool
+    if _pool is None or _pool[:2] != (os.getpid(), threads):
+        if _pool is not None and _pool[0] == os.getpid():
+            _pool[2].shutdown(wait=False)
+        _pool = (os.getpid(), threads, ThreadPoolExecutor(threads, thread_name_prefix="rdpkit-ssim"))
+    return _pool[2]
+
+
+def _run(job: Callable[..., object], tasks: Sequence[tuple], pixels: int) -> list:
     """job(*task) for every task, on up to torch.get_num_threads() threads, results in order."""
     threads = min(torch.get_num_threads(), len(tasks))
-    if threads <= 1:
+    if threads <= 1 or pixels < _PARALLEL_PIXELS:
         return [job(*t) for t in tasks]
-    with ThreadPoolExecutor(threads) as pool:
-        return list(pool.map(lambda t: job(*t), tasks))
+    return list(_thread_pool(threads).map(lambda t: job(*t), tasks))
 
 
 def _planes(t: torch.Tensor) -> np.ndarray:
@@ -210,14 +242,20 @@ class _CPUComponents(torch.autograd.Function):
         g = win.numpy()
         # Scalars in the arrays' precision keep float32 kernels in float32 vector code.
         c1n, c2n = xs.dtype.type(c1), xs.dtype.type(c2)
-        tasks = [(p, r0, r1) for p in range(n * c) for r0, r1 in _row_blocks(h - k + 1)]
-        sums = _run(lambda p, r0, r1: _forward_rows(xs[p], ys[p], g, c1n, c2n, r0, r1), tasks)
+        ho, wo = h - k + 1, w - k + 1
+        # With a gradient to come, the filtered maps are kept (5 valid-size maps a plane)
+        # rather than filtered again in the backward pass, which then costs about half.
+        keep = any(ctx.needs_input_grad[:2])
+        maps = np.empty((n * c, ho, 5, wo) if keep else (n * c, 0, 5, 0), dtype=xs.dtype)
+        tasks = [(p, r0, r1) for p in range(n * c) for r0, r1 in _row_blocks(ho)]
+        sums = _run(lambda p, r0, r1: _forward_rows(xs[p], ys[p], g, c1n, c2n, r0, r1, maps[p]), tasks, xs.size)
         totals = np.zeros((n * c, 2))
         for (p, _, _), s in zip(tasks, sums):
             totals[p] += s
-        totals /= (h - k + 1) * (w - k + 1)
+        totals /= ho * wo
         ctx.save_for_backward(x, y, win)
         ctx.constants = (c1, c2)
+        ctx.maps = maps
         out = torch.from_numpy(totals).to(x.dtype).reshape(n, c, 2)
         return out[..., 0], out[..., 1]
 
@@ -235,10 +273,12 @@ class _CPUComponents(torch.autograd.Function):
         ws = (grad_s.double().reshape(-1) / count).numpy().astype(xs.dtype)
         wc = (grad_cs.double().reshape(-1) / count).numpy().astype(xs.dtype)
         c1n, c2n = xs.dtype.type(c1), xs.dtype.type(c2)
-        dx = np.empty_like(xs)
-        dy = np.empty_like(ys)
+        maps = ctx.maps  # freed with the graph; kept for a backward with retain_graph=True
+        none = np.empty((n * c, 0, 0), dtype=xs.dtype)
+        dx = np.empty_like(xs) if ctx.needs_input_grad[0] else none
+        dy = np.empty_like(ys) if ctx.needs_input_grad[1] else none
         tasks = [(p, r0, r1) for p in range(n * c) for r0, r1 in _row_blocks(h)]
-        _run(lambda p, r0, r1: _backward_rows(xs[p], ys[p], g, c1n, c2n, ws[p], wc[p], dx[p], dy[p], r0, r1), tasks)
+        _run(lambda p, r0, r1: _backward_rows(xs[p], ys[p], g, maps[p], c1n, c2n, ws[p], wc[p], dx[p], dy[p], r0, r1), tasks, xs.size)
         grad_x = torch.from_numpy(dx).reshape(x.shape) if ctx.needs_input_grad[0] else None
         grad_y = torch.from_numpy(dy).reshape(y.shape) if ctx.needs_input_grad[1] else None
         return grad_x, grad_y, None, None, None
