@@ -15,6 +15,7 @@ import json
 import struct
 import zlib
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from .errors import CorruptBitstream
@@ -63,7 +64,7 @@ class Bitstream:
             raise CorruptBitstream(f"the bitstream header gives shape {shape}, not N×C×H×W; re-encode the images.")
         return cls(codec=codec, shape=shape, payload=payload, header=head)  # type: ignore[arg-type]
 
-    @property
+    @cached_property
     def num_bytes(self) -> int:
         """Size of the whole container, header included."""
         return len(self.to_bytes())

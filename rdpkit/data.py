@@ -1,13 +1,16 @@
 """Images and sample sets that need no network, as float tensors N×C×H×W in [0, 1].
 
-Sources: the natural images that ship inside scikit-image (``builtin:astronaut``...),
-scikit-learn's 8×8 handwritten digits, and user files or folders of PNG/JPEG images.
+Sources: the natural images that ship inside scikit-image and scikit-learn
+(``builtin:astronaut``...), scikit-learn's 8×8 handwritten digits, and user files or folders of
+PNG/JPEG images. `Source` is the one grammar for naming them (``digits``, ``builtin``,
+``builtin:NAME,NAME``, a folder, a file), used by every command and sweep file.
 Conversion from numpy and PIL is explicit: `to_tensor`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +33,19 @@ def _skimage(name: str, index: int | None = None) -> Callable[[], np.ndarray]:
     return load
 
 
-#: Natural photographs (and a few textures) that ship inside scikit-image.
+def _sklearn(name: str) -> Callable[[], np.ndarray]:
+    def load() -> np.ndarray:
+        from sklearn.datasets import load_sample_image
+
+        return load_sample_image(f"{name}.jpg")
+
+    return load
+
+
+#: Natural photographs (and a few textures) that ship inside scikit-image and scikit-learn.
 BUILTIN_IMAGES: dict[str, Callable[[], np.ndarray]] = {
+    "china": _sklearn("china"),
+    "flower": _sklearn("flower"),
     "astronaut": _skimage("astronaut"),
     "camera": _skimage("camera"),
     "coffee": _skimage("coffee"),
@@ -155,11 +169,16 @@ def load_image(source: str | Path, *, size: int | tuple[int, int] | None = None,
     return _fit(x, size, mode)
 
 
-def load_images(sources: Iterable[str | Path], *, size: int | tuple[int, int], mode: str = "resize", gray: bool = False) -> torch.Tensor:
-    """Several images, brought to one size, as an N×C×H×W batch."""
+def load_images(sources: Iterable[str | Path], *, size: int | tuple[int, int] | None = None, mode: str = "resize", gray: bool = False) -> torch.Tensor:
+    """Several images as an N×C×H×W batch, brought to one size (without `size` they must share one)."""
+    sources = list(sources)
     batch = [load_image(s, size=size, mode=mode, gray=gray) for s in sources]
     if not batch:
         raise InputError("no images given; name at least one builtin:NAME or file.")
+    shapes = {tuple(b.shape[-2:]) for b in batch}
+    if len(shapes) > 1:
+        sizes = ", ".join(f"{h}×{w}" for h, w in sorted(shapes))
+        raise InputError(f"the images differ in size ({sizes}); pass a size (--size) to bring them to one square side.")
     return torch.cat(batch)
 
 
@@ -173,7 +192,7 @@ def folder_files(folder: str | Path) -> list[Path]:
     return files
 
 
-def load_folder(folder: str | Path, *, size: int | tuple[int, int], mode: str = "resize", gray: bool = False) -> torch.Tensor:
+def load_folder(folder: str | Path, *, size: int | tuple[int, int] | None = None, mode: str = "resize", gray: bool = False) -> torch.Tensor:
     """Every PNG/JPEG/... file of a folder (sorted by name), brought to one size."""
     return load_images(folder_files(folder), size=size, mode=mode, gray=gray)
 
@@ -195,3 +214,103 @@ def split(x: torch.Tensor, fractions: Sequence[float], seed: int = 0) -> list[to
     bounds = np.cumsum([0, *fractions]) * x.shape[0]
     idx = [perm[int(round(a)) : int(round(b))] for a, b in zip(bounds[:-1], bounds[1:])]
     return [x[i] for i in idx]
+
+
+#: The colour photographs among the built-in images: what the source ``builtin`` means.
+PHOTOGRAPHS = ("astronaut", "coffee", "chelsea", "rocket", "hubble", "retina", "immunohistochemistry",
+               "motorcycle-left", "motorcycle-right", "china", "flower")
+SOURCE_FORMS = "digits, builtin, builtin:NAME,NAME,..., a folder of images or an image file"
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a batch of images comes from; the one grammar every command and sweep file uses.
+
+    - ``digits``: scikit-learn's 1,797 handwritten digits, 1×8×8 each;
+    - ``builtin``: every built-in colour photograph (`PHOTOGRAPHS`); ``builtin:NAME,NAME,...``: those;
+    - a folder: every PNG/JPEG/... file in it, sorted by name;
+    - a file: that image.
+
+    `parse` checks that the source exists without reading any pixel.
+    """
+
+    text: str
+    kind: str  # digits | builtin | folder | file
+    items: tuple[str, ...] = ()  # built-in names, or the files of a folder / the file
+
+    @classmethod
+    def parse(cls, text: str | Path | Source) -> Source:
+        if isinstance(text, Source):
+            return text
+        text = str(text).strip()
+        if not text:
+            raise InputError(f"an image source must not be empty; use {SOURCE_FORMS}.")
+        if text == "digits":
+            return cls(text, "digits")
+        if text == "builtin":
+            return cls(text, "builtin", PHOTOGRAPHS)
+        if text.startswith("builtin:"):
+            names = tuple(n.strip() for n in text.split(":", 1)[1].split(","))
+            for name in names:
+                if name not in BUILTIN_IMAGES:
+                    hint = suggestion(name, BUILTIN_IMAGES) or "the built-in images are " + ", ".join(builtin_names())
+                    raise InputError(f"unknown built-in image {name!r} in {text!r}; {hint}")
+            return cls(text, "builtin", names)
+        path = Path(text)
+        if path.is_dir():
+            return cls(text, "folder", tuple(str(f) for f in folder_files(path)))
+        if path.is_file():
+            return cls(text, "file", (text,))
+        raise InputError(f"image source {text!r} is neither a file nor a folder; use {SOURCE_FORMS}.")
+
+    def __str__(self) -> str:
+        return self.text
+
+    @property
+    def native_side(self) -> int | None:
+        """The side every image of the source has without resizing, when known without loading (digits: 8)."""
+        return 8 if self.kind == "digits" else None
+
+    def references(self) -> list[str]:
+        """One loadable reference per image (``builtin:NAME`` or a path); not for digits."""
+        if self.kind == "digits":
+            raise InputError("the digits source is one array, not separate images; use builtin:NAME or files here.")
+        return [f"builtin:{n}" for n in self.items] if self.kind == "builtin" else list(self.items)
+
+    def identity(self) -> str:
+        """The source as configured plus a digest of every file's bytes: a changed file makes a new trial."""
+        if self.kind not in ("folder", "file"):
+            return self.text
+        import hashlib
+
+        digest = hashlib.sha256()
+        for f in self.items:
+            digest.update(Path(f).name.encode() + b"\0" + Path(f).read_bytes())
+        return f"{self.text}#sha256:{digest.hexdigest()[:16]}"
+
+    def load(self, *, size: int | tuple[int, int] | None = None, gray: bool = False, mode: str = "resize") -> torch.Tensor:
+        """The images as an N×C×H×W batch (see `load_image` for `size`, `mode` and `gray`)."""
+        if self.kind == "digits":
+            if size not in (None, 8, (8, 8)):
+                raise InputError(f"the digits are 8×8 and are not resized; leave out the size (got {size}).")
+            return digits()  # type: ignore[return-value]
+        return load_images(self.references(), size=size, mode=mode, gray=gray)
+
+
+def load_source(source: str | Path | Source, *, size: int | tuple[int, int] | None = None, gray: bool = False, mode: str = "resize") -> torch.Tensor:
+    """The images of `source` (see `Source`) as an N×C×H×W batch in [0, 1]."""
+    return Source.parse(source).load(size=size, gray=gray, mode=mode)
+
+
+def load_samples(source: str | Path, *, size: int | None = None, gray: bool = False) -> torch.Tensor:
+    """A sample set for a divergence: any image `Source` (as N×C×H×W) or a numeric .npy array (N×D or N×C×H×W, as stored)."""
+    path = Path(source)
+    if path.suffix.lower() == ".npy" and path.is_file():
+        try:
+            array = np.load(path, allow_pickle=False)
+        except ValueError as exc:
+            raise InputError(f"cannot read {str(source)!r} as a numeric .npy array ({exc}); save it with numpy.save.") from None
+        if not np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.complexfloating):
+            raise InputError(f"{str(source)!r} holds {array.dtype} values; a sample set must be real numbers.")
+        return torch.from_numpy(array.astype(np.float64 if array.dtype == np.float64 else np.float32))
+    return load_source(str(source), size=size, gray=gray)

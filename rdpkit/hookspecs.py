@@ -1,4 +1,4 @@
-"""The hooks a plugin implements: one per kind, no arguments, each returning a list of Spec.
+"""The hooks a plugin implements: one per kind (and one for sweep presets), no arguments, each returning a list of Spec.
 
 A plugin module looks like::
 
@@ -27,6 +27,7 @@ HOOKS = {
     "divergence": "rdpkit_divergences",
     "codec": "rdpkit_codecs",
     "critic": "rdpkit_critics",
+    "preset": "rdpkit_sweep_presets",
 }
 
 
@@ -48,3 +49,12 @@ def rdpkit_codecs() -> list[Spec]:
 @hookspec
 def rdpkit_critics() -> list[Spec]:
     """No-reference critics this plugin provides."""
+
+
+@hookspec
+def rdpkit_sweep_presets() -> list[Spec]:
+    """Sweep presets this plugin provides (``rdpkit sweep --preset NAME``).
+
+    Each Spec's factory takes no argument and returns the sweep as a dict with the tables of a
+    sweep file (``{"sweep": ..., "data": ..., "codec": [...], "evaluate": ...}``).
+    """

@@ -72,6 +72,9 @@ class Critic(nn.Module, ABC):
 
     info: Info | None = None
     min_size: ClassVar[int] = 0
+    #: Whether the critic must be trained on a real and a fake set before its scores mean
+    #: anything (a WGAN-GP critic, a classifier); such a critic is no ready-made NR metric.
+    trainable: ClassVar[bool] = False
 
     def score(self, x: torch.Tensor) -> torch.Tensor:
         check_images(x, min_size=self.min_size)
@@ -175,6 +178,11 @@ class Codec(ABC):
     #: Whether `decode` draws randomness (then `seed` makes it reproducible).
     stochastic: ClassVar[bool] = False
     min_size: ClassVar[int] = 0
+    #: The option that weighs perception in the codec's training loss (λ), if it has one: a
+    #: sweep's `lambdas` set it, so the sweep needs no codec-specific names.
+    perception_weight: ClassVar[str | None] = None
+    #: `fit` options that train a learnable codec just enough to code (contract tests, smoke runs).
+    quick_fit: ClassVar[dict[str, Any]] = {}
 
     @property
     def codec_name(self) -> str:

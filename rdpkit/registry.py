@@ -20,7 +20,7 @@ import pluggy
 from . import hookspecs
 from .errors import AmbiguousNameError, InputError, PluginError, PluginUnavailable, RdpkitError, UnknownNameError, suggestion
 from .hookspecs import HOOKS, PROJECT
-from .spec import KINDS, Info, Spec
+from .spec import KINDS, PRESET, RESERVED_DISTRIBUTION, Info, Spec
 
 ENTRY_POINT_GROUP = "rdpkit"
 
@@ -109,6 +109,8 @@ class Registry:
             if self._entries is not None:
                 return self._entries
             per_plugin: dict[str, list[Info]] = {}
+            for record in self._records.values():
+                record.problems = []
             for kind, hook in HOOKS.items():
                 for impl in getattr(self._pm.hook, hook).get_hookimpls():
                     record = self._records[impl.plugin_name]
@@ -133,7 +135,7 @@ class Registry:
                         per_plugin.setdefault(impl.plugin_name, []).append(
                             Info.from_spec(kind, spec, plugin=record.name, distribution=record.distribution, version=record.version)
                         )
-            entries: dict[str, dict[str, list[Info]]] = {k: {} for k in KINDS}
+            entries: dict[str, dict[str, list[Info]]] = {k: {} for k in HOOKS}
             for plugin_name, infos in per_plugin.items():
                 record = self._records[plugin_name]
                 record.registered = []
@@ -142,6 +144,14 @@ class Registry:
                 for info in infos:
                     entries[info.kind].setdefault(info.name, []).append(info)
                     record.registered.append(f"{info.kind}:{info.name}")
+            for kind, by_name in entries.items():
+                for name, infos in by_name.items():
+                    if len(infos) > 1 and any(i.distribution == RESERVED_DISTRIBUTION for i in infos):
+                        for i in infos:
+                            if i.distribution != RESERVED_DISTRIBUTION:
+                                self._records[i.plugin].problems.append(
+                                    f"{kind} {name!r} is a name of rdpkit's own, which plugins cannot take over; "
+                                    f"the bare name keeps meaning rdpkit's, this one is reachable as {i.qualified_name!r}")
             self._entries = entries
             return entries
 
@@ -165,7 +175,10 @@ class Registry:
         out = []
         for name in sorted(entries):
             infos = entries[name]
-            out.extend([name] if len(infos) == 1 else [i.qualified_name for i in infos])
+            if len(infos) == 1:
+                out.append(name)
+            else:  # rdpkit's own keeps the bare name; the others are qualified
+                out.extend(name if i.distribution == RESERVED_DISTRIBUTION else i.qualified_name for i in infos)
         return out
 
     def info(self, kind: str, name: str) -> Info:
@@ -178,6 +191,9 @@ class Registry:
         found = entries[kind].get(bare, [])
         if dist:
             found = [i for i in found if i.distribution == dist]
+        if len(found) > 1 and not dist:
+            own = [i for i in found if i.distribution == RESERVED_DISTRIBUTION]
+            found = own if len(own) == 1 else found
         if len(found) == 1:
             return found[0]
         if len(found) > 1:
@@ -186,7 +202,7 @@ class Registry:
             if len(dists) == 1:
                 raise AmbiguousNameError(f"{kind} {bare!r} is registered twice by {dists[0]} (plugins {', '.join(i.plugin for i in found)}); that distribution must register it once.")
             raise AmbiguousNameError(f"{kind} {bare!r} is registered by {' and '.join(dists)}; ask for {qualified}.")
-        elsewhere = [k for k in KINDS if k != kind and bare in entries[k]]
+        elsewhere = [k for k in HOOKS if k != kind and bare in entries[k]]
         if elsewhere:
             raise UnknownNameError(f"{bare!r} is a {elsewhere[0]}, not a {kind}; use rdpkit.{elsewhere[0]}({bare!r}).")
         known = list(entries[kind]) + [i.qualified_name for infos in entries[kind].values() for i in infos]
@@ -198,6 +214,8 @@ class Registry:
 
     def create(self, kind: str, name: str, **options: Any) -> Any:
         """Build the component `name` of `kind` with `options`; it carries its Info as `.info`."""
+        if kind == PRESET:
+            raise InputError("presets are not components; use Registry.sweep_preset(name).")
         info = self.info(kind, name)
         factory = self._load_factory(info)
         self._check_options(info, factory, options)
@@ -213,6 +231,10 @@ class Registry:
             raise PluginError(f"the factory of {kind} {info.name!r} ({info.distribution}) returned {type(obj).__name__}, which is not an rdpkit {INTERFACES[kind].__name__}; its plugin is broken.")
         obj.info = info
         return obj
+
+    def factory(self, info: Info) -> Any:
+        """The callable that builds `info`'s component (its class, usually), imported on first use."""
+        return self._load_factory(info)
 
     def _load_factory(self, info: Info) -> Any:
         factory = info.factory
@@ -246,10 +268,24 @@ class Registry:
             hint = suggestion(unknown[0], accepted)
             raise InputError(f"{info.kind} {info.name!r} has no option {unknown[0]!r}; {hint + ' ' if hint else ''}{takes}.")
 
+    def sweep_preset(self, name: str) -> dict[str, Any]:
+        """The sweep preset `name` (registered through ``rdpkit_sweep_presets``), as the dict of a sweep file."""
+        info = self.info(PRESET, name)
+        factory = self._load_factory(info)
+        try:
+            preset = factory()
+        except RdpkitError:
+            raise
+        except Exception as exc:
+            raise PluginError(f"preset {info.name!r} ({info.distribution} {info.version}) failed with {_error_text(exc)}.") from exc
+        if not isinstance(preset, dict):
+            raise PluginError(f"the factory of preset {info.name!r} ({info.distribution}) returned {type(preset).__name__}, not the dict of a sweep file; its plugin is broken.")
+        return preset
+
     @staticmethod
     def _check_kind(kind: str | None) -> str:
-        if kind not in KINDS:
-            raise InputError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}.")
+        if kind not in HOOKS:
+            raise InputError(f"kind must be one of {', '.join(HOOKS)}, got {kind!r}.")
         return kind  # type: ignore[return-value]
 
 

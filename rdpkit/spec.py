@@ -15,6 +15,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 KINDS = ("distortion", "divergence", "codec", "critic")
+#: What plugins can register besides components: sweep presets (rdpkit sweep --preset NAME).
+PRESET = "preset"
+#: The distribution whose names no plugin can take over (presets and users' configs rely on them).
+RESERVED_DISTRIBUTION = "rdpkit"
 NAME_PATTERN = re.compile(r"^[a-z0-9]+(?:[-.][a-z0-9]+)*$")
 
 

@@ -1,10 +1,14 @@
 """The embedded result store: an SQLite file with one row per trial, keyed by a hash of its configuration.
 
-Shared by the recovery audit and the RDP sweep. A trial is *claimed* before it runs and
-*finished* in one transaction with its artifacts, so a run killed at any moment (SIGKILL
-included) leaves only finished trials and claims; a claim whose process is gone is stale
-and the trial is run again from scratch. Several processes may write one store at once
+Every harness stores its trials here (rdpkit.trial runs them). A trial is *claimed* before it
+runs and *finished* in one transaction with its artifacts, so a run killed at any moment
+(SIGKILL included) leaves only finished trials and claims; a claim whose process is gone is
+stale and the trial is run again from scratch. Several processes may write one store at once
 (WAL journal, immediate transactions, a busy timeout).
+
+The store records its schema version. Stores of an older schema are upgraded when opened for
+writing and read through the same upgrade when opened read-only (`readonly=True`, which never
+changes the file); a file that is not an rdpkit store is refused without being touched.
 """
 
 from __future__ import annotations
@@ -12,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import platform
 import socket
 import sqlite3
 import time
@@ -23,7 +26,10 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InputError
+from .migrations import FROM_SCHEMA_1
 
+#: 1: before the trial layer (no meta table); 2: trials written by rdpkit.trial.
+SCHEMA_VERSION = 2
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS trials (
     key TEXT PRIMARY KEY,
@@ -42,26 +48,19 @@ CREATE TABLE IF NOT EXISTS artifacts (
     data BLOB NOT NULL,
     PRIMARY KEY (key, name)
 );
+CREATE TABLE IF NOT EXISTS meta (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 """
+_COLUMNS = {"key", "kind", "config", "status", "result", "error", "owner", "started", "finished"}
+
 
 
 def config_key(config: Mapping[str, Any]) -> str:
     """A stable hash of a JSON-serialisable configuration (key order does not matter)."""
     text = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:20]
-
-
-def software_versions() -> dict[str, str]:
-    """Versions that results depend on, recorded with every trial."""
-    import importlib.metadata as md
-
-    out = {"python": platform.python_version(), "platform": platform.platform()}
-    for dist in ("rdpkit", "torch", "numpy", "scipy", "scikit-image"):
-        try:
-            out[dist] = md.version(dist)
-        except md.PackageNotFoundError:
-            pass
-    return out
 
 
 def _owner() -> str:
@@ -85,7 +84,9 @@ def _alive(owner: str | None) -> bool:
 
 
 @dataclass(frozen=True)
-class Trial:
+class StoredTrial:
+    """One row of the store, as read back."""
+
     key: str
     kind: str
     config: dict[str, Any]
@@ -105,18 +106,115 @@ class Trial:
 
 
 class Store:
-    """An SQLite file of trials. Open it once per process; it is cheap."""
+    """An SQLite file of trials. Open it once per process; it is cheap.
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    `readonly=True` opens an existing store without changing it (commands that only read use
+    it); a missing file, an empty one or another application's database is refused.
+    """
+
+    #: kind → upgrade of a schema-1 row (rdpkit.migrations).
+    upgrades = FROM_SCHEMA_1
+
+    def __init__(self, path: str | os.PathLike[str], *, readonly: bool = False) -> None:
         self.path = Path(path)
+        self.readonly = readonly
+        self._old_keys: dict[str, str] | None = None
+        if self.path.is_dir():
+            raise InputError(f"the result store {str(self.path)!r} is a folder; give the path of a .sqlite file.")
+        if readonly:
+            self._db = self._open_readonly()
+            self.schema = self._schema()
+            return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA busy_timeout=60000")
-            self._db.executescript(SCHEMA)
+            tables = self._tables()
         except (sqlite3.Error, OSError) as exc:
-            raise InputError(f"cannot open or write the result store {str(self.path)!r} ({exc}); choose a writable path with --store.") from None
+            raise InputError(f"cannot open or write the result store {str(self.path)!r} ({exc}); choose a writable path.") from None
+        if tables and "trials" not in tables:
+            self._db.close()
+            raise InputError(f"{str(self.path)!r} is an SQLite database of another application (tables {', '.join(sorted(tables)[:4])}), not an rdpkit result store; choose another path.")
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.executescript(SCHEMA)
+        except sqlite3.Error as exc:
+            raise InputError(f"cannot open or write the result store {str(self.path)!r} ({exc}); choose a writable path.") from None
+        self._check_columns()
+        with self._transaction() as db:
+            row = db.execute("SELECT value FROM meta WHERE name = 'schema'").fetchone()
+            if row is None:
+                version = 1 if db.execute("SELECT 1 FROM trials LIMIT 1").fetchone() else SCHEMA_VERSION
+                db.execute("INSERT INTO meta (name, value) VALUES ('schema', ?)", (str(version),))
+        self.schema = self._schema()
+        if self.schema > SCHEMA_VERSION:
+            self._db.close()
+            raise InputError(f"the result store {str(self.path)!r} was written by a newer rdpkit (schema {self.schema}, this one reads up to {SCHEMA_VERSION}); upgrade rdpkit to read it.")
+        if self.schema < SCHEMA_VERSION:
+            self._migrate()
+
+    def _open_readonly(self) -> sqlite3.Connection:
+        if not self.path.is_file():
+            raise InputError(f"the result store {str(self.path)!r} does not exist; give the file a run wrote with --store.")
+        with self.path.open("rb") as f:
+            head = f.read(16)
+        if not head:
+            raise InputError(f"{str(self.path)!r} is an empty file, not an rdpkit result store; give the file a run wrote with --store.")
+        if head != b"SQLite format 3\x00":
+            raise InputError(f"{str(self.path)!r} is not an SQLite file, so not an rdpkit result store; give the file a run wrote with --store.")
+        try:
+            db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=60, isolation_level=None, check_same_thread=False)
+            self._db = db
+            tables = self._tables()
+        except sqlite3.Error as exc:
+            raise InputError(f"cannot read the result store {str(self.path)!r} ({exc}); check that the file is readable and not damaged.") from None
+        if "trials" not in tables:
+            db.close()
+            raise InputError(f"{str(self.path)!r} is an SQLite database but not an rdpkit result store (it has no trials table); give the file a run wrote with --store.")
+        self._check_columns()
+        return db
+
+    def _tables(self) -> set[str]:
+        return {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+    def _check_columns(self) -> None:
+        columns = {r[1] for r in self._db.execute("PRAGMA table_info(trials)")}
+        if not _COLUMNS <= columns:
+            self._db.close()
+            raise InputError(f"{str(self.path)!r} has a trials table without the columns of an rdpkit result store; give the file a run wrote with --store.")
+
+    def _schema(self) -> int:
+        if "meta" not in self._tables():
+            return 1
+        row = self._db.execute("SELECT value FROM meta WHERE name = 'schema'").fetchone()
+        return int(row[0]) if row else 1
+
+    def _upgraded(self, t: StoredTrial) -> StoredTrial:
+        """A row of an older schema as the current one reads it (read-only stores are upgraded on the fly)."""
+        if self.schema >= SCHEMA_VERSION:
+            return t
+        upgrade = self.upgrades.get(t.kind)
+        if upgrade is None:
+            return t
+        config, result = upgrade(t.config, t.result)
+        return StoredTrial(config_key(config), t.kind, config, t.status, result, t.error, t.started, t.finished)
+
+    def _migrate(self) -> None:
+        """Rewrite every row of a schema-1 store in the current schema, under new keys, in one transaction."""
+        with self._transaction() as db:
+            for key, kind, config, result in db.execute("SELECT key, kind, config, result FROM trials").fetchall():
+                upgrade = self.upgrades.get(kind)
+                if upgrade is None:
+                    continue
+                new_config, new_result = upgrade(json.loads(config), json.loads(result) if result else None)
+                new_key = config_key(new_config)
+                if new_result is not None:
+                    new_result = {**new_result, "key": new_key} if "key" in new_result else new_result
+                db.execute("UPDATE trials SET key = ?, config = ?, result = ? WHERE key = ?",
+                           (new_key, json.dumps(new_config, sort_keys=True, default=str), json.dumps(new_result, default=str) if new_result is not None else None, key))
+                db.execute("UPDATE artifacts SET key = ? WHERE key = ?", (new_key, key))
+            db.execute("UPDATE meta SET value = ? WHERE name = 'schema'", (str(SCHEMA_VERSION),))
+        self.schema = SCHEMA_VERSION
 
     def close(self) -> None:
         self._db.close()
@@ -129,6 +227,8 @@ class Store:
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
+        if self.readonly:
+            raise InputError(f"the result store {str(self.path)!r} was opened read-only; this command does not write results.")
         self._db.execute("BEGIN IMMEDIATE")
         try:
             yield self._db
@@ -164,19 +264,46 @@ class Store:
                 (json.dumps(result, default=str), time.time(), key),
             )
 
+    def reset(self, key: str) -> None:
+        """Forget a trial (its row and artifacts), so that the next claim runs it afresh."""
+        with self._transaction() as db:
+            db.execute("DELETE FROM artifacts WHERE key = ?", (key,))
+            db.execute("DELETE FROM trials WHERE key = ?", (key,))
+
+    def owner_alive(self, key: str) -> bool:
+        """Whether a running trial's claim belongs to a live process (a killed run's claims do not)."""
+        row = self._db.execute("SELECT owner FROM trials WHERE key = ?", (key,)).fetchone()
+        return bool(row) and _alive(row[0])
+
+    def kinds(self) -> list[str]:
+        """The kinds of trial the store holds, in order of first appearance."""
+        return [r[0] for r in self._db.execute("SELECT kind FROM trials GROUP BY kind ORDER BY MIN(started)")]
+
     def fail(self, key: str, error: str) -> None:
         with self._transaction() as db:
             db.execute("UPDATE trials SET status = 'failed', error = ?, finished = ? WHERE key = ?", (error, time.time(), key))
 
+    def _stored_key(self, key: str) -> str:
+        """The key a row has in the file: in a read-only store of an older schema, keys are upgraded on read."""
+        if self.schema >= SCHEMA_VERSION:
+            return key
+        if self._old_keys is None:
+            rows = self._db.execute("SELECT key, kind, config FROM trials").fetchall()
+            self._old_keys = {}
+            for old, kind, config in rows:
+                upgrade = self.upgrades.get(kind)
+                self._old_keys[config_key(upgrade(json.loads(config), None)[0]) if upgrade else old] = old
+        return self._old_keys.get(key, key)
+
     def status(self, key: str) -> str | None:
-        row = self._db.execute("SELECT status FROM trials WHERE key = ?", (key,)).fetchone()
+        row = self._db.execute("SELECT status FROM trials WHERE key = ?", (self._stored_key(key),)).fetchone()
         return row[0] if row else None
 
-    def get(self, key: str) -> Trial | None:
-        rows = self._select("WHERE key = ?", (key,))
+    def get(self, key: str) -> StoredTrial | None:
+        rows = self._select("WHERE key = ?", (self._stored_key(key),))
         return rows[0] if rows else None
 
-    def trials(self, kind: str | None = None, status: str | None = None) -> list[Trial]:
+    def trials(self, kind: str | None = None, status: str | None = None) -> list[StoredTrial]:
         clauses, args = [], []
         if kind:
             clauses.append("kind = ?")
@@ -187,18 +314,18 @@ class Store:
         return self._select(("WHERE " + " AND ".join(clauses)) if clauses else "", tuple(args))
 
     def artifact(self, key: str, name: str) -> bytes | None:
-        row = self._db.execute("SELECT data FROM artifacts WHERE key = ? AND name = ?", (key, name)).fetchone()
+        row = self._db.execute("SELECT data FROM artifacts WHERE key = ? AND name = ?", (self._stored_key(key), name)).fetchone()
         return bytes(row[0]) if row else None
 
     def artifact_names(self, key: str) -> list[str]:
-        return [r[0] for r in self._db.execute("SELECT name FROM artifacts WHERE key = ? ORDER BY name", (key,))]
+        return [r[0] for r in self._db.execute("SELECT name FROM artifacts WHERE key = ? ORDER BY name", (self._stored_key(key),))]
 
-    def _select(self, where: str, args: tuple[Any, ...]) -> list[Trial]:
+    def _select(self, where: str, args: tuple[Any, ...]) -> list[StoredTrial]:
         rows = self._db.execute(
             f"SELECT key, kind, config, status, result, error, started, finished FROM trials {where} ORDER BY started, key", args
         ).fetchall()
         return [
-            Trial(k, kind, json.loads(c), s, json.loads(r) if r else None, e, st, fi)
+            self._upgraded(StoredTrial(k, kind, json.loads(c), s, json.loads(r) if r else None, e, st, fi))
             for k, kind, c, s, r, e, st, fi in rows
         ]
 

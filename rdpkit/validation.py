@@ -100,3 +100,34 @@ def check_samples(s: Any, name: str = "samples") -> torch.Tensor:
     if s.is_floating_point() and not bool(torch.isfinite(s).all()):
         raise InputError(f"{name} contains NaN or Inf values; remove or replace them before estimating a divergence.")
     return s.reshape(s.shape[0], -1)
+
+
+def check_device(device: str | None) -> str:
+    """A device name that will work here: ``auto`` (a GPU when there is one), ``cpu``, ``cuda[:N]`` or ``mps``.
+
+    Checked before any work starts, so a missing GPU is one sentence rather than an error from
+    inside torch half-way through a run.
+    """
+    if device is None or device == "auto":
+        return "auto"
+    if not isinstance(device, str):
+        raise InputError(f"device must be a name such as 'cpu' or 'cuda', got {device!r}.")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise InputError(f"{device!r} is not a torch device; use auto, cpu, cuda, cuda:N or mps.") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise InputError(f"device {device!r} asks for a GPU, but torch sees none on this machine; use cpu (or auto, which picks a GPU when there is one).")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise InputError(f"device {device!r} does not exist: this machine has {torch.cuda.device_count()} GPU(s), cuda:0 to cuda:{torch.cuda.device_count() - 1}.")
+    elif dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise InputError(f"device {device!r} needs Apple's Metal backend, which this machine lacks; use cpu.")
+    elif dev.type not in ("cpu", "cuda", "mps"):
+        raise InputError(f"device {device!r} is not supported; use auto, cpu, cuda, cuda:N or mps.")
+    return device
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` → ``cuda`` when torch sees a GPU, else ``cpu``; other names unchanged."""
+    return ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device

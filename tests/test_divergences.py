@@ -430,8 +430,8 @@ def test_cli_diverge_on_npy_files_and_image_folders(tmp_path):
     np.save(tmp_path / "q.npy", q.numpy())
     out = CliRunner().invoke(cli, ["diverge", "w1-1d", "--p", str(tmp_path / "p.npy"), "--q", str(tmp_path / "q.npy")])
     assert out.exit_code == 2 and "takes 1 feature" in out.output
-    out = CliRunner().invoke(cli, ["diverge", "wasserstein-sliced", "--p", str(tmp_path / "p.npy"), "--q", str(tmp_path / "q.npy"),
-                                   "--bootstrap", "5", "--json", "--option", "projections=64"])
+    out = CliRunner().invoke(cli, ["diverge", "wasserstein-sliced,projections=64", "--p", str(tmp_path / "p.npy"), "--q", str(tmp_path / "q.npy"),
+                                   "--bootstrap", "5", "--json"])
     assert out.exit_code == 0, out.output
     record = json.loads(out.output)
     assert record["quantity"] == "SW2" and record["details"]["bootstrap"] == 5 and record["details"]["projections"] == 64

@@ -8,10 +8,11 @@ import pytest
 from click.testing import CliRunner
 from test_sweep_toy import toy_plugin  # noqa: F401  (fixture)
 
+import rdpkit
 from rdpkit.cli import cli
-from rdpkit.store import Store, config_key
+from rdpkit.store import Store
 from rdpkit.sweep.config import SweepConfig
-from rdpkit.sweep.presets import PRESETS, preset
+from rdpkit.sweep.presets import preset, presets
 from rdpkit.sweep.runner import sweep_trials
 from rdpkit.sweep.trial import KIND
 
@@ -25,32 +26,68 @@ source = "digits"
 limit = 120
 
 [[codec]]
-name = "toy-quant"
+name = "toy-quant,dither=true"
 grid = { levels = [2, 4, 8] }
-options = { dither = true }
 
 [evaluate]
-critic = ""
-divergences = ["toy-mean-gap"]
+perception = "toy-mean-gap"
 """
 
 
 def test_grid_expands_to_every_combination_and_seed():
-    cfg = SweepConfig.from_dict({"codec": [{"name": "gan", "grid": {"dim": [1, 2], "levels": [2, 4]}, "lambdas": [0.0, 0.5],
-                                            "training_distortion": "mse", "fit": {"steps": 3}}], "sweep": {"seeds": [0, 7]}})
-    trials = cfg.trials()
+    cfg = SweepConfig.from_dict({"codec": [{"name": "gan,distortion=mse", "grid": {"dim": [1, 2], "levels": [2, 4]}, "lambdas": [0.0, 0.5],
+                                            "fit": {"steps": 3}}], "sweep": {"seeds": [0, 7]}})
+    trials = cfg.trials(rdpkit.get_registry())
     assert len(trials) == 2 * 2 * 2 * 2
-    assert {(t["options"]["dim"], t["options"]["levels"], t["options"]["lam"], t["seed"]) for t in trials} == {
-        (d, L, lam, s) for d in (1, 2) for L in (2, 4) for lam in (0.0, 0.5) for s in (0, 7)}
-    assert all(t["options"]["distortion"] == "mse" and t["fit"] == {"steps": 3} for t in trials)
-    assert len({config_key(t) for t in trials}) == len(trials), "every trial has its own key"
+    assert {(t.codec.options["dim"], t.codec.options["levels"], t.codec.options["lam"], t.seed) for t in trials} == {
+        (d, L, lam, s) for d in (1, 2) for L in (2, 4) for lam in (0.0, 0.5) for s in (0, 7)}, "lambdas set the codec's declared perception weight"
+    assert all(t.codec.options["distortion"] == "mse" and t.fit == {"steps": 3} for t in trials)
+    assert len({t.key for t in trials}) == len(trials), "every trial has its own key"
 
 
-def test_presets_parse():
-    for name in PRESETS:
+def test_presets_come_from_plugins_and_parse():
+    names = presets()
+    assert {"digits", "digits-smoke"} <= set(names)
+    for name in names:
         cfg = preset(name)
-        assert cfg.trials() and cfg.evaluate.critic == "wasserstein-critic"
-    assert len(preset("digits-smoke").trials()) <= 6
+        assert cfg.trials(rdpkit.get_registry()) and cfg.evaluate.perception.name == "rdpkit:wasserstein-critic"
+    assert len(preset("digits-smoke").trials(rdpkit.get_registry())) <= 6
+
+
+@pytest.mark.parametrize(
+    "retired, message",
+    [
+        ({"evaluate": {"critic": "wasserstein-critic"}}, "[evaluate] critic is now perception"),
+        ({"evaluate": {"critic_options": {"steps": 3}}}, "written into perception, e.g. perception = \"wasserstein-critic,steps=200\""),
+        ({"codec": [{"name": "sq", "options": {"levels": 4}}]}, "written into the name"),
+        ({"codec": [{"name": "gan", "training_distortion": "mse"}]}, "name = \"gan,distortion=mse\""),
+    ],
+)
+def test_retired_keys_name_their_replacement(retired, message):
+    spec = {"codec": [{"name": "sq"}], **retired}
+    with pytest.raises(rdpkit.InputError) as info:
+        SweepConfig.from_dict(spec)
+    assert message in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ({"evaluate": {"perception": "mmd", "divergences": "mmd"}}, "[evaluate] divergences must be a list of names"),
+        ({"evaluate": {"bootstrap": 1}}, "bootstrap must be 0 (off) or at least 2"),
+        ({"evaluate": {"bootstrap": 2.5}}, "[evaluate] bootstrap must be an integer"),
+        ({"evaluate": {"bootstrap": "10"}}, "[evaluate] bootstrap must be an integer"),
+        ({"data": {"source": "builtin", "size": "abc"}}, "[data] size must be an integer of at least 1, got 'abc'"),
+        ({"data": {"source": "builtin", "size": -5}}, "[data] size must be an integer of at least 1, got -5"),
+        ({"sweep": {"device": "bogus"}}, "'bogus' is not a torch device"),
+        ({"sweep": {"threads": 0}}, "[sweep] threads must be an integer of at least 1"),
+        ({"data": {"split": [0.5, 0.5, 0]}}, "the test one positive"),
+    ],
+)
+def test_every_key_is_type_checked_before_anything_runs(bad, message):
+    with pytest.raises(rdpkit.InputError) as info:
+        SweepConfig.from_dict({"codec": [{"name": "sq"}], **bad})
+    assert message in str(info.value)
 
 
 def _sweep(tmp_path: Path, text: str, *extra: str) -> tuple[int, str, Path]:
@@ -63,13 +100,16 @@ def _sweep(tmp_path: Path, text: str, *extra: str) -> tuple[int, str, Path]:
 @pytest.mark.parametrize(
     "change, message",
     [
-        (("toy-quant\"\ngrid", "toy-quantt\"\ngrid"), "unknown codec 'toy-quantt'; did you mean 'toy-quant'"),
+        (("toy-quant,dither", "toy-quantt,dither"), "unknown codec 'toy-quantt'; did you mean 'toy-quant'"),
         (("levels = [2, 4, 8]", "levls = [2, 4, 8]"), "codec 'toy-quant' has no option 'levls'; did you mean 'levels'"),
         (("levels = [2, 4, 8]", "levels = []"), "grid option 'levels' of codec 'toy-quant' is empty"),
-        (("options = { dither = true }", "options = { dither = true }\nlambdas = [0.0, 0.1]"), "has no option 'lam'"),
-        (("options = { dither = true }", "options = { dither = true }\nfit = { stepz = 3 }"), "has no option 'stepz'; did you mean 'steps'"),
+        (("grid = { levels = [2, 4, 8] }", "grid = { levels = [2, 4, 8] }\nlambdas = [0.0, 0.1]"), "declares no perception weight, so it takes no lambdas"),
+        (("grid = { levels = [2, 4, 8] }", "grid = { levels = [2, 4, 8] }\nfit = { stepz = 3 }"), "has no option 'stepz'; did you mean 'steps'"),
+        (("toy-quant,dither=true", "toy-quant,dither=true,dithr=1"), "has no option 'dithr'; did you mean 'dither'"),
+        (("perception = \"toy-mean-gap\"", "perception = \"wgan-gp\""), "must be trained before it scores"),
+        (("perception = \"toy-mean-gap\"", "perception = \"toy-mean-gapp\""), "neither a registered divergence nor a critic"),
         (("seeds = [0, 1]", "seeds = []"), "seeds is empty"),
-        (("divergences = [\"toy-mean-gap\"]", "divergences = [\"toy-mean-gapp\"]"), "did you mean 'toy-mean-gap'"),
+        (("perception = \"toy-mean-gap\"", "perception = \"toy-mean-gap\"\ndivergences = [\"toy-mean-gapp\"]"), "did you mean 'toy-mean-gap'"),
         (("[evaluate]", "[evaluate]\ndistortions = [\"ssim\"]"), "needs images of at least 11×11"),
         (("limit = 120", "limt = 120"), "unknown key 'limt' in [data]; did you mean 'limit'"),
         (("source = \"digits\"", "source = \"builtin:astronot\"\nsize = 16"), "did you mean 'astronaut'"),
@@ -88,7 +128,7 @@ def test_unwritable_store_is_refused_before_anything_runs(tmp_path, toy_plugin):
     (tmp_path / "a-file").write_text("x")
     (tmp_path / "sweep.toml").write_text(GOOD)
     result = CliRunner().invoke(cli, ["sweep", str(tmp_path / "sweep.toml"), "--store", str(tmp_path / "a-file" / "s.sqlite")])
-    assert result.exit_code == 2 and "choose a writable path with --store" in result.output
+    assert result.exit_code == 2 and "choose a writable path" in result.output
     assert not any(toy_plugin.iterdir())
 
 
@@ -96,7 +136,7 @@ def test_a_store_holding_the_sweep_needs_resume(tmp_path, toy_plugin):  # noqa: 
     (tmp_path / "sweep.toml").write_text(GOOD)
     with Store(tmp_path / "out" / "s.sqlite") as s:  # as a finished run leaves it
         for key, trial in sweep_trials(SweepConfig.from_toml(tmp_path / "sweep.toml")).items():
-            s.claim(key, KIND, trial)
+            s.claim(key, KIND, trial.identity())
             s.finish(key, {"key": key})
     code, output, _ = _sweep(tmp_path, GOOD)
     assert code == 2 and "already holds 6 of this sweep's 6 trials (6 done); pass --resume" in output

@@ -14,14 +14,9 @@ import rdpkit
 from rdpkit.cli import cli
 from rdpkit.data import load_images, save_png
 from rdpkit.degrade import degrade
-from rdpkit.sweep.plane import (
-    PlanePoint,
-    codec_outputs,
-    load_matching,
-    measure,
-    parse_setting,
-    plane_frame,
-)
+from rdpkit.store import Store
+from rdpkit.sweep.plane import PlanePoint, load_matching, measure, plane_frame, plane_trials
+from rdpkit.trial import run_trials
 
 NAMES = ["astronaut", "camera", "coffee", "chelsea"]
 
@@ -39,7 +34,7 @@ def folders(tmp_path):
 def test_folders_are_matched_by_name_and_measured(folders, toy_plugin):  # noqa: F811
     ref, outs = load_matching(folders / "ref", {k: folders / k for k in ("identity", "blur", "noise")})
     assert ref.shape == (4, 3, 32, 32) and torch.equal(outs["identity"], ref)
-    points = {p.name: p for p in measure(ref, outs, fr="mse", divergence="toy-mean-gap")}
+    points = {p.name: p for p in measure(ref, outs, fr="mse", perception="toy-mean-gap")}
     for name, y in outs.items():
         per_image = ((ref - y) ** 2).flatten(1).mean(1).double().numpy()
         assert points[name].distortion == pytest.approx(per_image.mean(), rel=1e-6)
@@ -53,7 +48,7 @@ def test_folders_are_matched_by_name_and_measured(folders, toy_plugin):  # noqa:
 
 def test_a_trained_critic_measures_perception_on_the_plane(folders):
     ref, outs = load_matching(folders / "ref", {"noise": folders / "noise"})
-    (point,) = measure(ref, outs, divergence="wasserstein-critic", perception_options={"steps": 3, "hidden": 8}, progress=False)
+    (point,) = measure(ref, outs, perception="wasserstein-critic,steps=3,hidden=8", progress=False)
     assert np.isfinite(point.perception) and point.perception_stderr >= 0
 
 
@@ -70,24 +65,29 @@ def test_admissible_set_with_and_without_rate():
     assert df.admissible_rdp.tolist() == [True, True, True]  # ...but needs the fewest bits
 
 
-def test_parse_setting():
-    assert parse_setting("jpeg:quality=10") == ("jpeg", {"quality": 10})
-    assert parse_setting("gan:lam=0.5,noise=0.25,distortion=mse") == ("gan", {"lam": 0.5, "noise": 0.25, "distortion": "mse"})
-    assert parse_setting("sq") == ("sq", {})
-    with pytest.raises(rdpkit.InputError, match="NAME:KEY=VALUE"):
-        parse_setting("jpeg:quality")
-
-
-def test_jpeg_at_several_qualities_orders_rate_and_distortion():
+def test_jpeg_at_several_qualities_orders_rate_and_distortion(tmp_path):
+    trials = plane_trials("builtin:" + ",".join(NAMES), ["jpeg,quality=10", "jpeg,quality=50", "jpeg,quality=90"], size=48)
+    assert [t.label for t in trials] == ["jpeg,quality=10", "jpeg,quality=50", "jpeg,quality=90"]
+    with Store(tmp_path / "p.sqlite") as db:
+        summary = run_trials(trials, db, executor="inline", progress=False)
+        points = [PlanePoint.of(t.label, t.load(db)) for t in trials]
+    assert summary.ran == 3
     x = load_images([f"builtin:{n}" for n in NAMES], size=48)
-    outs, rates = codec_outputs(x, ["jpeg:quality=10", "jpeg:quality=50", "jpeg:quality=90"])
-    mse = [float(((x - outs[s]) ** 2).mean()) for s in outs]
-    assert list(rates.values()) == sorted(rates.values()) and mse == sorted(mse, reverse=True)
+    data = rdpkit.codec("jpeg", quality=50).encode(x).to_bytes()
+    assert points[1].bpp == 8 * len(data) / (4 * 48 * 48), "rate from the bytes of the whole batch"
+    assert [p.bpp for p in points] == sorted(p.bpp for p in points) and [p.distortion for p in points] == sorted((p.distortion for p in points), reverse=True)
+
+
+def test_a_no_reference_critic_is_a_perception_index(folders):
+    ref, outs = load_matching(folders / "ref", {"identity": folders / "identity", "blur": folders / "blur"})
+    points = {p.name: p for p in measure(ref, outs, perception="niqe,patch=16", progress=False)}
+    expected = rdpkit.critic("niqe", patch=16).score(outs["blur"]).double().mean()
+    assert points["blur"].perception == pytest.approx(float(expected), rel=1e-6)
 
 
 def test_plane_command_from_folders_and_from_codecs(folders, toy_plugin):  # noqa: F811
     args = ["plane", "--reference", str(folders / "ref"), "--outputs", f"blur={folders / 'blur'}", "--outputs", f"noise={folders / 'noise'}",
-            "--divergence", "toy-mean-gap", "--out", str(folders / "plane"), "--json", "--quiet"]
+            "--perception", "toy-mean-gap", "--out", str(folders / "plane"), "--json", "--quiet"]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in result.output.splitlines()]
@@ -95,12 +95,15 @@ def test_plane_command_from_folders_and_from_codecs(folders, toy_plugin):  # noq
     page = (folders / "plane" / "index.html").read_text()
     assert "data:image/png;base64," in page and (folders / "plane" / "plane.csv").exists()
 
-    result = CliRunner().invoke(cli, ["plane", "--data", "builtin:astronaut,camera", "--size", "32", "--codec", "jpeg:quality=20",
-                                      "--codec", "sq:levels=8", "--divergence", "toy-mean-gap", "--out", str(folders / "p2"), "--json", "--quiet"])
+    result = CliRunner().invoke(cli, ["plane", "--data", "builtin:astronaut,camera", "--size", "32", "--codec", "jpeg,quality=20",
+                                      "--codec", "sq,levels=8", "--perception", "toy-mean-gap", "--out", str(folders / "p2"), "--json", "--quiet",
+                                      "--executor", "inline"])
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in result.output.splitlines()]
-    assert {r["name"] for r in rows} == {"jpeg:quality=20", "sq:levels=8"} and all(r["bpp"] > 0 for r in rows)
+    assert {r["name"] for r in rows} == {"jpeg,quality=20", "sq,levels=8"} and all(r["bpp"] > 0 for r in rows)
+    with Store(folders / "p2" / "plane.sqlite", readonly=True) as db:
+        assert len(db.trials(kind="sweep", status="done")) == 2, "the plane's codec settings are sweep trials in a store"
     assert np.isfinite([r["distortion"] for r in rows]).all()
 
-    bad = CliRunner().invoke(cli, ["plane", "--reference", str(folders / "ref"), "--outputs", "x", "--divergence", "toy-mean-gap"])
+    bad = CliRunner().invoke(cli, ["plane", "--reference", str(folders / "ref"), "--outputs", "x", "--perception", "toy-mean-gap"])
     assert bad.exit_code == 2 and "--outputs NAME=FOLDER" in bad.output

@@ -25,17 +25,16 @@ def toy_sweep(levels: list[int], seeds: list[int], delay: float = 0.0, label: st
     return {
         "sweep": {"name": "toy", "seeds": seeds},
         "data": {"source": "digits", "limit": 200},
-        "codec": [{"name": "toy-quant", "label": label, "grid": {"levels": levels}, "options": {"dither": True, "delay": delay}, "fit": {"steps": 1}}],
-        "evaluate": {"critic": "", "divergences": ["toy-mean-gap"], "samples": 4},
+        "codec": [{"name": f"toy-quant,dither=true,delay={delay}", "label": label, "grid": {"levels": levels}, "fit": {"steps": 1}}],
+        "evaluate": {"perception": "toy-mean-gap", "samples": 4},
     }
 
 
 def _toml(d: dict) -> str:
     c = d["codec"][0]
     return (f"[sweep]\nname = \"toy\"\nseeds = {d['sweep']['seeds']}\n[data]\nsource = \"digits\"\nlimit = 200\n"
-            f"[[codec]]\nname = \"toy-quant\"\nlabel = {json.dumps(c['label'])}\ngrid = {{ levels = {c['grid']['levels']} }}\n"
-            f"options = {{ dither = true, delay = {c['options']['delay']} }}\nfit = {{ steps = 1 }}\n"
-            "[evaluate]\ncritic = \"\"\ndivergences = [\"toy-mean-gap\"]\nsamples = 4\n")
+            f"[[codec]]\nname = {json.dumps(c['name'])}\nlabel = {json.dumps(c['label'])}\ngrid = {{ levels = {c['grid']['levels']} }}\n"
+            "fit = { steps = 1 }\n[evaluate]\nperception = \"toy-mean-gap\"\nsamples = 4\n")
 
 
 def _markers(folder: Path) -> dict[str, int]:
@@ -43,6 +42,7 @@ def _markers(folder: Path) -> dict[str, int]:
 
 
 def _marker_name(config: dict) -> str:
+    """The marker file of a trial (its stored configuration)."""
     return f"levels{config['options']['levels']}-seed{config['seed']}"
 
 
@@ -80,8 +80,8 @@ def test_sigkill_mid_sweep_then_resume_loses_nothing_and_reruns_nothing(tmp_path
     for key, t in finished_before.items():
         assert after[key].finished == t.finished and after[key].result == t.result, "a finished trial was run again"
         assert markers[_marker_name(t.config)] == 1
-    for key, config in trials.items():
-        assert 1 <= markers[_marker_name(config)] <= (1 if key in finished_before else 2)
+    for key, trial in trials.items():
+        assert 1 <= markers[_marker_name(trial.identity())] <= (1 if key in finished_before else 2)
         assert after[key].result["key"] == key
 
 
@@ -95,12 +95,12 @@ def test_two_sweeps_on_one_store_share_the_trials(tmp_path, toy_plugin):  # noqa
     assert all(p.returncode == 0 for p in procs), outs
     with Store(store) as s:
         assert len(s.trials(status="done")) == 6 and not s.trials(status="running")
-    assert _markers(toy_plugin) == {_marker_name(c): 1 for c in sweep_trials(SweepConfig.from_dict(spec)).values()}, "no trial ran twice"
+    assert _markers(toy_plugin) == {_marker_name(t.identity()): 1 for t in sweep_trials(SweepConfig.from_dict(spec)).values()}, "no trial ran twice"
     summaries = [json.loads(o.strip().splitlines()[-1]) for o, _ in outs]
     assert sum(s["ran"] for s in summaries) == 6
 
 
-MEASURED = ("rate", "distortion", "divergences", "perception")
+MEASURED = ("rate", "distortions", "divergences", "perception")
 
 
 def test_local_pool_and_ray_give_the_same_results(tmp_path, toy_plugin):  # noqa: F811
@@ -113,23 +113,24 @@ def test_local_pool_and_ray_give_the_same_results(tmp_path, toy_plugin):  # noqa
         with Store(store) as s:
             results[executor] = {t.key: {m: t.result[m] for m in MEASURED} for t in s.trials()}
     assert results["local"] == results["ray"]
-    assert len({json.dumps(r["distortion"]) for r in results["local"].values()}) == 4, "seeds and settings must give different trials"
+    assert len({json.dumps(r["distortions"]) for r in results["local"].values()}) == 4, "seeds and settings must give different trials"
 
 
 def test_results_and_report_commands(tmp_path, toy_plugin):  # noqa: F811
     label = "<script>alert(1)</script>"
     store = tmp_path / "s.sqlite"
     run_sweep(SweepConfig.from_dict(toy_sweep([2, 4, 8, 16], [0], label=label)), store, workers=1, progress=False)
-    out = CliRunner().invoke(cli, ["results", str(store), "--json"])
+    out = CliRunner().invoke(cli, ["results", "--store", str(store), "--json"])
     rows = [json.loads(line) for line in out.output.splitlines()]
     assert len(rows) == 4 and all(r["status"] == "done" and r["config"]["label"] == label for r in rows)
-    assert {"key", "config", "status", "rate", "distortion", "perception", "seconds"} <= set(rows[0])
+    assert {"key", "config", "status", "rate", "distortions", "perception", "seconds"} <= set(rows[0])
     # rate from the bitstream grows with the number of levels, the error falls
     by_levels = sorted(rows, key=lambda r: r["config"]["options"]["levels"])
     assert [r["rate"]["bits_per_image"] for r in by_levels] == sorted(r["rate"]["bits_per_image"] for r in rows)
-    assert [r["distortion"]["mse"]["mean"] for r in by_levels] == sorted((r["distortion"]["mse"]["mean"] for r in rows), reverse=True)
+    assert [r["distortions"]["mse"]["mean"] for r in by_levels] == sorted((r["distortions"]["mse"]["mean"] for r in rows), reverse=True)
+    assert rows[0]["components"]["codec"] == "rdpkit-toy 0.1", "each component's distribution and version"
 
-    report = CliRunner().invoke(cli, ["report", str(store), "--out", str(tmp_path / "rep")])
+    report = CliRunner().invoke(cli, ["report", "--store", str(store), "--out", str(tmp_path / "rep")])
     assert report.exit_code == 0, report.output
     page = (tmp_path / "rep" / "index.html").read_text()
     assert label not in page and "&lt;script&gt;" in page, "strings must be escaped in the HTML"
@@ -137,14 +138,14 @@ def test_results_and_report_commands(tmp_path, toy_plugin):  # noqa: F811
     for name in ("sweep-rd.png", "sweep-pd.png", "sweep-samples.png", "results.csv", "settings.csv"):
         assert (tmp_path / "rep" / name).stat().st_size > 0
 
-    missing = CliRunner().invoke(cli, ["report", str(tmp_path / "nope.sqlite")])
+    missing = CliRunner().invoke(cli, ["report", "--store", str(tmp_path / "nope.sqlite")])
     assert missing.exit_code == 2 and "does not exist" in missing.output
 
 
 def test_failing_trials_and_a_dead_worker_do_not_stop_the_sweep(tmp_path, toy_plugin):  # noqa: F811
     spec = toy_sweep([2], [0])
-    spec["codec"].append({**spec["codec"][0], "label": "bug", "options": {"dither": True, "delay": -1.0}})  # time.sleep(-1) raises
-    spec["codec"].append({**spec["codec"][0], "label": "crash", "options": {"dither": True, "crash": True}})
+    spec["codec"].append({**spec["codec"][0], "label": "bug", "name": "toy-quant,dither=true,delay=-1.0"})  # time.sleep(-1) raises
+    spec["codec"].append({**spec["codec"][0], "label": "crash", "name": "toy-quant,dither=true,crash=true"})
     spec["codec"].append({**spec["codec"][0], "label": "after", "grid": {"levels": [4]}})
     store = tmp_path / "s.sqlite"
     summary = run_sweep(SweepConfig.from_dict(spec), store, workers=1, progress=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 
 import numpy as np
 import pytest
@@ -10,65 +11,78 @@ from PIL import Image
 
 import rdpkit
 from rdpkit.sweep.config import SweepConfig
-from rdpkit.sweep.trial import dataset, run_trial
+from rdpkit.sweep.trial import SweepResult, SweepTrial, dataset
 
 SPEC = {
     "data": {"source": "digits", "limit": 240},
     "codec": [{"name": "sq", "grid": {"levels": [4]}}],
-    "evaluate": {"distortions": ["mse"], "divergences": ["wasserstein-sliced"], "critic": "wasserstein-critic",
-                 "critic_options": {"steps": 20, "hidden": 16}, "samples": 6},
+    "evaluate": {"distortions": ["mse"], "divergences": ["wasserstein-sliced"], "perception": "wasserstein-critic,steps=20,hidden=16",
+                 "critics": ["niqe,patch=8"], "samples": 6},
 }
+REGISTRY = rdpkit.get_registry()
+
+
+def run(trial: SweepTrial) -> SweepResult:
+    record, artifacts = trial.run("cpu", REGISTRY).to_record()
+    return SweepResult.from_record(json.loads(json.dumps(record)), artifacts)  # as the store gives it back
 
 
 @pytest.fixture(scope="module")
 def trial():
     config = SweepConfig.from_dict(SPEC)
-    config.validate(rdpkit.get_registry())
-    (t,) = config.trials()
-    return t, run_trial(t)
+    config.validate(REGISTRY)
+    (t,) = config.trials(REGISTRY)
+    return t, run(t)
 
 
 def test_rate_distortion_and_perception_match_independent_computations(trial):
-    config, outcome = trial
-    assert outcome.error is None, outcome.error
-    r = outcome.result
-    train, reference, test = dataset(config["data"])
+    t, r = trial
+    train, reference, test = dataset(t.data)
     assert (len(train), len(reference), len(test)) == (120, 60, 60)
     codec = rdpkit.codec("sq", levels=4)
     data = codec.encode(test).to_bytes()
-    assert r["rate"]["bits_per_image"] == 8 * len(data) / 60 and r["rate"]["bpp"] == 8 * len(data) / (60 * 64)
+    assert r.rate.bits_per_image == 8 * len(data) / 60 and r.rate.bpp == 8 * len(data) / (60 * 64) and r.rate.bytes == len(data)
     x_hat = codec.decode(data, seed=0)
     per_image = ((test - x_hat) ** 2).flatten(1).mean(1).double().numpy()
-    assert r["distortion"]["mse"]["mean"] == pytest.approx(per_image.mean(), rel=1e-9)
-    assert r["distortion"]["mse"]["stderr"] == pytest.approx(per_image.std(ddof=1) / np.sqrt(60), rel=1e-6)
+    assert r.distortions["mse"].mean == pytest.approx(per_image.mean(), rel=1e-9)
+    assert r.distortions["mse"].stderr == pytest.approx(per_image.std(ddof=1) / np.sqrt(60), rel=1e-6)
     sliced = rdpkit.divergence("wasserstein-sliced").estimate(reference, x_hat)
-    assert r["divergences"]["wasserstein-sliced"]["value"] == pytest.approx(sliced.value, rel=1e-6)
-    assert r["perception"]["name"] == "wasserstein-critic" and r["perception"]["quantity"] == "W1"
-    assert r["perception"]["stderr"] > 0 and r["perception"]["n"] > 0
+    assert r.divergences["wasserstein-sliced"]["value"] == pytest.approx(sliced.value, rel=1e-6)
+    assert r.perception.name == "wasserstein-critic,steps=20,hidden=16" and r.perception.kind == "divergence" and r.perception.quantity == "W1"
+    assert r.perception.stderr > 0 and r.perception.n > 0
+    niqe = rdpkit.critic("niqe", patch=8).score(x_hat).double()
+    assert r.critics["niqe,patch=8"].mean == pytest.approx(float(niqe.mean()), rel=1e-6), "a registered critic as a no-reference evaluation"
 
 
 def test_the_result_records_provenance(trial):
-    _, outcome = trial
-    r = outcome.result
-    assert r["device"] == "cpu" and r["threads"] == 1 and r["wall_seconds"] > 0
-    assert {"python", "torch", "numpy"} <= set(r["software"])
-    assert r["components"]["codec"]["name"] == "sq" and r["components"]["codec"]["distribution"] == "rdpkit"
-    assert {"distortion:mse", "divergence:wasserstein-critic", "divergence:wasserstein-sliced"} <= set(r["components"])
-    samples = Image.open(io.BytesIO(outcome.artifacts["samples.png"]))
+    _, r = trial
+    assert r.device == "cpu" and r.wall_seconds > 0 and r.encode_seconds > 0 and r.decode_seconds > 0
+    assert {"python", "torch", "numpy"} <= set(r.software)
+    assert r.components["codec"]["name"] == "sq" and r.components["codec"]["distribution"] == "rdpkit"
+    assert {"distortion:mse", "divergence:wasserstein-critic,steps=20,hidden=16", "divergence:wasserstein-sliced", "critic:niqe,patch=8"} <= set(r.components)
+    samples = Image.open(io.BytesIO(r.samples))
     assert samples.size == (6 * 9 - 1, 8)  # six 8×8 digits with 1-pixel gaps
 
 
 def test_a_trial_is_deterministic_under_its_seed(trial):
-    config, outcome = trial
-    again = run_trial(config)
-    for part in ("rate", "distortion", "divergences", "perception"):
-        assert again.result[part] == outcome.result[part]
-    other = run_trial({**config, "seed": 1})
-    assert other.result["perception"]["value"] != outcome.result["perception"]["value"], "the critic must follow the trial's seed"
+    t, r = trial
+    again = run(t)
+    assert (again.rate, again.distortions, again.divergences, again.perception) == (r.rate, r.distortions, r.divergences, r.perception)
+    other = run(SweepTrial(t.codec, t.label, t.fit, 1, t.data, t.evaluate))
+    assert other.perception.value != r.perception.value, "the critic must follow the trial's seed"
+
+
+def test_a_perception_critic_gives_the_index():
+    spec = {**SPEC, "evaluate": {"distortions": ["mse"], "perception": "niqe,patch=8", "samples": 0}}
+    (t,) = SweepConfig.from_dict(spec).trials(REGISTRY)
+    r = run(t)
+    assert r.perception.kind == "critic" and r.perception.value == r.critics["niqe,patch=8"].mean and r.samples is None
 
 
 def test_a_trial_that_cannot_be_measured_fails_with_the_sentence():
-    config = SweepConfig.from_dict({**SPEC, "data": {"source": "digits", "limit": 8, "split": [0.5, 0.375, 0.125]}}).trials()[0]
-    outcome = run_trial(config)
-    assert outcome.result is None
+    from rdpkit.trial import Task, run_task
+
+    (t,) = SweepConfig.from_dict({**SPEC, "data": {"source": "digits", "limit": 8, "split": [0.5, 0.375, 0.125]}}).trials(REGISTRY)
+    outcome = run_task(Task([t], "cpu"))
+    assert not outcome.records
     assert outcome.error.startswith("InputError: samples_q has 1 sample(s); a divergence needs at least 2")

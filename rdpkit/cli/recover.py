@@ -2,26 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 from rich.markup import escape
 
+from ..errors import InputError
 from . import cli
+from .common import COMPONENT_HELP, F, _apply, device_option, executor_options, output_options, progress, store_option
 from .output import console, print_json, table
 
 
-def _settings_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    """The options that `recover` and `audit` share: sizes, profile, thresholds, device."""
+def _settings_options(f: F) -> F:
+    """The recovery test's settings (rdpkit.recovery.Settings), shared by `recover` and `audit`."""
     from ..recovery.profiles import DEFAULT_PROFILE, PROFILES
     from ..recovery.settings import DEFAULT_SIZE, MAX_PIXELS
     from ..recovery.verdict import Thresholds
 
     t = Thresholds()
-    options = [
-        click.option("--size", default=DEFAULT_SIZE, show_default=True, help="Side of the square images are scaled and centre-cropped to (ms-ssim needs ≥ 161)."),
+    return _apply(f, [
+        click.option("--size", default=DEFAULT_SIZE, show_default=True, help="Side of the square images are scaled and centre-cropped to (the smallest multiple of 32 that ms-ssim's five scales accept)."),
         click.option("--profile", type=click.Choice(sorted(PROFILES)), default=DEFAULT_PROFILE, show_default=True,
                      help="Optimisation profile: ding = Ding et al.'s 20,000 Adam steps; fast = 1,000 steps, same verdicts as ding on the built-ins."),
         click.option("--steps", type=int, default=None, help="Number of Adam steps [default: the profile's]."),
@@ -30,23 +31,20 @@ def _settings_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--psnr-threshold", default=t.psnr_db, show_default=True, help="Recovered needs PSNR(x, y*) ≥ this (dB)..."),
         click.option("--ssim-threshold", default=t.ssim, show_default=True, help="...and SSIM(x, y*) ≥ this."),
         click.option("--near-identical", multiple=True, help=f"Perturbation (rdpkit.degrade spec, repeatable) defining D's near-identical level [default: {', '.join(t.near_identical)}]."),
-        click.option("--device", default=None, help="Torch device [default: cuda when present, else cpu]."),
+        device_option,
         click.option("--max-pixels", default=MAX_PIXELS, show_default=True, help="Most values (N·C·H·W) optimised at once; bounds memory."),
-        click.option("--force", is_flag=True, help="Run again even when the store holds this configuration."),
-        click.option("--json", "as_json", is_flag=True, help="Print one JSON object and no progress bars."),
-    ]
-    for option in reversed(options):
-        f = option(f)
-    return f
+        click.option("--force", is_flag=True, help="Run again (reset the stored trials) even when the store holds these configurations."),
+        output_options,
+    ])
 
 
 def _settings(size: int, profile: str, steps: int | None, seed: int, stride: int | None, psnr_threshold: float,
-              ssim_threshold: float, near_identical: tuple[str, ...], device: str | None, max_pixels: int) -> Any:
+              ssim_threshold: float, near_identical: tuple[str, ...], device: str, max_pixels: int) -> Any:
     from ..recovery.settings import Settings
     from ..recovery.verdict import Thresholds
 
     thresholds = Thresholds(psnr_threshold, ssim_threshold, *([tuple(near_identical)] if near_identical else []))
-    return Settings.make(size, profile, steps, seed, thresholds, stride, device, max_pixels)
+    return Settings(size=size, profile=profile, steps=steps, seed=seed, stride=stride, thresholds=thresholds, device=device, max_pixels=max_pixels)
 
 
 def _summary_rows(results: list[Any]) -> list[list[Any]]:
@@ -57,58 +55,69 @@ SUMMARY_COLUMNS = ["distortion", "image", "init", "verdict", "PSNR (dB)", "SSIM"
 
 
 @cli.command("recover")
-@click.option("--distortion", required=True, help="A registered differentiable distortion (rdpkit list).")
+@click.option("--distortion", required=True, help=f"A registered differentiable distortion (rdpkit list): {COMPONENT_HELP}.")
 @click.option("--image", default="builtin:astronaut", show_default=True, help="builtin:NAME or a PNG/JPEG path.")
 @click.option("--init", default="noise", show_default=True, help="noise, jpeg:QUALITY, blur:SIGMA (any rdpkit.degrade spec) or a PNG/JPEG path.")
-@click.option("--out", default="rdpkit-recover", show_default=True, type=click.Path(file_okay=False), help="Folder for the images, curves.png and result.json.")
-@click.option("--store", default=None, type=click.Path(dir_okay=False), help="Result store [default: OUT/recover.sqlite].")
+@click.option("--out", default="rdpkit-recover", show_default=True, type=click.Path(file_okay=False, path_type=Path), help="Folder for the images, curves.png and result.json.")
+@click.option("--store", default=None, type=click.Path(dir_okay=False, path_type=Path), help="Result store (SQLite file) [default: OUT/recover.sqlite].")
 @_settings_options
-def recover_cmd(distortion: str, image: str, init: str, out: str, store: str | None, force: bool, as_json: bool, **options: Any) -> None:
+def recover_cmd(distortion: str, image: str, init: str, out: Path, store: Path | None, force: bool, quiet: bool, as_json: bool, **options: Any) -> None:
     """Minimise D(x, y) over y from INIT and judge whether the reference x comes back."""
-    from ..recovery.audit import run_stored
+    from ..recovery.report import save_result
+    from ..recovery.trial import RecoveryTrial
+    from ..registry import get_registry
     from ..store import Store
+    from ..trial import run_trials
 
     settings = _settings(**options)
-    with Store(store or Path(out) / "recover.sqlite") as db:
-        results, _ = run_stored(db, distortion, [(image, init)], settings, force=force, progress=not as_json)
-    if not results:
-        raise click.ClickException("this configuration is being run by another process right now; wait for it, or pass --force.")
-    r = results[0]
-    r.save(out)
+    trial = RecoveryTrial.make(distortion, (image, init), settings, get_registry())
+    with Store(store or out / "recover.sqlite") as db:
+        summary = run_trials([trial], db, executor="inline", force=force, progress=progress(quiet), desc="recovery")
+        result = trial.load(db)
+    if summary.errors:
+        raise InputError(next(iter(summary.errors.values())).splitlines()[0])
+    if result is None:
+        raise InputError("this configuration is being run by another process right now; wait for it, or pass --force.")
+    result = result.rejudged(settings.thresholds)  # type: ignore[union-attr]
+    save_result(result, out)
     if as_json:
-        print_json(r.as_dict())
+        print_json(result.as_dict())
         return
-    table("rdpkit recover", SUMMARY_COLUMNS, _summary_rows([r]))
-    console.print(f"{r.verdict.label}: {r.verdict.reason}.\nImages, curves.png and result.json in {out}/")
+    table("rdpkit recover", SUMMARY_COLUMNS, _summary_rows([result]))
+    console.print(f"{result.verdict.label}: {result.verdict.reason}.\nImages, curves.png and result.json in {out}/")
 
 
 @cli.command("audit")
-@click.option("--distortion", "distortions", multiple=True, help="Only these distortions (repeatable) [default: every registered differentiable one].")
+@click.option("--distortion", "distortions", multiple=True, help=f"Only these distortions, repeatable ({COMPONENT_HELP}) [default: every registered differentiable one].")
 @click.option("--distribution", "distributions", multiple=True, help="Only the distortions of this distribution (repeatable; rdpkit = the built-ins).")
 @click.option("--image", "images", multiple=True, help="builtin:NAME or PNG/JPEG path, repeatable [default: builtin:astronaut, builtin:coffee].")
 @click.option("--init", "inits", multiple=True, help="Initialisation, repeatable [default: noise, jpeg:10].")
-@click.option("--store", default="rdpkit-audit/audit.sqlite", show_default=True, type=click.Path(dir_okay=False), help="Result store; an interrupted audit resumes from it.")
-@click.option("--report", default="rdpkit-audit/report.html", show_default=True, type=click.Path(dir_okay=False), help="Self-contained HTML report.")
-@click.option("--csv", "csv_path", default=None, type=click.Path(dir_okay=False), help="Also write the results table as CSV.")
-@click.option("--gallery", default=None, type=click.Path(dir_okay=False), help="Also write the gallery as a PNG figure.")
+@store_option("rdpkit-audit/audit.sqlite", "; an interrupted audit resumes from it")
+@click.option("--report", default="rdpkit-audit/report.html", show_default=True, type=click.Path(dir_okay=False, path_type=Path), help="Self-contained HTML report.")
+@click.option("--csv", "csv_path", default=None, type=click.Path(dir_okay=False, path_type=Path), help="Also write the results table as CSV.")
+@click.option("--gallery", default=None, type=click.Path(dir_okay=False, path_type=Path), help="Also write the gallery as a PNG figure.")
+@executor_options
 @_settings_options
-def audit_cmd(distortions: tuple[str, ...], distributions: tuple[str, ...], images: tuple[str, ...], inits: tuple[str, ...], store: str, report: str,
-              csv_path: str | None, gallery: str | None, force: bool, as_json: bool, **options: Any) -> None:
+def audit_cmd(distortions: tuple[str, ...], distributions: tuple[str, ...], images: tuple[str, ...], inits: tuple[str, ...], store: Path, report: Path,
+              csv_path: Path | None, gallery: Path | None, executor: str | None, workers: int | None, address: str | None, force: bool,
+              quiet: bool, as_json: bool, **options: Any) -> None:
     """Run the recovery test of many distortions × images × initialisations and write one HTML report."""
     from ..recovery.audit import DEFAULT_IMAGES, DEFAULT_INITS, audit
     from ..recovery.report import write_gallery, write_report
+    from ..report import output_path
 
-    s = _settings(**options)
-    result = audit(distortions or None, images or DEFAULT_IMAGES, inits or DEFAULT_INITS, distributions=distributions or None, size=s.size, profile=s.profile,
-                   seed=s.seed, thresholds=s.thresholds, stride=s.stride, device=s.device, max_pixels=s.max_pixels,
-                   store=store, force=force, progress=not as_json)
+    for out in (report, csv_path, gallery):  # refused before any work: an output must never overwrite the store
+        if out is not None:
+            output_path(out, protect=[store])
+    result = audit(distortions or None, images or DEFAULT_IMAGES, inits or DEFAULT_INITS, _settings(**options), distributions=distributions or None,
+                   store=store, force=force, executor=executor, workers=workers, address=address, progress=progress(quiet))
     write_report(result, report)
     if csv_path:
         result.to_csv(csv_path)
     if gallery and result.results:
         write_gallery(result, gallery)
     if as_json:
-        print_json({**result.as_dict(), "report": report, "csv": csv_path})
+        print_json({**result.as_dict(), "report": str(report), "csv": str(csv_path) if csv_path else None})
         return
     table("rdpkit audit", SUMMARY_COLUMNS, _summary_rows(result.results))
     for name, why in result.problems.items():

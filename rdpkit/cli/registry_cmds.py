@@ -2,48 +2,98 @@
 
 from __future__ import annotations
 
-import click
+from collections import Counter
 
-from ..registry import get_registry
-from ..spec import KINDS
+import click
+from rich.markup import escape
+
+from ..hookspecs import HOOKS
+from ..errors import AmbiguousNameError
+from ..registry import PluginRecord, Registry, get_registry
+from ..spec import Info
 from . import cli
+from .common import JSON_HELP
 from .output import console, print_json, table
 
 
+def licence(distribution: str) -> str:
+    """The licence a distribution's metadata states (License-Expression, License, or a licence classifier)."""
+    import importlib.metadata as md
+
+    try:
+        meta = md.metadata(distribution)
+    except md.PackageNotFoundError:
+        return "?"
+    text = meta.get("License-Expression") or meta.get("License") or ""
+    if not text or len(text) > 60:  # some distributions paste the whole licence text
+        classifiers = [c.split("::")[-1].strip() for c in meta.get_all("Classifier") or [] if c.startswith("License ::")]
+        text = ", ".join(classifiers) or (text.splitlines()[0][:60] if text else "not stated")
+    return text
+
+
+def _registered(r: PluginRecord, verbose: bool) -> str:
+    if r.status != "loaded":
+        return r.error
+    if not r.registered:
+        return "(nothing)"
+    if verbose:
+        return ", ".join(r.registered)
+    counts = Counter(item.split(":", 1)[0] for item in r.registered)
+    return ", ".join(f"{n} {kind}{'s' if n > 1 else ''}" for kind, n in counts.items())
+
+
 @cli.command("plugins")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per line: name, distribution, version, status, error, registered.")
-def plugins_cmd(as_json: bool) -> None:
-    """Installed plugins: where each comes from, what it registered, or why it failed."""
+@click.option("--verbose", "-v", is_flag=True, help="Name every registered component instead of counting them per kind.")
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP + " Fields: name, distribution, version, licence, status, error, registered, problems.")
+def plugins_cmd(verbose: bool, as_json: bool) -> None:
+    """Installed plugins: where each comes from, under which licence, what it registered, or why it failed."""
     records = get_registry().plugins
     if as_json:
         for r in records:
-            print_json(r.as_dict())
+            print_json({**r.as_dict(), "licence": licence(r.distribution)})
         return
     rows = []
     for r in records:
         status = {"loaded": "[green]loaded[/]", "failed": "[red]failed[/]", "unavailable": "[yellow]unavailable[/]"}[r.status]
-        what = r.error if r.status != "loaded" else ", ".join(r.registered) or "(nothing)"
+        what = escape(_registered(r, verbose))
         if r.problems:
-            what += "\n[yellow]refused: " + "; ".join(r.problems) + "[/]"
-        rows.append([r.name, r.distribution, r.version, status, what])
-    table("rdpkit plugins", ["plugin", "distribution", "version", "status", "registered / error"], rows)
+            what += "\n[yellow]problems: " + escape("; ".join(r.problems)) + "[/]"
+        rows.append([r.name, r.distribution, r.version, licence(r.distribution), status, what])
+    table("rdpkit plugins", ["plugin", "distribution", "version", "licence", "status", "registered / error"], rows)
+
+
+def _asked_as(registry: Registry, info: Info) -> str:
+    """The name that reaches this component: bare where it does, else distribution:name."""
+    try:
+        return info.name if registry.info(info.kind, info.name) == info else info.qualified_name
+    except AmbiguousNameError:
+        return info.qualified_name
 
 
 @cli.command("list")
-@click.argument("kind", required=False, type=click.Choice(KINDS))
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per line with the full metadata.")
+@click.argument("kind", required=False, type=click.Choice(list(HOOKS)))
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP + " Each object is a component's full metadata.")
 def list_cmd(kind: str | None, as_json: bool) -> None:
-    """Registered distortions, divergences, codecs and critics (optionally of one KIND)."""
-    infos = get_registry().infos(kind)
+    """Registered distortions, divergences, codecs and critics (or one KIND, presets included)."""
+    registry = get_registry()
+    infos = registry.infos(kind)
     if as_json:
         for i in infos:
             print_json(i.as_dict())
         return
-    if not infos:
+    if infos:
+        rows = [
+            [i.kind, _asked_as(registry, i), "yes" if i.differentiable else "no",
+             i.weights or ("yes" if i.needs_weights else "no"), f"{i.distribution} {i.version}", i.summary]
+            for i in infos
+        ]
+        table("rdpkit list", ["kind", "name", "differentiable", "weights", "from", "summary"], rows)
+    else:
         console.print(f"no {kind or 'component'} is registered")
-        return
-    rows = [
-        [i.kind, i.name, "yes" if i.differentiable else "no", i.weights or ("yes" if i.needs_weights else "no"), f"{i.distribution} {i.version}", i.summary]
-        for i in infos
-    ]
-    table("rdpkit list", ["kind", "name", "differentiable", "weights", "from", "summary"], rows)
+    records = registry.plugins
+    broken = [r for r in records if r.status != "loaded"]
+    if broken:
+        console.print(f"[yellow]{len(broken)} plugin(s) did not load ({escape(', '.join(r.name for r in broken))}); `rdpkit plugins` says why.[/]")
+    for r in records:
+        for problem in r.problems:
+            console.print(f"[yellow]note: plugin {escape(r.name)} ({escape(r.distribution)}): {escape(problem)}[/]")

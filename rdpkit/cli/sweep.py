@@ -1,31 +1,31 @@
-"""`rdpkit sweep`, `rdpkit results`, `rdpkit report` and `rdpkit plane`: rate-distortion-perception sweeps."""
+"""`rdpkit sweep`, `rdpkit results`, `rdpkit report` and `rdpkit plane`: sweeps, stores and the P-D plane."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
 from ..errors import InputError
 from . import cli
+from .common import COMPONENT_HELP, device_option, executor_options, output_options, progress, store_option
 from .output import console, print_json, table
 
 
 @cli.command("sweep")
 @click.argument("config", required=False, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--preset", help="A built-in sweep instead of CONFIG: digits-smoke (under 3 min) or digits (under 30 min).")
-@click.option("--store", default="results.sqlite", show_default=True, type=click.Path(dir_okay=False, path_type=Path), help="SQLite file the trials are written to.")
-@click.option("--executor", default="local", show_default=True, type=click.Choice(["local", "ray"]), help="A local process pool, or Ray tasks.")
-@click.option("--address", help="Address of an existing Ray cluster (with --executor ray); without it a local one is started for the run.")
-@click.option("--workers", type=int, help="Trials at a time [default: CPU cores / threads per trial, or one per GPU].")
+@click.option("--preset", help="A registered sweep instead of CONFIG (rdpkit list preset), e.g. digits-smoke.")
+@store_option("results.sqlite", "the trials are written to")
+@executor_options
 @click.option("--resume", is_flag=True, help="Continue a sweep this store already holds: skip finished trials, restart interrupted ones.")
 @click.option("--retry-failed", is_flag=True, help="With --resume, run failed trials again.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
-def sweep_cmd(config: Path | None, preset: str | None, store: Path, executor: str, address: str | None, workers: int | None,
-              resume: bool, retry_failed: bool, quiet: bool, as_json: bool) -> None:
-    """Run every trial of the sweep declared in CONFIG (TOML) or a --preset."""
+@click.option("--force", is_flag=True, help="Run every trial again, resetting what the store holds of them.")
+@output_options
+def sweep_cmd(config: Path | None, preset: str | None, store: Path, executor: str | None, address: str | None, workers: int | None,
+              resume: bool, retry_failed: bool, force: bool, quiet: bool, as_json: bool) -> None:
+    """Run every trial of the sweep declared in CONFIG (TOML; every key is described in docs/sweep-toml.md) or a --preset."""
     from ..sweep.config import SweepConfig
     from ..sweep.presets import preset as get_preset
     from ..sweep.runner import run_sweep
@@ -36,105 +36,134 @@ def sweep_cmd(config: Path | None, preset: str | None, store: Path, executor: st
         raise InputError("--retry-failed continues an earlier sweep; add --resume.")
     cfg = get_preset(preset) if preset else SweepConfig.from_toml(config)  # type: ignore[arg-type]
     summary = run_sweep(cfg, store, executor=executor, workers=workers, address=address, resume=resume,
-                        retry_failed=retry_failed, progress=not quiet)
+                        retry_failed=retry_failed, force=force, progress=progress(quiet))
     if as_json:
         print_json({"store": str(store), **summary.as_dict()})
     else:
         console.print(f"{cfg.name}: {summary.trials} trials; {summary.ran} ran, {summary.failed} failed, "
                       f"{summary.already_done} were already done, {summary.by_others} done by another process "
-                      f"({summary.seconds:.1f} s). Results in {store}; `rdpkit report {store}` draws them.")
+                      f"({summary.seconds:.1f} s). Results in {store}; `rdpkit report --store {store}` draws them.")
     if summary.failed:
         sys.exit(1)
 
 
-@cli.command("results")
-@click.argument("store", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per trial: key, config, status, rate, distortion, perception, seconds, error.")
-def results_cmd(store: Path, as_json: bool) -> None:
-    """The trials in a sweep's result STORE."""
-    from ..sweep.report import open_store
-    from ..sweep.trial import KIND
+def _components(record: dict[str, Any] | None) -> dict[str, str]:
+    """component → "distribution version", from a stored result's provenance."""
+    return {k: f"{v.get('distribution', '?')} {v.get('version', '?')}" for k, v in ((record or {}).get("components") or {}).items()}
 
-    db = open_store(store)
-    trials = db.trials(kind=KIND)
+
+@cli.command("results")
+@store_option(None, "to read (opened read-only)")
+@output_options
+def results_cmd(store: Path, quiet: bool, as_json: bool) -> None:
+    """The trials in a result store, of every kind: sweeps, the P-D plane, recovery runs."""
+    from ..store import Store
+    from ..sweep.report import trial_rows
+
+    db = Store(store, readonly=True)
+    sweep = trial_rows(db)
+    recovery = db.trials(kind="recovery")
     if as_json:
-        for t in trials:
+        for stored, trial, result in sweep:
+            r = result.to_record()[0] if result else None
+            print_json({"key": stored.key, "kind": stored.kind, "status": stored.status, "config": stored.config,
+                        **({k: r[k] for k in ("rate", "distortions", "perception", "divergences", "critics")} if r else {}),
+                        "seconds": result.wall_seconds if result else stored.seconds, "device": result.device if result else None,
+                        "components": _components(r), "error": stored.error})
+        for t in recovery:
             r = t.result or {}
-            print_json({"key": t.key, "config": t.config, "status": t.status, "rate": r.get("rate"), "distortion": r.get("distortion"),
-                        "perception": r.get("perception"), "divergences": r.get("divergences"),
-                        "seconds": r.get("wall_seconds", t.seconds), "device": r.get("device"), "error": t.error})
+            print_json({"key": t.key, "kind": t.kind, "status": t.status, "config": t.config,
+                        **{k: r.get(k) for k in ("verdict", "verdict_reason", "psnr", "ssim", "distortion_value", "near_identical_level")},
+                        "seconds": r.get("seconds", t.seconds), "components": _components(r), "error": t.error})
         return
-    rows = []
-    for t in trials:
-        r = t.result
-        if r:
-            measured = [r["rate"]["bits_per_image"], r["distortion"][r["primary_distortion"]]["mean"], r["perception"]["value"], r["wall_seconds"]]
-        else:
-            measured = ["", "", "", t.error.splitlines()[0] if t.error else ""]
-        options = ", ".join(f"{k}={v}" for k, v in t.config["options"].items())
-        rows.append([t.key[:10], t.status, t.config["label"], options, str(t.config["seed"]), *measured])
-    table(f"rdpkit results {store}", ["key", "status", "codec", "options", "seed", "bits/image", "distortion", "perception", "seconds / error"], rows)
+    if sweep:
+        rows = []
+        for stored, trial, result in sweep:
+            measured = ([result.rate.bits_per_image, result.distortions[result.primary_distortion].mean, result.perception.value, result.wall_seconds]
+                        if result else ["", "", "", stored.error.splitlines()[0] if stored.error else ""])
+            options = ", ".join(f"{k}={v}" for k, v in trial.codec.options.items())
+            rows.append([stored.key, stored.status, trial.label, options, str(trial.seed), *measured])
+        table(f"sweep trials in {store}", ["key", "status", "codec", "options", "seed", "bits/image", "distortion", "perception", "seconds / error"], rows)
+    if recovery:
+        rows = [[t.key, t.status, t.config["distortion"], t.config["image"], t.config["init"], *(
+            [t.result["verdict"], t.result["psnr"], t.result["ssim"]] if t.result else ["", "", t.error.splitlines()[0] if t.error else ""])]
+            for t in recovery]
+        table(f"recovery trials in {store}", ["key", "status", "distortion", "image", "init", "verdict", "PSNR (dB)", "SSIM / error"], rows)
+    if not sweep and not recovery:
+        console.print(f"{store} holds no trial yet.")
 
 
 @cli.command("report")
-@click.argument("store", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--out", default="report", show_default=True, type=click.Path(file_okay=False, path_type=Path), help="Folder for the figures, CSV files and index.html.")
-def report_cmd(store: Path, out: Path) -> None:
-    """Figures, CSV and one self-contained HTML page for the sweep in STORE."""
-    from ..sweep.report import write_report
+@store_option(None, "to read (opened read-only)")
+@click.option("--out", default="report", show_default=True, type=click.Path(file_okay=False, path_type=Path), help="Folder for the figures, CSV files and HTML pages.")
+@output_options
+def report_cmd(store: Path, out: Path, quiet: bool, as_json: bool) -> None:
+    """Figures, CSV and self-contained HTML pages for what a store holds: index.html for sweeps, audit.html for recovery runs."""
+    from ..recovery.audit import from_store
+    from ..recovery.report import write_report as write_audit
+    from ..store import Store
+    from ..sweep.report import write_report as write_sweep
 
-    page = write_report(store, out)
-    console.print(f"wrote {page} (and sweep-*.png, results.csv, settings.csv beside it)")
+    db = Store(store, readonly=True)
+    kinds = db.kinds()
+    written = []
+    if "sweep" in kinds:
+        written.append(write_sweep(db, out))
+    if "recovery" in kinds:
+        written.append(write_audit(from_store(db), Path(out) / "audit.html"))
+    if not written:
+        raise InputError(f"{str(store)!r} holds no finished trial to report; run `rdpkit sweep` or `rdpkit audit` with --store {store} first.")
+    if as_json:
+        print_json({"store": str(store), "pages": [str(p) for p in written]})
+    else:
+        console.print("wrote " + ", ".join(str(p) for p in written) + " (figures and CSV files beside them)")
 
 
 @cli.command("plane")
 @click.option("--reference", type=click.Path(file_okay=False, path_type=Path), help="Folder of reference images.")
 @click.option("--outputs", "outputs", multiple=True, metavar="NAME=FOLDER", help="An algorithm's outputs, named like the reference files (repeatable).")
-@click.option("--data", help="Instead of folders: images to run --codec settings on (digits, or builtin:NAME,NAME,...).")
-@click.option("--codec", "codecs", multiple=True, metavar="NAME:KEY=VALUE,...", help="A codec setting, e.g. jpeg:quality=10 (repeatable).")
-@click.option("--fit", "fit_options", metavar="KEY=VALUE,...", default="", help="fit() options of learnable codecs, e.g. steps=300.")
-@click.option("--size", type=int, help="Side images are scaled and cropped to [default: native size; digits are 8×8].")
+@click.option("--data", help="Instead of folders: the image source to run --codec settings on (digits, builtin, builtin:NAME,..., a folder).")
+@click.option("--codec", "codecs", multiple=True, metavar="NAME[,KEY=VALUE...]", help="A codec setting, e.g. jpeg,quality=10 (repeatable).")
+@click.option("--fit", "fit_options", metavar="KEY=VALUE,...", default="", help="fit() options of learnable codecs, e.g. steps=300,batch_size=64.")
+@click.option("--size", type=int, help="Side images are scaled and cropped to [default: as they are; digits are 8×8].")
 @click.option("--gray", is_flag=True, help="Load images as grey levels.")
-@click.option("--fr", default="mse", show_default=True, help="Full-reference distortion.")
-@click.option("--nr", help="No-reference critic giving the perception index (mean score of the outputs).")
-@click.option("--divergence", help="Or: a divergence between reference and outputs as the perception index.")
-@click.option("--perception-options", metavar="KEY=VALUE,...", default="", help="Options of the --nr critic or --divergence, e.g. steps=200.")
+@click.option("--fr", default="mse", show_default=True, help=f"Full-reference distortion: {COMPONENT_HELP}.")
+@click.option("--perception", default="wasserstein-sliced", show_default=True,
+              help="The perception index: a divergence between reference and outputs, or a no-reference critic (mean score), with options, e.g. wasserstein-critic,steps=200 or niqe.")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--out", default="plane", show_default=True, type=click.Path(file_okay=False, path_type=Path))
-@click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per algorithm.")
+@click.option("--store", default=None, type=click.Path(dir_okay=False, path_type=Path), help="Result store of the codec trials [default: OUT/plane.sqlite].")
+@executor_options
+@device_option
+@output_options
 def plane_cmd(reference: Path | None, outputs: tuple[str, ...], data: str | None, codecs: tuple[str, ...], fit_options: str,
-              size: int | None, gray: bool, fr: str, nr: str | None, divergence: str | None, perception_options: str, seed: int,
-              out: Path, quiet: bool, as_json: bool) -> None:
+              size: int | None, gray: bool, fr: str, perception: str, seed: int, out: Path, store: Path | None,
+              executor: str | None, workers: int | None, address: str | None, device: str, quiet: bool, as_json: bool) -> None:
     """Place algorithms on the perception-distortion plane and report the admissible set."""
     import pandas as pd
 
-    from ..sweep.plane import (
-        codec_outputs,
-        load_matching,
-        measure,
-        parse_setting,
-        plane_frame,
-        write_plane,
-    )
+    from ..options import parse_options
+    from ..store import Store
+    from ..sweep.plane import PlanePoint, load_matching, measure, plane_frame, plane_trials, write_plane
+    from ..trial import run_trials
 
     if (reference is None) == (data is None):
         raise InputError("give either --reference with --outputs NAME=FOLDER, or --data with --codec settings.")
-    rates = None
     if reference is not None:
         pairs = [o.partition("=") for o in outputs]
         if not pairs or any(not n or not eq or not f for n, eq, f in pairs):
             raise InputError("give each algorithm as --outputs NAME=FOLDER (at least one).")
         ref, outs = load_matching(reference, {n: f for n, _, f in pairs}, size=size, gray=gray)
+        points = measure(ref, outs, fr=fr, perception=perception, seed=seed, progress=progress(quiet))
     else:
-        if not codecs:
-            raise InputError("--data needs at least one --codec setting, e.g. --codec jpeg:quality=10.")
-        ref, train = _plane_data(data, size, gray, seed)  # type: ignore[arg-type]
-        _, fit = parse_setting(f"fit:{fit_options}")
-        outs, rates = codec_outputs(ref, codecs, train=train, fit=fit, seed=seed, progress=not quiet)
-    _, judge_options = parse_setting(f"perception:{perception_options}")
-    points = measure(ref, outs, fr=fr, nr=nr, divergence=divergence, perception_options=judge_options, rates=rates, progress=not quiet)
-    page = write_plane(points, out, fr=fr, perception=nr or divergence or "")
+        trials = plane_trials(data, codecs, size=size, gray=gray, fit=parse_options(fit_options, what="--fit"), fr=fr,  # type: ignore[arg-type]
+                              perception=perception, seed=seed, device=device)
+        with Store(store or Path(out) / "plane.sqlite") as db:
+            summary = run_trials(trials, db, executor=executor, workers=workers, address=address, progress=progress(quiet), desc="plane")
+            if summary.errors:
+                raise InputError(f"{len(summary.errors)} codec setting(s) failed: {next(iter(summary.errors.values())).splitlines()[0]}")
+            points = [PlanePoint.of(t.label, t.load(db)) for t in trials]  # type: ignore[arg-type]
+    page = write_plane(points, out, fr=fr, perception=perception)
     df = plane_frame(points)
     if as_json:
         for row in df.to_dict(orient="records"):
@@ -146,18 +175,3 @@ def plane_cmd(reference: Path | None, outputs: tuple[str, ...], data: str | None
              *(["yes" if r["admissible_rdp"] else ""] if with_rate else [])] for r in records]
     table("perception-distortion plane", ["algorithm", "distortion", "perception", "bpp", "admissible (D, P)", *(["admissible (R, D, P)"] if with_rate else [])], rows)
     console.print(f"wrote {page}")
-
-
-def _plane_data(source: str, size: int | None, gray: bool, seed: int):  # type: ignore[no-untyped-def]
-    """(test images, training images or None) for --data."""
-    from ..data import digits, load_images, split
-
-    if source == "digits":
-        train, test = split(digits(), [0.75, 0.25], seed=seed)  # type: ignore[arg-type]
-        return test, train
-    if source.startswith("builtin:"):
-        names = source.split(":", 1)[1].split(",")
-        if not size:
-            raise InputError("--data builtin:... needs --size (the side the images are brought to), e.g. --size 64.")
-        return load_images([f"builtin:{n}" for n in names], size=size, gray=gray), None
-    raise InputError(f"--data must be digits or builtin:NAME,NAME,..., got {source!r}; for your own images use --reference and --outputs.")

@@ -62,6 +62,8 @@ class TrainableCritic(Critic):
     ``"random-feature"`` so that divergences computed on its features are labelled honestly.
     """
 
+    trainable = True
+
     def __init__(self, shape: tuple[int, ...] | None = None, hidden: int = 256, net: nn.Module | None = None, seed: int = 0) -> None:
         super().__init__()
         self.shape = tuple(shape) if shape is not None else None

@@ -7,7 +7,7 @@ from x as near-perfect (`blind spot`), or neither (`not converged`)::
     from rdpkit.recovery import recover, audit, write_report
     r = recover("ms-ssim", "builtin:astronaut", init="jpeg:10", size=192)
     print(r.verdict.label, r.verdict.reason)
-    write_report(audit(), "rdpkit-audit/report.html")
+    write_report(audit(["mse", "lpips-alex,pretrained=false"]), "rdpkit-audit/report.html")
 
 Importing this package does not import torch; the names below load on first use.
 """
@@ -18,9 +18,10 @@ import importlib
 from typing import Any
 
 _LAZY = {
-    "recover": "run", "recover_many": "run", "RecoveryResult": "run",
+    "recover": "run", "recover_many": "run",
+    "RecoveryResult": "result", "RecoveryTrial": "trial",
     "audit": "audit", "AuditResult": "audit",
-    "write_report": "report", "write_gallery": "report",
+    "write_report": "report", "write_gallery": "report", "save_result": "report",
     "Profile": "profiles", "PROFILES": "profiles",
     "Settings": "settings", "Thresholds": "verdict", "Verdict": "verdict",
 }

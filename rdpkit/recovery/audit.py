@@ -1,63 +1,38 @@
 """`rdpkit audit`: the recovery test of many distortions × images × initialisations, through the result store.
 
-Each (distortion, image, initialisation, settings) is one trial of the shared store
-(rdpkit.store): a configuration already done is loaded, not re-run (unless `force`), and an
-audit that was interrupted resumes with the trials it had not finished. The verdict is a pure
-function of stored numbers, so stored runs are re-judged under the thresholds asked for now;
-the near-identical perturbations change a stored number and are part of the configuration.
+Each (distortion, image, initialisation, settings) is one `RecoveryTrial`, run by the trial
+layer's runner on the local pool, on Ray or in this process: a configuration already done is
+loaded, not re-run (unless `force`, which resets it), and an audit that was interrupted
+resumes with the trials it had not finished. The verdict is a pure function of stored
+numbers, so stored runs are re-judged under the thresholds asked for now; the near-identical
+perturbations change a stored number and are part of the configuration.
 """
 
 from __future__ import annotations
 
-import csv
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import InputError, RdpkitError, suggestion
+from ..options import Component
 from ..registry import Registry, get_registry
-from ..spec import Info
-from ..store import Store, config_key
-from .profiles import DEFAULT_PROFILE, PROFILES, Profile
-from .run import (
-    IMAGE_FILES,
-    Case,
-    RecoveryResult,
-    require_differentiable,
-    resolve_distortion,
-    run_cases,
-)
-from .settings import DEFAULT_SIZE, MAX_PIXELS, Settings
-from .verdict import Thresholds
+from ..report import write_csv
+from ..store import Store
+from ..trial import run_trials
+from .profiles import PROFILES
+from .result import RecoveryResult
+from .run import Case, make_settings
+from .settings import Settings
+from .trial import RecoveryTrial
 
 DEFAULT_IMAGES = ("builtin:astronaut", "builtin:coffee")
 DEFAULT_INITS = ("noise", "jpeg:10")
 DEFAULT_STORE = Path("rdpkit-audit") / "audit.sqlite"
-TRIAL_KIND = "recovery"
 #: Columns of `AuditResult.rows()`, the CSV and the report's table.
 COLUMNS = ("distortion", "image", "init", "verdict", "psnr", "ssim", "distortion_value", "near_identical_level",
            "initial_psnr", "steps", "seconds", "batch", "profile", "size", "seed", "distribution", "version", "verdict_reason")
-
-
-def _source_id(source: str) -> str:
-    """A source as configured, plus a digest of the file's bytes when it is a file (a changed file is a new trial)."""
-    path = Path(source)
-    if path.is_file():
-        return f"{source}#sha256:{hashlib.sha256(path.read_bytes()).hexdigest()[:16]}"
-    return source
-
-
-def trial_config(info: Info, case: Case, settings: Settings) -> dict[str, Any]:
-    """What identifies a trial in the store (thresholds other than the near-identical set are applied on read)."""
-    image, init = case
-    return {
-        "test": TRIAL_KIND, "distortion": info.qualified_name, "version": info.version,
-        "image": _source_id(image), "init": _source_id(init), "size": settings.size, "seed": settings.seed,
-        "profile": settings.profile.as_dict(), "stride": settings.stride,
-        "near_identical": list(settings.thresholds.near_identical),
-    }
 
 
 @dataclass
@@ -88,134 +63,110 @@ class AuditResult:
         return pd.DataFrame(self.rows(), columns=list(COLUMNS))
 
     def to_csv(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=COLUMNS)
-            writer.writeheader()
-            writer.writerows(self.rows())
-        return path
+        return write_csv(path, COLUMNS, self.rows(), protect=[self.store])
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "store": str(self.store), "ran": self.ran, "reused": self.reused,
-            "profile": self.settings.profile.as_dict(), "thresholds": self.settings.thresholds.as_dict(),
+            "profile": self.settings.profile.as_dict(), "thresholds": self.settings.thresholds.as_dict(),  # type: ignore[union-attr]
             "size": self.settings.size, "seed": self.settings.seed, "problems": self.problems,
             "results": [r.as_dict() for r in self.results],
         }
 
 
-def _load(store: Store, key: str, thresholds: Thresholds) -> RecoveryResult | None:
-    trial = store.get(key)
-    if trial is None or trial.status != "done" or trial.result is None:
-        return None
-    artifacts = {name: store.artifact(key, name) for name in IMAGE_FILES}
-    if any(v is None for v in artifacts.values()):
-        return None
-    return RecoveryResult.from_record(trial.result, artifacts, thresholds)  # type: ignore[arg-type]
+def select_distortions(distortions: Sequence[str | Component] | None, distributions: Sequence[str] | None, registry: Registry) -> list[Component]:
+    """The distortions to audit: those named (with their options), or every differentiable one (of `distributions`)."""
+    if distortions:
+        return [Component.parse(d, what="distortion") for d in distortions]
+    usable = [i for i in registry.infos("distortion") if i.differentiable]
+    if distributions:
+        known = sorted({i.distribution for i in usable})
+        for dist in distributions:
+            if dist not in known:
+                raise InputError(f"no differentiable distortion comes from distribution {dist!r}; "
+                                 + (suggestion(dist, known) or f"the distributions are {', '.join(known)}"))
+        usable = [i for i in usable if i.distribution in distributions]
+    return [Component(n) for n in registry.names("distortion") if any(n in (i.name, i.qualified_name) for i in usable)]
 
 
-def run_stored(store: Store, name: str, cases: Sequence[Case], settings: Settings, *, force: bool = False,
-               registry: Registry | None = None, progress: bool = False) -> tuple[list[RecoveryResult], int]:
-    """The results of distortion `name` on `cases`, running (batched) only the trials the store lacks.
+def audit(
+    distortions: Sequence[str | Component] | None = None,
+    images: Sequence[str] = DEFAULT_IMAGES,
+    inits: Sequence[str] = DEFAULT_INITS,
+    settings: Settings | None = None,
+    *,
+    distributions: Sequence[str] | None = None,
+    store: str | Path = DEFAULT_STORE,
+    force: bool = False,
+    executor: str | None = None,
+    workers: int | None = None,
+    address: str | None = None,
+    registry: Registry | None = None,
+    progress: bool = True,
+    **fields: Any,
+) -> AuditResult:
+    """Run the recovery test of `distortions` × `images` × `inits`.
 
-    Returns the results in the order of `cases` (a trial running in another process is left
-    out) and how many trials ran now. A failure is recorded in the store and raised.
+    Distortions are names with options (``"lpips-alex,pretrained=false"``); without any, every
+    registered differentiable distortion is audited, or those of the given `distributions`
+    (``["rdpkit"]``: the built-ins). A distortion that cannot run (weights missing, plugin
+    broken) is reported in `AuditResult.problems` and the others go on. `settings` is a
+    `Settings` or its fields as keywords (``size=64, steps=200``); `executor`, `workers` and
+    `address` choose where trials run (see `rdpkit.trial.run_trials`).
     """
+    explicit = registry is not None
     registry = registry or get_registry()
-    info = registry.info("distortion", name)
-    configs = {case: trial_config(info, case, settings) for case in cases}
-    keys = {case: config_key(cfg) for case, cfg in configs.items()}
-    todo = []
-    for case in cases:
-        if force and store.status(keys[case]) == "done":
-            store.fail(keys[case], "superseded: run again with force")
-        if store.claim(keys[case], TRIAL_KIND, configs[case], retry_failed=True):
-            todo.append(case)
-    if todo:
+    settings = make_settings(settings, fields)
+    components = select_distortions(distortions, distributions, registry)
+    if not images or not inits:
+        raise InputError("an audit needs at least one image and one initialisation, e.g. builtin:astronaut and noise.")
+    cases = [(image, init) for image in images for init in inits]
+    result = AuditResult([], settings, Path(store))
+    trials: dict[str, list[RecoveryTrial]] = {}
+    for c in components:
         try:
-            fresh = run_cases(resolve_distortion(name, registry), todo, settings, progress)
-        except Exception as exc:
-            for case in todo:
-                store.fail(keys[case], f"{type(exc).__name__}: {exc}")
-            raise
-        for case, r in zip(todo, fresh):
-            store.finish(keys[case], r.as_dict(), r.artifacts())
-    loaded = [_load(store, keys[case], settings.thresholds) for case in cases]
-    return [r for r in loaded if r is not None], len(todo)
+            trials[str(c)] = [RecoveryTrial.make(c, case, settings, registry) for case in cases]
+        except InputError:
+            if distortions:  # a distortion the user named must exist and be differentiable
+                raise
+        except RdpkitError as exc:
+            result.problems[str(c)] = str(exc)
+    everything = [t for ts in trials.values() for t in ts]
+    with Store(store) as db:
+        summary = run_trials(everything, db, executor=executor, workers=workers, address=address, force=force,
+                             progress=progress, desc="recovery audit", registry=registry if explicit else None)
+        for name, ts in trials.items():
+            failed = [summary.errors[t.key] for t in ts if t.key in summary.errors]
+            if failed:
+                result.problems[name] = failed[0].splitlines()[0]  # a plugin bug's traceback stays in the store
+            found = [r for r in (t.load(db) for t in ts) if r is not None]
+            result.results.extend(r.rejudged(settings.thresholds) for r in found)  # type: ignore[union-attr]
+        result.ran = summary.ran
+        result.reused = len(result.results) - summary.ran
+        result.other_profile = _other_profile(db, trials, settings, registry)
+    return result
 
 
-def _other_profile(store: Store, infos: list[Info], cases: Sequence[Case], settings: Settings) -> dict[str, dict[tuple[str, str, str], str]]:
+def _other_profile(db: Store, trials: dict[str, list[RecoveryTrial]], settings: Settings, registry: Registry) -> dict[str, dict[tuple[str, str, str], str]]:
     """Verdicts stored for the same cases under the other profiles, run with their own steps and stride."""
     out: dict[str, dict[tuple[str, str, str], str]] = {}
     for other in PROFILES.values():
         if other == settings.profile:
             continue
-        alt = Settings.make(settings.size, other, None, settings.seed, settings.thresholds, None, settings.device, settings.max_pixels)
-        for info in infos:
-            for case in cases:
-                r = _load(store, config_key(trial_config(info, case, alt)), settings.thresholds)
+        alt = settings.with_profile(other)
+        for ts in trials.values():
+            for t in ts:
+                r = RecoveryTrial.make(t.distortion, (t.image, t.init), alt, registry).load(db)
                 if r is not None:
-                    out.setdefault(other.name, {})[(info.name, *case)] = r.verdict.label
+                    out.setdefault(other.name, {})[(r.distortion, t.image, t.init)] = r.rejudged(settings.thresholds).verdict.label  # type: ignore[union-attr]
     return out
 
 
-def audit(
-    distortions: Sequence[str] | None = None,
-    images: Sequence[str] = DEFAULT_IMAGES,
-    inits: Sequence[str] = DEFAULT_INITS,
-    *,
-    distributions: Sequence[str] | None = None,
-    size: int = DEFAULT_SIZE,
-    profile: str | Profile = DEFAULT_PROFILE,
-    steps: int | None = None,
-    seed: int = 0,
-    thresholds: Thresholds | None = None,
-    stride: int | None = None,
-    device: str | None = None,
-    max_pixels: int = MAX_PIXELS,
-    store: str | Path = DEFAULT_STORE,
-    force: bool = False,
-    registry: Registry | None = None,
-    progress: bool = True,
-) -> AuditResult:
-    """Run the recovery test of `distortions` × `images` × `inits`.
-
-    Without `distortions`, every registered differentiable distortion is audited, or those of
-    the given `distributions` (``["rdpkit"]``: the built-ins). A distortion that cannot run
-    (weights missing, plugin broken) is reported in `AuditResult.problems` and the others go
-    on. Explicitly named distortions must exist and be differentiable.
-    """
-    registry = registry or get_registry()
-    settings = Settings.make(size, profile, steps, seed, thresholds, stride, device, max_pixels)
-    if distortions:
-        names = list(distortions)
-        for n in names:
-            require_differentiable(registry.info("distortion", n), registry)
-    else:
-        usable = [i for i in registry.infos("distortion") if i.differentiable]
-        if distributions:
-            known = sorted({i.distribution for i in usable})
-            for dist in distributions:
-                if dist not in known:
-                    raise InputError(f"no differentiable distortion comes from distribution {dist!r}; "
-                                     + (suggestion(dist, known) or f"the distributions are {', '.join(known)}"))
-            usable = [i for i in usable if i.distribution in distributions]
-        names = [n for n in registry.names("distortion") if any(n in (i.name, i.qualified_name) for i in usable)]
-    infos = [registry.info("distortion", n) for n in names]
-    if not images or not inits:
-        raise InputError("an audit needs at least one image and one initialisation, e.g. builtin:astronaut and noise.")
-    cases = [(image, init) for image in images for init in inits]
-    result = AuditResult([], settings, Path(store))
-    with Store(store) as db:
-        for name in names:
-            try:
-                found, ran = run_stored(db, name, cases, settings, force=force, registry=registry, progress=progress)
-            except Exception as exc:  # noqa: BLE001  (a broken or unavailable plugin must not stop the audit)
-                result.problems[name] = str(exc) if isinstance(exc, RdpkitError) else f"{type(exc).__name__}: {exc}"
-                continue
-            result.results.extend(found)
-            result.ran += ran
-            result.reused += len(found) - ran
-        result.other_profile = _other_profile(db, infos, cases, settings)
-    return result
+def from_store(db: Store) -> AuditResult:
+    """Every finished recovery run a store holds, as an audit (settings described by the first run's)."""
+    results = [r for r in (RecoveryTrial.result_from_row(db, row) for row in db.trials(kind=RecoveryTrial.kind)) if r is not None]
+    if not results:
+        raise InputError(f"{str(db.path)!r} holds no finished recovery run; run `rdpkit audit --store {db.path}` first.")
+    first: RecoveryResult = results[0]  # type: ignore[assignment]
+    settings = Settings(size=first.size, profile=first.profile, seed=first.seed, thresholds=first.thresholds, device="cpu")
+    return AuditResult(results, settings, Path(db.path), reused=len(results))  # type: ignore[arg-type]

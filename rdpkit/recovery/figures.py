@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -11,9 +10,10 @@ from typing import TYPE_CHECKING
 from matplotlib.figure import Figure
 
 from ..data import to_numpy
+from ..report import figure_png
 
 if TYPE_CHECKING:
-    from .run import RecoveryResult
+    from .result import RecoveryResult
 
 VERDICT_COLOURS = {"recovered": "#1a7f37", "blind spot": "#cf222e", "not converged": "#9a6700"}
 
@@ -44,12 +44,6 @@ class Layout:
         return next(r for r in self.row_results(row) if r is not None)
 
 
-def _png(fig: Figure) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=fig.dpi, bbox_inches="tight")
-    return buf.getvalue()
-
-
 def _short(source: str) -> str:
     return source.removeprefix("builtin:").rsplit("/", 1)[-1]
 
@@ -77,7 +71,7 @@ def gallery_png(results: Sequence[RecoveryResult], cell_inches: float = 1.6) -> 
                 ax.imshow(a, cmap="gray" if a.ndim == 2 else None, vmin=0, vmax=255, interpolation="nearest")
             ax.set_title(title, fontsize=7.5, color=colour)
     fig.subplots_adjust(wspace=0.05, hspace=0.35)
-    return _png(fig)
+    return figure_png(fig)
 
 
 def curves_png(results: Sequence[RecoveryResult]) -> bytes:
@@ -109,4 +103,4 @@ def curves_png(results: Sequence[RecoveryResult]) -> bytes:
             bottom.set_ylabel("PSNR of y (dB, capped at 60)")
     axes[0][0].legend(fontsize=7, loc="lower left")
     fig.tight_layout()
-    return _png(fig)
+    return figure_png(fig)

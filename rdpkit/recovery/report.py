@@ -1,53 +1,28 @@
-"""The audit's report: one self-contained HTML file (images embedded as base64 PNG, every string escaped)."""
+"""The audit's report (one self-contained HTML page, built with rdpkit.report) and a single run's files."""
 
 from __future__ import annotations
 
-import base64
-import datetime as dt
-import html
-from collections.abc import Iterable
+import json
 from pathlib import Path
 
+from ..report import Page, escape, image_png, img, output_folder, output_path
 from .audit import COLUMNS, AuditResult
 from .figures import VERDICT_COLOURS, Layout, curves_png, gallery_png
-from .run import RecoveryResult, png_bytes
+from .result import IMAGE_FILES, RecoveryResult
 from .verdict import BLIND_SPOT, LABELS, NOT_CONVERGED, RECOVERED
 
 #: The error maps under each recovered image show |y* − x| multiplied by this.
 ERROR_GAIN = 4
 
-STYLE = """
-body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2em auto;max-width:1400px;padding:0 1em;color:#1f2328}
-h1{margin-bottom:.2em} h2{margin-top:1.6em;border-bottom:1px solid #d0d7de}
-table{border-collapse:collapse;font-size:13px} td,th{border:1px solid #d0d7de;padding:3px 6px;text-align:left;vertical-align:top}
+GALLERY_STYLE = """
 table.gallery td{text-align:center;border:none;padding:4px} table.gallery th{border:none;font-size:13px}
-figure{margin:0} figcaption{font-size:12px;line-height:1.3}
-img.tile{width:160px;height:auto;image-rendering:pixelated;display:block;margin:auto}
-img.err{width:80px;height:auto;image-rendering:pixelated;display:block;margin:2px auto 0}
-.mono{font-family:ui-monospace,monospace;font-size:12px} .note{background:#f6f8fa;padding:.6em 1em;border-radius:6px}
+img.tile{width:160px;max-width:none;height:auto;image-rendering:pixelated;display:block;margin:auto}
+img.err{width:80px;max-width:none;height:auto;image-rendering:pixelated;display:block;margin:2px auto 0}
 """
 
 
-def _e(value: object) -> str:
-    return html.escape(str(value), quote=True)
-
-
-def _img(data: bytes, cls: str, alt: str) -> str:
-    return f'<img class="{cls}" alt="{_e(alt)}" src="data:image/png;base64,{base64.b64encode(data).decode("ascii")}">'
-
-
-def _num(v: object) -> str:
-    return f"{v:.4g}" if isinstance(v, float) else _e(v)
-
-
-def _table(columns: Iterable[str], rows: Iterable[Iterable[object]]) -> str:
-    head = "".join(f"<th>{_e(c)}</th>" for c in columns)
-    body = "".join("<tr>" + "".join(f"<td>{_num(v)}</td>" for v in row) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
 def _verdict_span(label: str) -> str:
-    return f'<b style="color:{VERDICT_COLOURS.get(label, "#1f2328")}">{_e(label)}</b>'
+    return f'<b style="color:{VERDICT_COLOURS.get(label, "#1f2328")}">{escape(label)}</b>'
 
 
 def mean_abs_error(r: RecoveryResult) -> float:
@@ -56,24 +31,24 @@ def mean_abs_error(r: RecoveryResult) -> float:
 
 
 def _gallery(layout: Layout) -> str:
-    head = "<tr><th>initialisation</th>" + "".join(f"<th>{_e(d)}</th>" for d in layout.distortions) + "<th>reference</th></tr>"
+    head = "<tr><th>initialisation</th>" + "".join(f"<th>{escape(d)}</th>" for d in layout.distortions) + "<th>reference</th></tr>"
     rows = []
     for row in layout.rows:
         first = layout.any_in_row(row)
-        cells = [f"<td><figure>{_img(png_bytes(first.initial), 'tile', row[1])}<figcaption>{_e(row[1])}<br>PSNR {first.trajectory.psnr[0]:.1f} dB</figcaption></figure></td>"]
+        cells = [f"<td><figure>{img(image_png(first.initial), row[1], 'tile')}<figcaption>{escape(row[1])}<br>PSNR {first.trajectory.psnr[0]:.1f} dB</figcaption></figure></td>"]
         for d, r in zip(layout.distortions, layout.row_results(row)):
             if r is None:
                 cells.append("<td>no result</td>")
                 continue
             err = (r.final - r.reference).abs().mul(ERROR_GAIN).clamp(0, 1)
             cells.append(
-                f"<td><figure>{_img(png_bytes(r.final), 'tile', f'{d} from {row[1]}')}"
+                f"<td><figure>{img(image_png(r.final), f'{d} from {row[1]}', 'tile')}"
                 f"<figcaption>{_verdict_span(r.verdict.label)}<br>PSNR {r.psnr:.1f} dB · SSIM {r.ssim:.3f}</figcaption>"
-                f"{_img(png_bytes(err), 'err', f'|y* − x| × {ERROR_GAIN}')}</figure></td>"
+                f"{img(image_png(err), f'|y* − x| × {ERROR_GAIN}', 'err')}</figure></td>"
             )
-        cells.append(f"<td><figure>{_img(png_bytes(first.reference), 'tile', row[0])}<figcaption>{_e(row[0])}</figcaption></figure></td>")
+        cells.append(f"<td><figure>{img(image_png(first.reference), row[0], 'tile')}<figcaption>{escape(row[0])}</figcaption></figure></td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
-    return f'<table class="gallery">{head}{"".join(rows)}</table>'
+    return f'<div class="scroll"><table class="gallery">{head}{"".join(rows)}</table></div>'
 
 
 def agreement_note(results: list[RecoveryResult]) -> str:
@@ -99,13 +74,12 @@ def agreement_note(results: list[RecoveryResult]) -> str:
     return " ".join(parts)
 
 
-def _profiles(result: AuditResult) -> str:
+def _profiles(page: Page, result: AuditResult) -> None:
     s = result.settings
-    out = [(f"<p class='mono'>{_e(s.profile.describe())}; trajectory recorded every {s.stride} steps; device {_e(s.device)}; "
-            f"images {s.size}×{s.size}; seed {s.seed}.</p>")]
+    page.text(f"{s.profile.describe()}; trajectory recorded every {s.stride} steps; device {s.device}; images {s.size}×{s.size}; seed {s.seed}.", "mono")  # type: ignore[union-attr]
     if not result.other_profile:
-        out.append("<p>To compare this profile with another on these cases, run the same audit with <code>--profile ding</code> "
-                   "(or <code>fast</code>) into the same store; this report then shows both verdicts side by side.</p>")
+        page.text("To compare this profile with another on these cases, run the same audit with --profile ding "
+                  "(or fast) into the same store; this report then shows both verdicts side by side.")
     for other, verdicts in result.other_profile.items():
         rows, agree = [], 0
         for r in result.results:
@@ -113,9 +87,8 @@ def _profiles(result: AuditResult) -> str:
             if theirs is not None:
                 agree += theirs == r.verdict.label
                 rows.append([r.distortion, r.image, r.init, r.verdict.label, theirs])
-        out.append(f"<p>Verdicts of <b>{_e(s.profile.name)}</b> and <b>{_e(other)}</b> on the same cases: {agree} of {len(rows)} agree.</p>")
-        out.append(_table(["distortion", "image", "init", s.profile.name, other], rows))
-    return "".join(out)
+        page.text(f"Verdicts of {s.profile.name} and {other} on the same cases: {agree} of {len(rows)} agree.")  # type: ignore[union-attr]
+        page.table(["distortion", "image", "init", s.profile.name, other], rows)  # type: ignore[union-attr]
 
 
 def render(result: AuditResult) -> str:
@@ -125,45 +98,49 @@ def render(result: AuditResult) -> str:
     counts = {d: {label: 0 for label in LABELS} for d in layout.distortions}
     for r in result.results:
         counts[r.distortion][r.verdict.label] += 1
-    summary = _table(["distortion", *LABELS], [[d, *c.values()] for d, c in counts.items()])
     software = result.results[0].software if result.results else {}
-    body = [
-        "<h1>Reference-recovery audit</h1>",
-        (f"<p>{len(layout.distortions)} distortion(s) × {len(layout.rows)} image/initialisation pair(s); {result.ran} run(s) now, "
-         f"{result.reused} reused from <span class='mono'>{_e(result.store)}</span>. Written {_e(dt.datetime.now().isoformat(timespec='seconds'))}.</p>"),
-        ("<p>Each run solves y* = argmin<sub>y</sub> D(x, y) from the initialisation by gradient descent, y kept in [0, 1] "
-         "(Ding et al., IJCV 2021, section 3.1). A metric that returns the reference can be trusted as an optimisation target; "
-         "one that scores a y* far from x as near-perfect has a blind spot.</p>"),
-        "<h2>Verdicts</h2>", summary,
-        (f"<p>recovered: PSNR ≥ {t.psnr_db:g} dB and SSIM ≥ {t.ssim:g}. blind spot: not recovered, yet D(x, y*) ≤ the near-identical level, "
-         f"the smallest D between x and a barely perturbed copy of it ({_e(', '.join(t.near_identical))}). not converged: neither.</p>"),
-        "<h2>Gallery</h2><p>Rows: image × initialisation. Columns: the initialisation, each distortion's y*, the reference.</p>",
-        _gallery(layout) if result.results else "<p>No results.</p>",
-        "<h2>Does the verdict agree with the pictures?</h2>", f"<p class='note'>{_e(agreement_note(result.results))}</p>",
-    ]
+    page = Page("Reference-recovery audit", style=GALLERY_STYLE,
+                intro=f"{len(layout.distortions)} distortion(s) × {len(layout.rows)} image/initialisation pair(s); "
+                      f"{result.ran} run(s) now, {result.reused} reused from {result.store}.")
+    page.text("Each run solves y* = argmin_y D(x, y) from the initialisation by gradient descent, y kept in [0, 1] "
+              "(Ding et al., IJCV 2021, section 3.1). A metric that returns the reference can be trusted as an optimisation target; "
+              "one that scores a y* far from x as near-perfect has a blind spot.")
+    page.section("Verdicts").table(["distortion", *LABELS], [[d, *c.values()] for d, c in counts.items()])
+    page.text(f"recovered: PSNR ≥ {t.psnr_db:g} dB and SSIM ≥ {t.ssim:g}. blind spot: not recovered, yet D(x, y*) ≤ the near-identical level, "
+              f"the smallest D between x and a barely perturbed copy of it ({', '.join(t.near_identical)}). not converged: neither.")
+    page.section("Gallery").text("Rows: image × initialisation. Columns: the initialisation, each distortion's y*, the reference.")
+    page.raw(_gallery(layout)) if result.results else page.text("No results.")
+    page.section("Does the verdict agree with the pictures?").note(agreement_note(result.results))
     if result.results:
-        body += ["<h2>Convergence</h2>", _img(curves_png(result.results), "curves", "convergence curves")]
-    body += [
-        "<h2>Results</h2>", _table(COLUMNS, [r.values() for r in result.rows()]),
-        "<h2>Optimisation profile</h2>", _profiles(result),
-    ]
+        page.section("Convergence").figure(curves_png(result.results), "D(x, y) relative to its start and PSNR of y, per distortion")
+    page.section("Results").table(COLUMNS, [r.values() for r in result.rows()])
+    page.section("Optimisation profile")
+    _profiles(page, result)
     if result.problems:
-        body += ["<h2>Distortions without results</h2>", _table(["distortion", "why"], result.problems.items())]
-    body += ["<h2>Software</h2>", _table(["package", "version"], software.items())]
-    return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>rdpkit recovery audit</title>"
-            f"<style>{STYLE}</style></head><body>{''.join(body)}</body></html>")
+        page.section("Distortions without results").table(["distortion", "why"], result.problems.items())
+    page.section("Software").table(["package", "version"], software.items())
+    return page.render()
 
 
 def write_report(result: AuditResult, path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = output_path(path, protect=[result.store])
     path.write_text(render(result), encoding="utf-8")
     return path
 
 
 def write_gallery(result: AuditResult, path: str | Path) -> Path:
     """The gallery alone as a PNG figure (for papers and READMEs)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = output_path(path, protect=[result.store])
     path.write_bytes(gallery_png(result.results))
     return path
+
+
+def save_result(result: RecoveryResult, out: str | Path) -> Path:
+    """Write reference.png, initial.png, final.png, curves.png and result.json of one run into the folder `out`."""
+    out = output_folder(out)
+    record, artifacts = result.to_record()
+    for name in IMAGE_FILES:
+        (out / name).write_bytes(artifacts[name])
+    (out / "curves.png").write_bytes(curves_png([result]))
+    (out / "result.json").write_text(json.dumps(record, indent=1, default=str))
+    return out

@@ -2,36 +2,35 @@
 
 A *case* is a reference image and an initialisation: ``("builtin:astronaut", "noise")``.
 The initialisation is an rdpkit.degrade spec applied to the reference (``noise`` replaces it
-with white noise, ``jpeg:10``, ``blur:2``...) or the path of an image file.
+with white noise, ``jpeg:10``, ``blur:2``...) or the path of an image file. The distortion is
+a registered name with options (``lpips-alex,pretrained=false``, see rdpkit.options) or a
+Distortion object.
 """
 
 from __future__ import annotations
 
-import io
-import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
-from PIL import Image
 
-from ..data import load_image, save_png, to_numpy, to_tensor
+from ..data import load_image
 from ..degrade import KINDS as DEGRADATIONS
 from ..degrade import degrade
 from ..errors import InputError
 from ..interfaces import Distortion
+from ..options import Component
 from ..registry import Registry, get_registry
 from ..spec import Info
-from ..store import software_versions
-from .optimise import Trajectory, optimise
-from .profiles import DEFAULT_PROFILE, Profile
-from .settings import DEFAULT_SIZE, MAX_PIXELS, Settings
-from .verdict import Thresholds, Verdict, judge, near_identical_level
+from ..trial.base import software_versions
+from ..validation import resolve_device
+from .optimise import optimise
+from .result import RecoveryResult
+from .settings import Settings
+from .verdict import judge, near_identical_level
 
 Case = tuple[str, str]  # (image source, initialisation)
-IMAGE_FILES = ("reference.png", "initial.png", "final.png")
 
 
 def require_differentiable(info: Info, registry: Registry | None = None) -> None:
@@ -43,15 +42,16 @@ def require_differentiable(info: Info, registry: Registry | None = None) -> None
                      f"the recovery test needs one of: {', '.join(usable) or 'none registered'}.")
 
 
-def resolve_distortion(distortion: str | Distortion, registry: Registry | None = None) -> Distortion:
-    """A differentiable Distortion by name (from `registry`, default the global one) or as given."""
+def resolve_distortion(distortion: str | Component | Distortion, registry: Registry | None = None) -> Distortion:
+    """A differentiable Distortion: by name with options (from `registry`, default the global one), or as given."""
     if isinstance(distortion, Distortion):
         if distortion.info is not None:
             require_differentiable(distortion.info, registry)
         return distortion
     registry = registry or get_registry()
-    require_differentiable(registry.info("distortion", distortion), registry)
-    return registry.create("distortion", distortion)
+    component = Component.parse(distortion, what="distortion")
+    require_differentiable(registry.info("distortion", component.name), registry)
+    return component.create("distortion", registry)
 
 
 def distortion_name(d: Distortion) -> str:
@@ -68,106 +68,24 @@ def initial_image(x: torch.Tensor, init: str, seed: int) -> torch.Tensor:
     return degrade(x, init, seed=seed)
 
 
-def png_bytes(x: torch.Tensor) -> bytes:
-    buf = io.BytesIO()
-    Image.fromarray(to_numpy(x)).save(buf, format="PNG")
-    return buf.getvalue()
+def run_cases(d: Distortion, cases: Sequence[Case], settings: Settings, *, label: str | None = None,
+              options: dict[str, Any] | None = None, progress: bool = False) -> list[RecoveryResult]:
+    """The recovery test of the (resolved, differentiable) distortion `d` on `cases`, batched (see `optimise`).
 
-
-def png_tensor(data: bytes) -> torch.Tensor:
-    with Image.open(io.BytesIO(data)) as im:
-        return to_tensor(im)
-
-
-@dataclass
-class RecoveryResult:
-    """A finished recovery run: the verdict, the numbers behind it, the trajectory and the three images (1×C×H×W, CPU)."""
-
-    distortion: str
-    image: str
-    init: str
-    size: int
-    seed: int
-    profile: Profile
-    thresholds: Thresholds
-    verdict: Verdict
-    psnr: float
-    ssim: float
-    distortion_value: float
-    near_identical_level: float
-    seconds: float
-    batch: int
-    device: str
-    trajectory: Trajectory
-    reference: torch.Tensor = field(repr=False)
-    initial: torch.Tensor = field(repr=False)
-    final: torch.Tensor = field(repr=False)
-    components: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
-    software: dict[str, str] = field(default_factory=dict, repr=False)
-
-    @property
-    def steps(self) -> int:
-        return self.profile.steps
-
-    def as_dict(self) -> dict[str, Any]:
-        """Everything but the images, JSON-ready."""
-        return {
-            "verdict": self.verdict.label, "verdict_reason": self.verdict.reason,
-            "psnr": self.psnr, "ssim": self.ssim, "distortion_value": self.distortion_value,
-            "near_identical_level": self.near_identical_level, "steps": self.steps, "seconds": self.seconds,
-            "batch": self.batch, "device": self.device, "distortion": self.distortion, "image": self.image,
-            "init": self.init, "size": self.size, "seed": self.seed,
-            "initial_psnr": self.trajectory.psnr[0], "initial_ssim": self.trajectory.ssim[0],
-            "initial_distortion_value": self.trajectory.distortion[0],
-            "profile": self.profile.as_dict(), "thresholds": self.thresholds.as_dict(),
-            "trajectory": self.trajectory.as_dict(), "components": self.components, "software": self.software,
-        }
-
-    def artifacts(self) -> dict[str, bytes]:
-        """The three images as PNG files."""
-        return dict(zip(IMAGE_FILES, (png_bytes(t) for t in (self.reference, self.initial, self.final))))
-
-    @classmethod
-    def from_record(cls, record: dict[str, Any], artifacts: dict[str, bytes], thresholds: Thresholds | None = None) -> RecoveryResult:
-        """Rebuild a stored result (images as stored, 8-bit), re-judged under `thresholds` if given."""
-        t = thresholds or Thresholds(**{**record["thresholds"], "near_identical": tuple(record["thresholds"]["near_identical"])})
-        reference, initial, final = (png_tensor(artifacts[name]) for name in IMAGE_FILES)
-        return cls(
-            distortion=record["distortion"], image=record["image"], init=record["init"], size=record["size"], seed=record["seed"],
-            profile=Profile(**record["profile"]), thresholds=t,
-            verdict=judge(record["psnr"], record["ssim"], record["distortion_value"], record["near_identical_level"], t,
-                          record["trajectory"]["dead_channels"][-1]),
-            psnr=record["psnr"], ssim=record["ssim"], distortion_value=record["distortion_value"],
-            near_identical_level=record["near_identical_level"], seconds=record["seconds"], batch=record["batch"],
-            device=record["device"], trajectory=Trajectory(**record["trajectory"]),
-            reference=reference, initial=initial, final=final, components=record["components"], software=record["software"],
-        )
-
-    def save(self, out: str | Path) -> Path:
-        """Write reference.png, initial.png, final.png, curves.png and result.json into the folder `out`."""
-        from .figures import curves_png
-
-        out = Path(out)
-        for name, t in zip(IMAGE_FILES, (self.reference, self.initial, self.final)):
-            save_png(t, out / name)
-        (out / "curves.png").write_bytes(curves_png([self]))
-        (out / "result.json").write_text(json.dumps(self.as_dict(), indent=1, default=str))
-        return out
-
-
-def run_cases(d: Distortion, cases: Sequence[Case], settings: Settings, progress: bool = False) -> list[RecoveryResult]:
-    """The recovery test of the (resolved, differentiable) distortion `d` on `cases`, batched (see `optimise`)."""
+    `label` is how results name the distortion (default: its registered name); `options` the options it was made with.
+    """
     if not cases:
         raise InputError("no cases given; pass at least one (image, initialisation) pair, e.g. ('builtin:astronaut', 'noise').")
     s = settings
-    d = d.to(s.device)
-    name = distortion_name(d)
+    device = resolve_device(s.device)
+    d = d.to(device)
+    name = label or distortion_name(d)
     smallest = max(d.min_size, 11)  # 11: the SSIM window the trajectory is measured with
     if s.size < smallest:
         raise InputError(f"{name} needs images of at least {smallest}×{smallest} pixels but size is {s.size}; choose --size {smallest} or larger.")
-    x = torch.cat([load_image(image, size=s.size) for image, _ in cases]).to(s.device)
+    x = torch.cat([load_image(image, size=s.size) for image, _ in cases]).to(device)
     y0 = torch.cat([initial_image(x[i : i + 1], init, s.seed) for i, (_, init) in enumerate(cases)])
-    run = optimise(d, x, y0, s.profile, stride=s.stride, max_pixels=s.max_pixels, progress=progress, desc=f"{name} ×{len(cases)}")
+    run = optimise(d, x, y0, s.profile, stride=s.stride, max_pixels=s.max_pixels, progress=progress, desc=f"{name} ×{len(cases)}")  # type: ignore[arg-type]
     levels = [float(near_identical_level(d, x[i : i + 1], s.thresholds.near_identical, s.seed)) for i in range(len(cases))]
     components = {"distortion": d.info.as_dict() if d.info is not None else {"name": name, "distribution": "unregistered"}}
     software = software_versions()
@@ -176,41 +94,41 @@ def run_cases(d: Distortion, cases: Sequence[Case], settings: Settings, progress
         traj = run.trajectories[i]
         p, q, v = traj.psnr[-1], traj.ssim[-1], traj.distortion[-1]
         results.append(RecoveryResult(
-            distortion=name, image=image, init=init, size=s.size, seed=s.seed, profile=s.profile, thresholds=s.thresholds,
+            distortion=name, image=image, init=init, size=s.size, seed=s.seed, profile=s.profile, thresholds=s.thresholds,  # type: ignore[arg-type]
             verdict=judge(p, q, v, levels[i], s.thresholds, traj.dead_channels[-1]), psnr=p, ssim=q, distortion_value=v,
-            near_identical_level=levels[i], seconds=run.seconds[i], batch=run.batch[i], device=str(s.device), trajectory=traj,
+            near_identical_level=levels[i], seconds=run.seconds[i], batch=run.batch[i], device=str(device), trajectory=traj,
             reference=x[i : i + 1].cpu(), initial=y0[i : i + 1].cpu(), final=run.final[i : i + 1].cpu(),
-            components=components, software=software,
+            options=dict(options or {}), components=components, software=software,
         ))
     return results
 
 
-def recover_many(
-    distortion: str | Distortion,
-    cases: Sequence[Case],
-    *,
-    size: int = DEFAULT_SIZE,
-    profile: str | Profile = DEFAULT_PROFILE,
-    steps: int | None = None,
-    seed: int = 0,
-    thresholds: Thresholds | None = None,
-    stride: int | None = None,
-    device: str | None = None,
-    max_pixels: int = MAX_PIXELS,
-    registry: Registry | None = None,
-    progress: bool = False,
-) -> list[RecoveryResult]:
-    """Run the recovery test of one distortion on several cases, batched.
+def recover_many(distortion: str | Component | Distortion, cases: Sequence[Case], settings: Settings | None = None, *,
+                 registry: Registry | None = None, progress: bool = False, **overrides: Any) -> list[RecoveryResult]:
+    """Run the recovery test of one distortion on several cases, batched, without a store.
 
-    `distortion` is a registered name or a Distortion; `size` the side images are scaled and
-    cropped to; `steps` overrides the profile's; `stride` is how often the trajectory is
-    recorded (default: about 100 points); `device` defaults to CUDA when present.
+    `distortion` is a registered name with options (``"lpips-alex,pretrained=false"``) or a
+    Distortion; `settings` a `Settings`, or its fields as keywords (``size=128, steps=300``).
     """
-    settings = Settings.make(size, profile, steps, seed, thresholds, stride, device, max_pixels)
-    return run_cases(resolve_distortion(distortion, registry), cases, settings, progress)
+    settings = make_settings(settings, overrides)
+    component = None if isinstance(distortion, Distortion) else Component.parse(distortion, what="distortion")
+    d = resolve_distortion(component or distortion, registry)  # type: ignore[arg-type]
+    return run_cases(d, cases, settings, label=component.name if component else None, options=component.options if component else None, progress=progress)
 
 
-def recover(distortion: str | Distortion, image: str = "builtin:astronaut", init: str = "noise", **options: Any) -> RecoveryResult:
+def make_settings(settings: Settings | None, fields: dict[str, Any]) -> Settings:
+    """`settings`, or a Settings made of keyword `fields` (not both)."""
+    if settings is not None:
+        if fields:
+            raise InputError(f"give either settings or its fields ({', '.join(sorted(fields))}) as keywords, not both.")
+        return settings
+    unknown = sorted(set(fields) - set(Settings.__dataclass_fields__))
+    if unknown:
+        raise InputError(f"the recovery test has no setting {unknown[0]!r}; the settings are {', '.join(Settings.__dataclass_fields__)}.")
+    return Settings(**fields)
+
+
+def recover(distortion: str | Component | Distortion, image: str = "builtin:astronaut", init: str = "noise", **options: Any) -> RecoveryResult:
     """Run the recovery test once: y* = argmin_y D(x, y) from `init`; options as for `recover_many`.
 
     For example ``recover("ms-ssim", "builtin:astronaut", "jpeg:10", size=192).verdict.label``.

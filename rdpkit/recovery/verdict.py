@@ -45,7 +45,9 @@ class Thresholds:
 
         for spec in self.near_identical:
             parse(spec)
-        if not -1 <= self.ssim <= 1:
+        if not isinstance(self.psnr_db, (int, float)) or not math.isfinite(self.psnr_db):
+            raise InputError(f"the PSNR threshold must be a finite number of dB, got {self.psnr_db}.")
+        if not isinstance(self.ssim, (int, float)) or not -1 <= self.ssim <= 1:
             raise InputError(f"the SSIM threshold must lie in [-1, 1], got {self.ssim}.")
         return self
 

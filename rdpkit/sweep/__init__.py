@@ -7,7 +7,7 @@
     >>> write_report("results.sqlite", "report/")            # figures + index.html
 
 The command line mirrors it: ``rdpkit sweep``, ``rdpkit results``, ``rdpkit report``,
-``rdpkit plane``.
+``rdpkit plane``. Every trial is a `SweepTrial` run by the trial layer (rdpkit.trial).
 """
 
 from __future__ import annotations
@@ -15,36 +15,33 @@ from __future__ import annotations
 from .bdrate import bd_rate, bd_rate_at_perception, curve_at_perception
 from .config import SweepConfig
 from .pareto import lower_envelope, non_dominated
-from .plane import (
-    PlanePoint,
-    codec_outputs,
-    load_matching,
-    measure,
-    plane_frame,
-    write_plane,
-)
-from .presets import PRESETS, preset
+from .plane import PlanePoint, load_matching, measure, plane_frame, plane_trials, write_plane
+from .presets import preset, presets
 from .report import results_frame, settings_frame, write_report
-from .runner import SweepSummary, run_sweep
+from .runner import SweepSummary, run_sweep, sweep_trials
+from .trial import SweepResult, SweepTrial
 
 __all__ = [
-    "PRESETS",
     "PlanePoint",
     "SweepConfig",
+    "SweepResult",
     "SweepSummary",
+    "SweepTrial",
     "bd_rate",
     "bd_rate_at_perception",
-    "codec_outputs",
     "curve_at_perception",
     "load_matching",
     "lower_envelope",
     "measure",
     "non_dominated",
     "plane_frame",
+    "plane_trials",
     "preset",
+    "presets",
     "results_frame",
     "run_sweep",
     "settings_frame",
+    "sweep_trials",
     "write_plane",
     "write_report",
 ]

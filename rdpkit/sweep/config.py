@@ -1,28 +1,31 @@
 """A sweep, as declared in TOML: codecs with grids of options, data, evaluation, seeds.
 
-A minimal file::
+The reference of every key, with a worked example, is docs/sweep-toml.md. A minimal file::
 
     [sweep]
-    name = "digits-smoke"
+    name = "photos"
     seeds = [0]
 
     [data]
-    source = "digits"            # digits | builtin:NAME,NAME,... | a folder of PNG/JPEG files
+    source = "builtin"               # digits | builtin | builtin:NAME,NAME,... | a folder | a file
+    size = 64
+    split = [0, 0, 1]                # no codec training; perception against the test images
 
     [[codec]]
-    name = "gan"
-    grid = { dim = [2, 4], levels = [4] }
-    lambdas = [0.0, 0.05]        # perception weights λ, the codec's `lam` option
-    training_distortion = "mse"  # the codec's `distortion` option
-    fit = { steps = 300 }
+    name = "jpeg"                    # a component: NAME[,KEY=VALUE...] (rdpkit.options)
+    grid = { quality = [10, 30, 60] }
 
     [evaluate]
-    distortions = ["mse"]
-    divergences = ["wasserstein-sliced"]
-    critic = "wasserstein-critic"
+    distortions = ["mse", "ms-ssim"]
+    perception = "wasserstein-sliced"
 
-`SweepConfig.validate` checks everything that can be checked without running a trial
-(names, options, empty grids, image sizes, the store) and raises one `InputError` sentence.
+Components are named as everywhere in rdpkit (``wasserstein-critic,steps=200``). A learnable
+codec's perception weights go in ``lambdas``: the sweep sets the option the codec declares as
+its `perception_weight`, so this file holds no codec-specific names.
+
+`SweepConfig.from_dict` type-checks every key and `SweepConfig.validate` checks everything
+else that can be checked without running a trial (names, options, image sizes); both raise
+one `InputError` sentence before anything runs.
 """
 
 from __future__ import annotations
@@ -34,21 +37,27 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError, RdpkitError, suggestion
+from ..errors import InputError, RdpkitError, UnknownNameError, suggestion
+from ..options import Component, components, tomllib
 from ..registry import Registry
 
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib  # type: ignore[no-redef]
-
-#: The codec options that the sweep's perception weights and training distortion set.
-LAMBDA_OPTION = "lam"
-DISTORTION_OPTION = "distortion"
+DOCS = "docs/sweep-toml.md"
+#: Keys of earlier versions, refused with the sentence that names their replacement.
+RETIRED = {
+    ("[evaluate]", "critic"): "[evaluate] critic is now perception: the divergence (or no-reference critic) whose value is the perception index, e.g. perception = \"wasserstein-critic\"",
+    ("[evaluate]", "critic_options"): "[evaluate] critic_options are now written into perception, e.g. perception = \"wasserstein-critic,steps=200\"",
+    ("[[codec]]", "options"): "fixed codec options are now written into the name, e.g. name = \"gan,noise=0.5\"",
+    ("[[codec]]", "training_distortion"): "training_distortion is now a codec option written into the name, e.g. name = \"gan,distortion=mse\"",
+}
 
 
 def _check_keys(table: Mapping[str, Any], allowed: Sequence[str], where: str) -> None:
+    if not isinstance(table, Mapping):
+        raise InputError(f"{where} must be a table, got {table!r}; see {DOCS}.")
     for key in table:
+        retired = RETIRED.get((where if not where.startswith("[[codec]]") else "[[codec]]", key))
+        if retired:
+            raise InputError(f"{retired}.")
         if key not in allowed:
             hint = suggestion(key, allowed) or f"allowed keys are {', '.join(allowed)}"
             raise InputError(f"unknown key {key!r} in {where}; {hint}.")
@@ -62,9 +71,19 @@ def _as_list(value: Any, what: str) -> list[Any]:
     return value
 
 
+def _integer(value: Any, what: str, low: int, example: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise InputError(f"{what} must be an integer of at least {low}, got {value!r}; e.g. {example}.")
+    return value
+
+
 @dataclass(frozen=True)
 class DataConfig:
-    """Where images come from and how they are split: codec training, critic reference, test."""
+    """Where images come from (an rdpkit.data.Source) and how they are split: codec training, critic reference, test.
+
+    A reference fraction of 0 compares the decoded test images with the test images themselves
+    (the P-D plane of a few photographs); a training fraction of 0 suits codecs that do not learn.
+    """
 
     source: str = "digits"
     size: int | None = None  # side of the square images are brought to (not for digits)
@@ -78,93 +97,142 @@ class DataConfig:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> DataConfig:
         _check_keys(d, cls.KEYS, "[data]")
-        out = cls(**{k: tuple(v) if k == "split" else v for k, v in d.items()})
-        if len(out.split) != 3 or any(not isinstance(f, (int, float)) or f <= 0 for f in out.split) or abs(sum(out.split) - 1) > 1e-9:
-            raise InputError(f"[data] split must be three positive fractions (codec training, critic reference, test) adding up to 1, got {list(out.split)}.")
-        if out.limit is not None and (not isinstance(out.limit, int) or out.limit < 8):
-            raise InputError(f"[data] limit must be an integer of at least 8 images, got {out.limit!r}.")
+        out = cls(**{k: tuple(v) if k == "split" and isinstance(v, list) else v for k, v in d.items()})
+        if not isinstance(out.source, str) or not out.source:
+            raise InputError(f"[data] source must be text (digits, builtin, builtin:NAME,..., a folder or a file), got {out.source!r}.")
+        if out.size is not None:
+            _integer(out.size, "[data] size", 1, "size = 64")
+        if not isinstance(out.gray, bool):
+            raise InputError(f"[data] gray must be true or false, got {out.gray!r}.")
+        if out.limit is not None:
+            _integer(out.limit, "[data] limit", 2, "limit = 200")
+        _integer(out.split_seed, "[data] split_seed", 0, "split_seed = 0")
+        split = out.split
+        if (not isinstance(split, tuple) or len(split) != 3 or any(isinstance(f, bool) or not isinstance(f, (int, float)) or not 0 <= f <= 1 for f in split)
+                or split[2] <= 0 or abs(sum(split) - 1) > 1e-9):
+            raise InputError(f"[data] split must be three fractions (codec training, critic reference, test) in [0, 1] adding up to 1, the test one positive, got {d.get('split')!r}.")
         if out.source != "digits" and not out.size:
             raise InputError(f"[data] source {out.source!r} needs a size (the side images are scaled and cropped to), e.g. size = 32.")
+        if out.source == "digits" and out.size not in (None, 8):
+            raise InputError(f"[data] digits are 8×8 and are not resized; remove size = {out.size}.")
         return out
+
+    def side(self) -> int:
+        """The side of the sweep's images, after checking that the source exists."""
+        from ..data import Source
+
+        source = Source.parse(self.source)
+        return source.native_side or int(self.size)  # type: ignore[arg-type]
+
+    def identity(self) -> dict[str, Any]:
+        from ..data import Source
+
+        d = asdict(self)
+        d["split"] = list(self.split)
+        d["source"] = Source.parse(self.source).identity() if self.source != "digits" else self.source
+        return d
 
 
 @dataclass(frozen=True)
 class CodecConfig:
-    """One codec and the grid of its options; every combination is a trial (per seed)."""
+    """One codec (a component) and the grid of its options; every combination is a trial (per seed)."""
 
-    name: str
-    options: dict[str, Any] = field(default_factory=dict)  # fixed options
+    codec: Component
     grid: dict[str, list[Any]] = field(default_factory=dict)  # varied options
-    lambdas: list[float] | None = None
-    training_distortion: str | None = None
+    lambdas: list[float] | None = None  # values of the codec's perception-weight option
     fit: dict[str, Any] = field(default_factory=dict)  # keyword arguments of codec.fit
     label: str = ""
 
-    KEYS = ("name", "options", "grid", "lambdas", "training_distortion", "fit", "label")
+    KEYS = ("name", "grid", "lambdas", "fit", "label")
+
+    @property
+    def name(self) -> str:
+        return self.codec.name
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], index: int) -> CodecConfig:
         where = f"[[codec]] number {index + 1}"
         _check_keys(d, cls.KEYS, where)
         if not isinstance(d.get("name"), str) or not d["name"]:
-            raise InputError(f"{where} needs a name, e.g. name = \"jpeg\".")
-        grid = d.get("grid", {})
-        for table in ("options", "grid", "fit"):
+            raise InputError(f"{where} needs a name, e.g. name = \"jpeg\" or name = \"gan,noise=0.5\".")
+        codec = Component.parse(d["name"], what="codec")
+        for table in ("grid", "fit"):
             if not isinstance(d.get(table, {}), dict):
                 raise InputError(f"{table} of {where} must be a table, e.g. {table} = {{ key = 1 }}.")
-        grid = {k: _as_list(v, f"grid option {k!r} of codec {d['name']!r}") for k, v in grid.items()}
+        grid = {k: _as_list(v, f"grid option {k!r} of codec {codec.name!r}") for k, v in d.get("grid", {}).items()}
         lambdas = d.get("lambdas")
         if lambdas is not None:
-            lambdas = _as_list(lambdas, f"lambdas of codec {d['name']!r}")
-            if any(not isinstance(v, (int, float)) or v < 0 or not math.isfinite(v) for v in lambdas):
-                raise InputError(f"lambdas of codec {d['name']!r} must be finite numbers ≥ 0, got {lambdas}.")
-        both = set(grid) & set(d.get("options", {}))
+            lambdas = _as_list(lambdas, f"lambdas of codec {codec.name!r}")
+            if any(isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0 or not math.isfinite(v) for v in lambdas):
+                raise InputError(f"lambdas of codec {codec.name!r} must be finite numbers ≥ 0, got {lambdas}.")
+        both = set(grid) & set(codec.options)
         if both:
-            raise InputError(f"option {min(both)!r} of codec {d['name']!r} is both fixed (options) and varied (grid); keep one.")
-        return cls(d["name"], dict(d.get("options", {})), grid, lambdas, d.get("training_distortion"), dict(d.get("fit", {})), d.get("label", d["name"]))
+            raise InputError(f"option {min(both)!r} of codec {codec.name!r} is both fixed (in its name) and varied (grid); keep one.")
+        label = d.get("label", codec.name)
+        if not isinstance(label, str):
+            raise InputError(f"label of {where} must be text, got {label!r}.")
+        return cls(codec, grid, lambdas, dict(d.get("fit", {})), label)
 
-    def settings(self) -> list[dict[str, Any]]:
+    def settings(self, perception_weight: str | None) -> list[dict[str, Any]]:
         """Every combination of options, in grid order (λ varying fastest)."""
         grid = dict(self.grid)
         if self.lambdas is not None:
-            grid[LAMBDA_OPTION] = self.lambdas
-        fixed = dict(self.options)
-        if self.training_distortion is not None:
-            fixed[DISTORTION_OPTION] = self.training_distortion
+            if perception_weight is None:
+                raise InputError(f"codec {self.name!r} declares no perception weight, so it takes no lambdas; remove them from its [[codec]] table.")
+            grid[perception_weight] = self.lambdas
         names = list(grid)
-        return [{**fixed, **dict(zip(names, values))} for values in itertools.product(*(grid[n] for n in names))]
+        return [{**self.codec.options, **dict(zip(names, values))} for values in itertools.product(*(grid[n] for n in names))]
 
 
 @dataclass(frozen=True)
 class EvaluateConfig:
-    """How each trial is measured: distortions (the first is the primary one), divergences, critic."""
+    """How each trial is measured: distortions (the first is the primary one), the perception index, more divergences, critics."""
 
-    distortions: tuple[str, ...] = ("mse",)
-    divergences: tuple[str, ...] = ()
-    #: The divergence whose fresh critic, trained on held-out data against the decoded
-    #: outputs, gives the perception index (ICML 2019 footnote 7); "" for none.
-    critic: str = "wasserstein-critic"
-    critic_options: dict[str, Any] = field(default_factory=dict)
+    distortions: tuple[Component, ...] = (Component("mse"),)
+    #: The divergence whose value is the trial's perception index (a critic-based one trains a
+    #: fresh critic on held-out data against the decoded outputs, ICML 2019 footnote 7), or a
+    #: registered no-reference critic, whose mean score is the index.
+    perception: Component = Component("wasserstein-critic")
+    divergences: tuple[Component, ...] = ()  # measured besides the perception index
+    critics: tuple[Component, ...] = ()  # no-reference critics: mean score of the decoded images
     samples: int = 16  # decoded test images stored per trial
-    bootstrap: int = 0  # bootstrap resamples for the divergences' intervals
+    bootstrap: int = 0  # bootstrap resamples for the divergences' intervals (0, or at least 2)
 
-    KEYS = ("distortions", "divergences", "critic", "critic_options", "samples", "bootstrap")
+    KEYS = ("distortions", "perception", "divergences", "critics", "samples", "bootstrap")
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> EvaluateConfig:
         _check_keys(d, cls.KEYS, "[evaluate]")
-        out = dict(d)
-        out["distortions"] = tuple(_as_list(d.get("distortions", ["mse"]), "[evaluate] distortions"))
-        out["divergences"] = tuple(d.get("divergences", ()))
-        ev = cls(**out)
-        if not ev.critic and not ev.divergences:
-            raise InputError("[evaluate] measures no perception index; name a critic or at least one divergence.")
-        return ev
+        perception = Component.parse(d.get("perception", "wasserstein-critic"), what="[evaluate] perception")
+        divergences = tuple(c for c in components(d.get("divergences", []), "[evaluate] divergences") if c != perception)
+        samples = _integer(d.get("samples", 16), "[evaluate] samples", 0, "samples = 16")
+        bootstrap = _integer(d.get("bootstrap", 0), "[evaluate] bootstrap", 0, "bootstrap = 200")
+        if bootstrap == 1:
+            raise InputError("[evaluate] bootstrap must be 0 (off) or at least 2 resamples, got 1.")
+        return cls(components(_as_list(d.get("distortions", ["mse"]), "[evaluate] distortions"), "[evaluate] distortions"),
+                   perception, divergences, components(d.get("critics", []), "[evaluate] critics"), samples, bootstrap)
 
-    @property
-    def perception(self) -> str:
-        """The divergence reported as the trial's perception index."""
-        return self.critic or self.divergences[0]
+    def identity(self) -> dict[str, Any]:
+        return {"distortions": [str(c) for c in self.distortions], "perception": str(self.perception),
+                "divergences": [str(c) for c in self.divergences], "critics": [str(c) for c in self.critics],
+                "samples": self.samples, "bootstrap": self.bootstrap}
+
+    @classmethod
+    def from_identity(cls, d: Mapping[str, Any]) -> EvaluateConfig:
+        return cls.from_dict(d)
+
+    def perception_kind(self, registry: Registry) -> str:
+        """``divergence`` or ``critic``: what `perception` names."""
+        try:
+            registry.info("divergence", self.perception.name)
+            return "divergence"
+        except UnknownNameError:
+            try:
+                registry.info("critic", self.perception.name)
+            except UnknownNameError:
+                raise UnknownNameError(f"[evaluate] perception {self.perception.name!r} is neither a registered divergence nor a critic; "
+                                       "`rdpkit list divergence` and `rdpkit list critic` show what is installed.") from None
+            return "critic"
 
 
 @dataclass(frozen=True)
@@ -187,17 +255,21 @@ class SweepConfig:
             raise InputError("the sweep declares no codec; add a [[codec]] table with a name and a grid of its options.")
         if isinstance(codecs, dict):
             codecs = [codecs]
+        if not isinstance(codecs, list):
+            raise InputError(f"codec must be a list of [[codec]] tables, got {codecs!r}.")
         seeds = tuple(_as_list(head.get("seeds", [0]), "[sweep] seeds"))
-        if any(not isinstance(s, int) or s < 0 for s in seeds):
+        if any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds):
             raise InputError(f"[sweep] seeds must be non-negative integers, got {list(seeds)}.")
-        threads = head.get("threads", 1)
-        if not isinstance(threads, int) or threads < 1:
-            raise InputError(f"[sweep] threads must be a positive integer, got {threads!r}.")
+        threads = _integer(head.get("threads", 1), "[sweep] threads", 1, "threads = 1")
+        from ..validation import check_device
+
         device = head.get("device", "auto")
-        if not isinstance(device, str) or not (device in ("auto", "cpu") or device.startswith("cuda")):
-            raise InputError(f"[sweep] device must be 'auto', 'cpu' or 'cuda[:N]', got {device!r}.")
+        device = check_device(device) if isinstance(device, str) else check_device(str(device))
+        name = head.get("name", "sweep")
+        if not isinstance(name, str) or not name:
+            raise InputError(f"[sweep] name must be text, got {name!r}.")
         return cls(
-            name=str(head.get("name", "sweep")),
+            name=name,
             codecs=tuple(CodecConfig.from_dict(c, i) for i, c in enumerate(codecs)),
             data=DataConfig.from_dict(d.get("data", {})),
             evaluate=EvaluateConfig.from_dict(d.get("evaluate", {})),
@@ -218,54 +290,73 @@ class SweepConfig:
         except tomllib.TOMLDecodeError as exc:
             raise InputError(f"{str(path)!r} is not valid TOML ({exc}); fix that line.") from None
 
-    def trials(self) -> list[dict[str, Any]]:
-        """Every trial's configuration: JSON-serialisable, and what its store key hashes."""
-        data = asdict(self.data)
-        data["split"] = list(self.data.split)
-        evaluate = asdict(self.evaluate)
-        evaluate["distortions"], evaluate["divergences"] = list(self.evaluate.distortions), list(self.evaluate.divergences)
-        return [
-            {"codec": c.name, "label": c.label, "options": options, "fit": c.fit, "seed": seed, "data": data, "evaluate": evaluate}
-            for c in self.codecs
-            for options in c.settings()
-            for seed in self.seeds
-        ]
+    def trials(self, registry: Registry) -> list[Any]:
+        """Every trial of the sweep (`SweepTrial`), in grid order."""
+        from .trial import SweepTrial
+
+        out = []
+        for c in self.codecs:
+            weight = _codec_class(registry, c.name).perception_weight
+            for options in c.settings(weight):
+                for seed in self.seeds:
+                    out.append(SweepTrial(Component(c.name, options), c.label, c.fit, seed, self.data, self.evaluate, self.device))
+        return out
 
     def validate(self, registry: Registry) -> None:
         """Raise one InputError sentence for anything that would make a trial fail before it trains."""
-
-        for dist in self.evaluate.distortions:
-            registry.info("distortion", dist)
-        for div in (*self.evaluate.divergences, *([self.evaluate.critic] if self.evaluate.critic else [])):
-            registry.info("divergence", div)
-        if self.evaluate.critic:
-            registry.create("divergence", self.evaluate.critic, **self.evaluate.critic_options)
-        side = _image_side(self.data)
-        for name in self.evaluate.distortions:
-            need = registry.create("distortion", name).min_size
-            if side < need:
-                raise InputError(f"distortion {name!r} needs images of at least {need}×{need}, but the sweep's are {side}×{side}; drop it from [evaluate] distortions or raise [data] size.")
+        ev = self.evaluate
+        side = self.data.side()
+        for c in ev.distortions:
+            metric = _create(registry, "distortion", c, "[evaluate] distortions")
+            if side < metric.min_size:
+                raise InputError(f"distortion {c.name!r} needs images of at least {metric.min_size}×{metric.min_size}, but the sweep's are {side}×{side}; drop it from [evaluate] distortions or raise [data] size.")
+        kind = ev.perception_kind(registry)
+        for c, k, where in [(ev.perception, kind, "[evaluate] perception"), *((d, "divergence", "[evaluate] divergences") for d in ev.divergences),
+                            *((d, "critic", "[evaluate] critics") for d in ev.critics)]:
+            obj = _create(registry, k, c, where)
+            if k == "critic":
+                if obj.trainable:
+                    raise InputError(f"critic {c.name!r} must be trained before it scores, so it cannot be a no-reference evaluation here; "
+                                     "the divergences wasserstein-critic and tv-classifier train one on held-out images against each trial's outputs.")
+                if side < obj.min_size:
+                    raise InputError(f"critic {c.name!r} needs images of at least {obj.min_size}×{obj.min_size}, but the sweep's are {side}×{side}; raise [data] size.")
         for c in self.codecs:
-            info = registry.info("codec", c.name)
-            if c.training_distortion is not None:
-                registry.info("distortion", c.training_distortion)
-            for options in c.settings():
+            cls = _codec_class(registry, c.name)
+            for options in c.settings(cls.perception_weight):
                 try:
                     codec = registry.create("codec", c.name, **options)
                 except InputError as exc:
                     raise InputError(f"{exc} (in the sweep's [[codec]] {c.label!r})") from None
                 except RdpkitError as exc:
                     raise InputError(f"codec {c.name!r} refuses options {options}: {exc}") from None
-            if (c.fit or c.lambdas is not None) and not codec.learnable:
-                what = "fit options" if c.fit else "perception weights (lambdas)"
-                raise InputError(f"codec {c.name!r} ({info.distribution}) is not learnable, so it takes no {what}; remove them from its [[codec]] table.")
+            info = registry.info("codec", c.name)
+            if c.fit and not codec.learnable:
+                raise InputError(f"codec {c.name!r} ({info.distribution}) is not learnable, so it takes no fit options; remove them from its [[codec]] table.")
             if codec.learnable:
-                _check_fit_options(codec, c.fit)
+                if self.data.split[0] == 0:
+                    raise InputError(f"codec {c.name!r} learns from the training split, but [data] split gives it none; give the first fraction a positive share.")
+                check_fit_options(codec, c.fit)
             if side < codec.min_size:
                 raise InputError(f"codec {c.name!r} needs images of at least {codec.min_size}×{codec.min_size}, but the sweep's are {side}×{side}; raise [data] size.")
 
 
-def _check_fit_options(codec: Any, fit: Mapping[str, Any]) -> None:
+def _create(registry: Registry, kind: str, c: Component, where: str) -> Any:
+    try:
+        return registry.create(kind, c.name, **c.options)
+    except InputError as exc:
+        raise InputError(f"{exc} (in {where})") from None
+
+
+def _codec_class(registry: Registry, name: str) -> Any:
+    """The class a codec's factory builds (to read what it declares), without creating one."""
+    from ..interfaces import Codec
+
+    info = registry.info("codec", name)
+    factory = registry.factory(info)
+    return factory if isinstance(factory, type) and issubclass(factory, Codec) else Codec
+
+
+def check_fit_options(codec: Any, fit: Mapping[str, Any]) -> None:
     import inspect
 
     params = inspect.signature(codec.fit).parameters.values()
@@ -276,20 +367,3 @@ def _check_fit_options(codec: Any, fit: Mapping[str, Any]) -> None:
         if key not in accepted:
             hint = suggestion(key, accepted) or f"it accepts {', '.join(accepted)}"
             raise InputError(f"fit() of codec {codec.codec_name!r} has no option {key!r}; {hint}.")
-
-
-def _image_side(data: DataConfig) -> int:
-    """The side of the sweep's images, checking that the source exists."""
-    if data.source == "digits":
-        return 8
-    if data.source.startswith("builtin:"):
-        from ..data import BUILTIN_IMAGES, builtin_names
-
-        for name in data.source.split(":", 1)[1].split(","):
-            if name not in BUILTIN_IMAGES:
-                raise InputError(f"unknown built-in image {name!r} in [data] source; {suggestion(name, BUILTIN_IMAGES) or 'known: ' + ', '.join(builtin_names())}")
-    else:
-        from ..data import folder_files
-
-        folder_files(data.source)
-    return int(data.size)  # type: ignore[arg-type]

@@ -1,56 +1,21 @@
-"""Built-in sweeps: `rdpkit sweep --preset NAME`.
+"""Sweep presets: `rdpkit sweep --preset NAME`.
 
-Both reproduce Blau & Michaeli's MNIST experiment (ICML 2019, section 4.1) on scikit-learn's
-8×8 digits with the GAN codec of the `rdpkit-gan-codec` plugin: an encoder whose `dim`
-outputs are quantised to `levels` values (rate ≤ dim·log2 L bits per digit), a stochastic
-decoder, and a loss E[‖x − x̂‖²] + λ·W1 with a WGAN-GP critic. The perception index is the
-W1 estimate of a fresh critic trained on held-out digits against the decoded ones.
-
-- ``digits-smoke``: a handful of short trials (under 3 minutes on a 2-core CPU); for tests
-  and quick checks, not for conclusions.
-- ``digits``: rates from 2 to 16 bits per digit × four perception weights, at a scale a
-  2-core CPU finishes in under 30 minutes. Its figures show the paper's three findings:
-  perception worsens as rate falls along the λ = 0 curve; at a fixed rate, larger λ trades
-  distortion for perception; the R-D curve rises when perception is constrained.
+Presets are registered by plugins through the ``rdpkit_sweep_presets`` hook, beside the
+codecs they run: the digits presets of Blau & Michaeli's experiment ship with the gan codec
+(rdpkit-gan-codec), so a preset never names a codec that is not installed.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from ..errors import InputError, suggestion
+from ..registry import Registry, get_registry
 from .config import SweepConfig
 
 
-def _digits(name: str, *, dims: list[int], lambdas: list[float], steps: int, critic_steps: int, divergences: list[str], samples: int) -> dict[str, Any]:
-    """The paper's digits experiment at one scale: dims × L = 4 × λ, one seed."""
-    return {
-        "sweep": {"name": name, "seeds": [0]},
-        "data": {"source": "digits", "split": [0.6, 0.2, 0.2]},
-        "codec": [{
-            "name": "gan",
-            "options": {"noise": 0.5},
-            "grid": {"dim": dims, "levels": [4]},  # dim·log2 L = 2·dim bits per digit
-            "lambdas": lambdas,
-            "training_distortion": "mse",
-            "fit": {"steps": steps, "batch_size": 64},
-        }],
-        "evaluate": {"distortions": ["mse"], "divergences": divergences, "critic": "wasserstein-critic",
-                     "critic_options": {"steps": critic_steps, "batch_size": 64}, "samples": samples},
-    }
+def preset(name: str, registry: Registry | None = None) -> SweepConfig:
+    """The registered sweep preset called `name` (unknown names get the closest ones suggested)."""
+    return SweepConfig.from_dict((registry or get_registry()).sweep_preset(name))
 
 
-PRESETS: dict[str, dict[str, Any]] = {
-    "digits-smoke": _digits("digits-smoke", dims=[2, 4], lambdas=[0.0, 0.1], steps=150, critic_steps=100,
-                            divergences=["wasserstein-sliced"], samples=8),
-    # λ beyond ~0.05 destabilises this codec's adversarial training at these step counts.
-    "digits": _digits("digits", dims=[1, 2, 3, 4, 8], lambdas=[0.0, 0.01, 0.02, 0.05], steps=2000, critic_steps=500,
-                      divergences=["wasserstein-sliced", "mmd"], samples=16),
-}
-
-
-def preset(name: str) -> SweepConfig:
-    """The built-in sweep called `name`."""
-    if name not in PRESETS:
-        raise InputError(f"unknown preset {name!r}; {suggestion(name, PRESETS) or 'the presets are ' + ', '.join(PRESETS)}.")
-    return SweepConfig.from_dict(PRESETS[name])
+def presets(registry: Registry | None = None) -> list[str]:
+    """The names of the registered presets."""
+    return (registry or get_registry()).names("preset")

@@ -1,6 +1,6 @@
 """What a sweep found: a DataFrame / CSV of its trials, its figures, and one self-contained HTML page.
 
-Figures, after Blau & Michaeli (ICML 2019):
+Figures, after Blau & Michaeli (ICML 2019), as state-free matplotlib Figures:
 
 - ``sweep-rd.png``: trials on the rate-distortion plane coloured by perception index, with
   each codec's operational R-D curve (λ = 0 when the codec has perception weights) and its
@@ -14,8 +14,6 @@ Settings run under several seeds are averaged (their spread becomes the standard
 
 from __future__ import annotations
 
-import base64
-import html
 import io
 import json
 import math
@@ -24,55 +22,55 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from matplotlib import colormaps
+from matplotlib.figure import Figure
 
 from ..errors import InputError
+from ..report import Page, figure_png, output_folder
 from ..store import Store
 from .bdrate import METHODS, bd_rate, bd_rate_at_perception, curve_at_perception
-from .config import LAMBDA_OPTION
 from .pareto import lower_envelope, non_dominated
-from .trial import KIND
+from .trial import KIND, SweepResult, SweepTrial
 
 SETTING_COLUMNS = ["label", "codec", "setting"]
-LAM = f"opt.{LAMBDA_OPTION}"
 
 
 def open_store(store: Store | str | Path) -> Store:
-    """An existing result store (a path that does not exist is an error, not a new store)."""
-    if isinstance(store, Store):
-        return store
-    if not Path(store).is_file():
-        raise InputError(f"the result store {str(store)!r} does not exist; give the file that `rdpkit sweep --store` wrote.")
-    return Store(store)
+    """An existing result store, opened read-only (a missing file or another application's database is refused)."""
+    return store if isinstance(store, Store) else Store(store, readonly=True)
+
+
+def trial_rows(db: Store) -> list[tuple[Any, SweepTrial, SweepResult | None]]:
+    """Every sweep trial of the store: (stored row, trial, result or None)."""
+    out = []
+    for row in db.trials(kind=KIND):
+        trial = SweepTrial.from_identity(row.config)
+        result = SweepResult.from_record(row.result, {}) if row.status == "done" and row.result else None
+        out.append((row, trial, result))
+    return out
 
 
 def results_frame(store: Store | str | Path) -> pd.DataFrame:
-    """One row per sweep trial: configuration, status, rate, distortions and divergences with stderr.
+    """One row per sweep trial: configuration, status and `SweepResult.row()`.
 
-    Columns: ``key, status, label, codec, seed, setting`` (the options as JSON),
-    ``opt.<option>`` per option, ``rate_bits`` (bits/image), ``bpp``, ``distortion`` and
-    ``distortion_stderr`` (the primary distortion), ``perception`` and ``perception_stderr``,
-    ``D.<name>`` / ``D.<name>.stderr`` per distortion, ``P.<name>`` / ``P.<name>.stderr``
-    per divergence, ``seconds``, ``device``, ``error``.
+    Columns: ``key, status, label, codec, seed, setting`` (the options as JSON), ``opt.<option>``
+    per option, ``rate_setting`` (the options but the perception weight), then the result's
+    columns (``rate_bits``, ``bpp``, ``distortion``, ``perception`` with their stderr, ``lam``,
+    ``D.<name>``, ``P.<name>``, ``C.<name>``, times, device) and ``error``.
     """
     db = open_store(store)
     rows = []
-    for t in db.trials(kind=KIND):
-        c, r = t.config, t.result or {}
-        row: dict[str, Any] = {"key": t.key, "status": t.status, "label": c["label"], "codec": c["codec"], "seed": c["seed"],
-                               "setting": json.dumps(c["options"], sort_keys=True)}
-        row.update({f"opt.{k}": v for k, v in c["options"].items()})
-        if r:
-            primary = r["primary_distortion"]
-            row.update(rate_bits=r["rate"]["bits_per_image"], bpp=r["rate"]["bpp"],
-                       distortion=r["distortion"][primary]["mean"], distortion_stderr=r["distortion"][primary]["stderr"],
-                       perception=r["perception"]["value"], perception_stderr=r["perception"]["stderr"],
-                       distortion_name=primary, perception_name=r["perception"]["name"])
-            for name, v in r["distortion"].items():
-                row[f"D.{name}"], row[f"D.{name}.stderr"] = v["mean"], v["stderr"]
-            for name, v in r["divergences"].items():
-                row[f"P.{name}"], row[f"P.{name}.stderr"] = v["value"], v["stderr"]
-            row["device"] = r["device"]
-        row["seconds"], row["error"] = r.get("wall_seconds", t.seconds), t.error
+    for stored, trial, result in trial_rows(db):
+        options = trial.codec.options
+        row: dict[str, Any] = {"key": stored.key, "status": stored.status, "label": trial.label, "codec": trial.codec.name,
+                               "seed": trial.seed, "setting": json.dumps(options, sort_keys=True)}
+        row.update({f"opt.{k}": v for k, v in options.items()})
+        if result is not None:
+            row["rate_setting"] = json.dumps({k: v for k, v in options.items() if k != result.perception_weight}, sort_keys=True)
+            row.update(result.row())
+        else:
+            row["seconds"] = stored.seconds
+        row["error"] = stored.error
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -88,9 +86,9 @@ def settings_frame(trials: pd.DataFrame) -> pd.DataFrame:
     done = trials[trials.status == "done"]
     agg = []
     for (label, codec, setting), g in done.groupby(SETTING_COLUMNS, sort=False):
-        row = {"label": label, "codec": codec, "setting": setting, "seeds": len(g), "key": g.key.iloc[0]}
+        row = {"label": label, "codec": codec, "setting": setting, "seeds": len(g), "key": g.key.iloc[0],
+               "rate_setting": g.rate_setting.iloc[0], "lam": float(g.lam.iloc[0])}
         row.update({k: g[k].iloc[0] for k in g.columns if k.startswith("opt.")})
-        row["lam"] = float(g[LAM].iloc[0]) if LAM in g else math.nan
         for col in ("rate_bits", "bpp", "distortion", "perception"):
             row[col] = float(g[col].mean())
             own = float(g[f"{col}_stderr"].iloc[0]) if f"{col}_stderr" in g else 0.0  # rates are exact
@@ -98,7 +96,6 @@ def settings_frame(trials: pd.DataFrame) -> pd.DataFrame:
         agg.append(row)
     out = pd.DataFrame(agg)
     # Settings that differ only in λ share a rate setting; its mean rate places them on one abscissa.
-    out["rate_setting"] = out.setting.map(lambda t: json.dumps({k: v for k, v in json.loads(t).items() if k != LAMBDA_OPTION}, sort_keys=True))
     out["rate_group_bits"] = out.groupby(["label", "rate_setting"]).rate_bits.transform("mean")
     out["admissible"] = non_dominated(out[["rate_bits", "distortion", "perception"]].to_numpy())
     return out
@@ -118,14 +115,10 @@ def perception_levels(s: pd.DataFrame) -> list[float]:
     return levels
 
 
-def fig_rd(s: pd.DataFrame, *, distortion_name: str = "distortion", perception_name: str = "perception") -> Any:
+def fig_rd(s: pd.DataFrame, *, distortion_name: str = "distortion", perception_name: str = "perception") -> Figure:
     """R-D plane coloured by perception, operational R-D curves and curves at constant P."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.4, 4.6))
+    fig = Figure(figsize=(6.4, 4.6), dpi=130)
+    ax = fig.add_subplot()
     sc = ax.scatter(s.rate_bits, s.distortion, c=s.perception, cmap="viridis", s=36, zorder=3, edgecolors="k", linewidths=0.3)
     fig.colorbar(sc, ax=ax, label=f"perception index ({perception_name}; lower is better)")
     styles = ["--", ":", "-."]
@@ -146,16 +139,12 @@ def fig_rd(s: pd.DataFrame, *, distortion_name: str = "distortion", perception_n
     return fig
 
 
-def fig_pd(s: pd.DataFrame, *, distortion_name: str = "distortion", perception_name: str = "perception") -> Any:
+def fig_pd(s: pd.DataFrame, *, distortion_name: str = "distortion", perception_name: str = "perception") -> Figure:
     """Perception-distortion planes: one equi-rate line per rate setting, through its λ values."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.4, 4.6))
+    fig = Figure(figsize=(6.4, 4.6), dpi=130)
+    ax = fig.add_subplot()
     groups = list(s.groupby(["label", "rate_setting"], sort=False))
-    cmap = matplotlib.colormaps["plasma"]
+    cmap = colormaps["plasma"]
     rates = [float(g.rate_bits.mean()) for _, g in groups]
     lo, hi = (min(rates), max(rates)) if rates else (0.0, 1.0)
     for (label, _), g in groups:
@@ -176,12 +165,8 @@ def fig_pd(s: pd.DataFrame, *, distortion_name: str = "distortion", perception_n
     return fig
 
 
-def fig_samples(s: pd.DataFrame, db: Store, *, limit: int = 12) -> Any | None:
+def fig_samples(s: pd.DataFrame, db: Store, *, limit: int = 12) -> Figure | None:
     """Decoded test images (first seed): one row per rate setting, one column per λ, originals on top."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from PIL import Image
 
     def image(key: str, name: str) -> np.ndarray | None:
@@ -193,7 +178,8 @@ def fig_samples(s: pd.DataFrame, db: Store, *, limit: int = 12) -> Any | None:
     original = image(s.key.iloc[0], "originals.png")
     if not groups or original is None:
         return None
-    fig, axes = plt.subplots(len(groups) + 1, len(lams), figsize=(1.9 * len(lams) + 1.2, 1.0 * (len(groups) + 1) + 0.3), squeeze=False)
+    fig = Figure(figsize=(1.9 * len(lams) + 1.2, 1.0 * (len(groups) + 1) + 0.3), dpi=130)
+    axes = fig.subplots(len(groups) + 1, len(lams), squeeze=False)
     for ax in axes.flat:
         ax.set_axis_off()
     axes[0, 0].imshow(original, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
@@ -250,71 +236,32 @@ def _bd_on_curves(anchor: pd.DataFrame, test: pd.DataFrame, method: str) -> floa
     return bd_rate(anchor.rate_bits.iloc[ia], anchor.distortion.iloc[ia], test.rate_bits.iloc[it], test.distortion.iloc[it], method=method)  # type: ignore[arg-type]
 
 
-def png_bytes(fig: Any) -> bytes:
-    """A matplotlib figure as PNG bytes (the figure is closed)."""
-    import matplotlib.pyplot as plt
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=130)
-    plt.close(fig)
-    return buf.getvalue()
-
-
-def html_table(df: pd.DataFrame, columns: list[str] | None = None) -> str:
-    """An HTML table with every cell escaped."""
-    df = df[columns] if columns else df
-
-    def cell(v: Any) -> str:
-        text = f"{v:.4g}" if isinstance(v, float) else str(v)
-        return f"<td>{html.escape(text)}</td>"
-
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
-    body = "".join("<tr>" + "".join(cell(v) for v in row) + "</tr>" for row in df.itertuples(index=False))
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-STYLE = "body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}table{border-collapse:collapse;font-size:12px;margin:1em 0}td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}img{max-width:100%}"
-
-
-def html_page(title: str, sections: list[tuple[str, str]], images: dict[str, bytes]) -> str:
-    """A self-contained page: escaped title and headings, tables given as HTML, images inlined as base64."""
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title><style>{STYLE}</style></head><body>",
-             f"<h1>{html.escape(title)}</h1>"]
-    for name, data in images.items():
-        parts.append(f"<figure><img alt='{html.escape(name, quote=True)}' src='data:image/png;base64,{base64.b64encode(data).decode()}'>"
-                     f"<figcaption>{html.escape(name)}</figcaption></figure>")
-    for heading, body in sections:
-        parts.append(f"<h2>{html.escape(heading)}</h2>{body}")
-    parts.append("</body></html>")
-    return "".join(parts)
-
-
-def write_report(store: str | Path, out: str | Path, *, title: str | None = None) -> Path:
+def write_report(store: Store | str | Path, out: str | Path, *, title: str | None = None) -> Path:
     """Write the figures, ``results.csv``, ``settings.csv`` and ``index.html`` into `out`; returns the page."""
     db = open_store(store)
     trials = results_frame(db)
     s = settings_frame(trials)
-    out = Path(out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"cannot create the report folder {str(out)!r} ({exc.strerror}); choose a writable --out.") from None
+    out = output_folder(out)
     done = trials[trials.status == "done"]
     names = {"distortion_name": str(done.distortion_name.iloc[0]), "perception_name": str(done.perception_name.iloc[0])}
-    figures = {"sweep-rd.png": fig_rd(s, **names), "sweep-pd.png": fig_pd(s, **names), "sweep-samples.png": fig_samples(s, db)}
-    images = {name: png_bytes(f) for name, f in figures.items() if f is not None}
-    for name, data in images.items():
-        (out / name).write_bytes(data)
+    figures = {"sweep-rd.png": (fig_rd(s, **names), "rate-distortion plane coloured by perception, with R-D curves at constant perception"),
+               "sweep-pd.png": (fig_pd(s, **names), "perception-distortion planes: one equi-rate line per rate setting"),
+               "sweep-samples.png": (fig_samples(s, db), "decoded test images: one row per rate setting, one column per perception weight")}
+    page = Page(title or f"rdpkit sweep report: {Path(db.path).name}", intro=f"{len(trials)} trial(s), {len(done)} finished, {len(s)} setting(s).")
+    for name, (fig, caption) in figures.items():
+        if fig is not None:
+            png = figure_png(fig)
+            (out / name).write_bytes(png)
+            page.figure(png, caption, alt=name)
     trials.to_csv(out / "results.csv", index=False)
     s.to_csv(out / "settings.csv", index=False)
     shown = ["label", "setting", "seeds", "rate_bits", "distortion", "distortion_stderr", "perception", "perception_stderr"]
     failed = trials[trials.status == "failed"]
-    sections = [
-        ("admissible (non-dominated) settings in rate, distortion and perception", html_table(s[s.admissible], shown)),
-        ("BD-rate against the first codec", html_table(bd) if not (bd := bd_table(s)).empty else "<p>one codec only: nothing to compare.</p>"),
-        ("every setting", html_table(s, [*shown, "admissible"])),
-        (f"failed trials ({len(failed)})", html_table(failed, ["key", "label", "setting", "seed", "error"]) if len(failed) else "<p>none</p>"),
-    ]
-    page = out / "index.html"
-    page.write_text(html_page(title or f"rdpkit sweep report: {Path(db.path).name}", sections, images))
-    return page
+    page.section("admissible (non-dominated) settings in rate, distortion and perception").frame(s[s.admissible], shown)
+    page.section("BD-rate against the first codec")
+    bd = bd_table(s)
+    page.frame(bd) if not bd.empty else page.text("one codec only: nothing to compare.")
+    page.section("every setting").frame(s, [*shown, "admissible"])
+    page.section(f"failed trials ({len(failed)})")
+    page.frame(failed, ["key", "label", "setting", "seed", "error"]) if len(failed) else page.text("none")
+    return page.write(out / "index.html")

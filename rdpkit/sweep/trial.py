@@ -1,189 +1,207 @@
 """One trial of a sweep: fit (if learnable) and run a codec, decode held-out data, measure it.
 
-Everything a trial needs is in its configuration (a JSON-serialisable dict, see
-`SweepConfig.trials`), so it runs the same in any process: a local pool worker, a Ray task,
-or the caller's own process. It is deterministic under the configuration's seed at a given
-number of torch threads.
+A `SweepTrial` holds everything it needs, so it runs the same in any process: a local pool
+worker, a Ray task, or the caller's own process. It is deterministic under its seed at a given
+number of torch threads. `SweepResult` is the one place that says what a stored sweep result
+holds; `SweepResult.row()` is its flat form (the columns of `results_frame`, the CSV and the
+`results` command), so a new measured quantity is added here and in the figure that shows it.
 
 Measured, on the held-out test split:
 
-- rate from the real bytes of the test split's bitstream (``Bitstream.to_bytes()``): bits per
+- rate from the real bytes of the test split's bitstream (rdpkit.codecs.measure): bits per
   image and bits per pixel, container included, and the payload alone;
 - each distortion's mean over test images with its standard error;
-- the perception index: a fresh critic trained on held-out real images (the *reference*
-  split, never seen by the codec) against the decoded outputs, as in Blau & Michaeli
-  (ICML 2019, footnote 7); and every other divergence, each with its standard error.
+- the perception index: a divergence between the *reference* split (real images the codec
+  never saw; the test images themselves when that split is empty) and the decoded outputs,
+  e.g. a fresh critic trained on them as in Blau & Michaeli (ICML 2019, footnote 7); or a
+  no-reference critic's mean score; and every other divergence and critic asked for.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
-import io
-import json
 import time
-import traceback
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import torch
 
-from ..errors import RdpkitError
-from ..registry import Registry, get_registry
-from ..store import software_versions
+from ..codecs.measure import Rate, round_trip
+from ..options import Component
+from ..registry import Registry
+from ..report import image_grid_png
+from ..trial.base import Result, Trial, software_versions
+from .config import DataConfig, EvaluateConfig
+from .measure import Measurement, Perception, measure_outputs, seed_everything
 
 #: The store's `kind` for sweep trials.
 KIND = "sweep"
 
 
-@dataclass
-class Outcome:
-    """What a trial hands back to the process that owns the store."""
-
-    result: dict[str, Any] | None = None
-    artifacts: dict[str, bytes] = field(default_factory=dict)
-    error: str | None = None
-
-
 @functools.lru_cache(maxsize=4)
-def _dataset(data_json: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    from ..data import digits, folder_files, load_images, split
+def _dataset(data: DataConfig) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    from ..data import Source, split
 
-    data = json.loads(data_json)
-    if data["source"] == "digits":
-        x = digits()
-    elif data["source"].startswith("builtin:"):
-        names = data["source"].split(":", 1)[1].split(",")
-        x = load_images([f"builtin:{n}" for n in names], size=data["size"], gray=data["gray"])
-    else:
-        x = load_images(folder_files(data["source"]), size=data["size"], gray=data["gray"])
-    if data["limit"]:
-        x = x[torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(data["split_seed"]))[: data["limit"]]]
-    train, reference, test = split(x, data["split"], seed=data["split_seed"])
-    return train, reference, test
+    x = Source.parse(data.source).load(size=data.size, gray=data.gray)
+    if data.limit:
+        x = x[torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(data.split_seed))[: data.limit]]
+    train, reference, test = split(x, list(data.split), seed=data.split_seed)
+    return train, reference if len(reference) else test, test
 
 
-def dataset(data: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The (codec training, critic reference, test) splits a trial's data configuration names."""
-    return _dataset(json.dumps(data, sort_keys=True))
+def dataset(data: DataConfig) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The (codec training, critic reference, test) splits of a data configuration (reference = test when its fraction is 0)."""
+    return _dataset(data)
 
 
-def _seed(seed: int) -> None:
-    torch.manual_seed(seed)
-    np.random.seed(seed)
-
-
-def _mean_stderr(values: torch.Tensor) -> dict[str, float]:
-    v = values.detach().double().cpu()
-    n = v.numel()
-    return {"mean": float(v.mean()), "stderr": float(v.std(unbiased=True) / n**0.5) if n > 1 else float("nan"), "n": n}
-
-
-def _fit(codec: Any, train: torch.Tensor, fit: dict[str, Any], seed: int, device: str) -> None:
-    """Train a learnable codec, giving it the seed and device when its fit() takes them."""
+def fit_codec(codec: Any, train: torch.Tensor, fit: Mapping[str, Any], seed: int, device: str, progress: bool = False) -> None:
+    """Train a learnable codec, giving it the seed, device and progress flag when its fit() takes them."""
     accepted = inspect.signature(codec.fit).parameters
-    extra = {k: v for k, v in (("seed", seed), ("device", device), ("progress", False)) if k in accepted and k not in fit}
+    extra = {k: v for k, v in (("seed", seed), ("device", device), ("progress", progress)) if k in accepted and k not in fit}
     codec.fit(train, **fit, **extra)
 
 
-def _divergence(registry: Registry, name: str, options: dict[str, Any], seed: int) -> Any:
-    """A fresh divergence estimator, seeded with the trial's seed unless its options fix one."""
-    _seed(seed)
-    div = registry.create("divergence", name, **options)
-    if "seed" not in options and "seed" in inspect.signature(type(div)).parameters:
-        div = registry.create("divergence", name, **options, seed=seed)
-    return div
+def _option_value(codec: Any, option: str, options: Mapping[str, Any]) -> float | None:
+    """The value a codec was built with for `option`: as given, else its factory's default."""
+    if option in options:
+        return float(options[option])
+    param = inspect.signature(type(codec)).parameters.get(option)
+    return float(param.default) if param is not None and isinstance(param.default, (int, float)) else None
 
 
-def png_grid(x: torch.Tensor, columns: int = 8) -> bytes:
-    """A batch as one PNG image, tiled row by row with a 1-pixel gap."""
-    from PIL import Image
+@dataclass(frozen=True)
+class SweepResult(Result):
+    """What a sweep trial measured (see the module docstring)."""
 
-    from ..data import to_numpy
+    rate: Rate
+    distortions: dict[str, Measurement]
+    primary_distortion: str
+    divergences: dict[str, dict[str, Any]]
+    critics: dict[str, Measurement]
+    perception: Perception
+    fit_seconds: float
+    encode_seconds: float
+    decode_seconds: float
+    wall_seconds: float
+    device: str
+    threads: int
+    perception_weight: str | None = None  # the codec option that weighs perception in its training (its `perception_weight`)
+    lam: float | None = None  # that option's value in this trial
+    software: dict[str, str] = field(default_factory=dict)
+    components: dict[str, dict[str, Any]] = field(default_factory=dict)
+    samples: bytes | None = field(default=None, repr=False)  # decoded test images, tiled (PNG)
+    originals: bytes | None = field(default=None, repr=False)  # the same test images before coding
 
-    n, c, h, w = x.shape
-    rows = -(-n // columns)
-    cols = min(columns, n)
-    canvas = torch.ones(c, rows * (h + 1) - 1, cols * (w + 1) - 1)
-    for i in range(n):
-        r, q = divmod(i, columns)
-        canvas[:, r * (h + 1) : r * (h + 1) + h, q * (w + 1) : q * (w + 1) + w] = x[i].detach().float().cpu()
-    buf = io.BytesIO()
-    Image.fromarray(to_numpy(canvas)).save(buf, format="PNG")
-    return buf.getvalue()
+    def to_record(self) -> tuple[dict[str, Any], dict[str, bytes]]:
+        record = {
+            "rate": self.rate.as_dict(),
+            "distortions": {k: v.as_dict() for k, v in self.distortions.items()},
+            "primary_distortion": self.primary_distortion,
+            "divergences": self.divergences,
+            "critics": {k: v.as_dict() for k, v in self.critics.items()},
+            "perception": self.perception.as_dict(),
+            "fit_seconds": self.fit_seconds, "encode_seconds": self.encode_seconds, "decode_seconds": self.decode_seconds,
+            "wall_seconds": self.wall_seconds, "device": self.device, "threads": self.threads,
+            "perception_weight": self.perception_weight, "lam": self.lam, "software": self.software, "components": self.components,
+        }
+        artifacts = {name: data for name, data in (("samples.png", self.samples), ("originals.png", self.originals)) if data}
+        return record, artifacts
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any], artifacts: dict[str, bytes]) -> SweepResult:
+        return cls(
+            rate=Rate(**record["rate"]),
+            distortions={k: Measurement(**v) for k, v in record["distortions"].items()},
+            primary_distortion=record["primary_distortion"],
+            divergences=record["divergences"],
+            critics={k: Measurement(**v) for k, v in record.get("critics", {}).items()},
+            perception=Perception.from_dict(record["perception"]),
+            fit_seconds=record.get("fit_seconds", 0.0), encode_seconds=record.get("encode_seconds", float("nan")),
+            decode_seconds=record.get("decode_seconds", float("nan")), wall_seconds=record["wall_seconds"],
+            device=record["device"], threads=record["threads"], perception_weight=record.get("perception_weight"), lam=record.get("lam"),
+            software=record.get("software", {}),
+            components=record.get("components", {}), samples=artifacts.get("samples.png"), originals=artifacts.get("originals.png"),
+        )
+
+    def row(self) -> dict[str, Any]:
+        """The flat columns of this result: rate, the primary distortion and perception, every measurement, times."""
+        primary = self.distortions[self.primary_distortion]
+        row: dict[str, Any] = {
+            "rate_bits": self.rate.bits_per_image, "bpp": self.rate.bpp, "payload_bits": self.rate.payload_bits_per_image,
+            "distortion": primary.mean, "distortion_stderr": primary.stderr, "distortion_name": self.primary_distortion,
+            "perception": self.perception.value, "perception_stderr": self.perception.stderr, "perception_name": self.perception.name,
+        }
+        for name, m in self.distortions.items():
+            row[f"D.{name}"], row[f"D.{name}.stderr"] = m.mean, m.stderr
+        for name, e in self.divergences.items():
+            row[f"P.{name}"], row[f"P.{name}.stderr"] = e["value"], e["stderr"]
+        for name, m in self.critics.items():
+            row[f"C.{name}"], row[f"C.{name}.stderr"] = m.mean, m.stderr
+        row.update(lam=float("nan") if self.lam is None else float(self.lam), fit_seconds=self.fit_seconds, encode_seconds=self.encode_seconds, decode_seconds=self.decode_seconds,
+                   seconds=self.wall_seconds, device=self.device)
+        return row
 
 
-def run_trial(config: dict[str, Any], device: str = "cpu", threads: int = 1, registry: Registry | None = None) -> Outcome:
-    """Run one trial; never raises: a failure comes back as `Outcome.error`."""
-    try:
-        return _run(config, device, threads, registry or get_registry())
-    except RdpkitError as exc:
-        return Outcome(error=f"{type(exc).__name__}: {exc}")
-    except Exception as exc:  # a plugin's bug must fail its trial, not the sweep
-        return Outcome(error=f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}")
+@dataclass(frozen=True)
+class SweepTrial(Trial):
+    """One codec setting × one seed of a sweep (or one codec setting of the P-D plane)."""
 
+    codec: Component
+    label: str
+    fit: dict[str, Any]
+    seed: int
+    data: DataConfig
+    evaluate: EvaluateConfig
+    requested_device: str = "auto"
 
-def _run(config: dict[str, Any], device: str, threads: int, registry: Registry) -> Outcome:
-    start = time.perf_counter()
-    torch.set_num_threads(threads)
-    seed = int(config["seed"])
-    evaluate = config["evaluate"]
-    train, reference, test = dataset(config["data"])
-    dev = torch.device(device)
+    kind = KIND
 
-    _seed(seed)
-    codec = registry.create("codec", config["codec"], **config["options"])
-    fit_seconds = 0.0
-    if codec.learnable:
-        t = time.perf_counter()
-        _fit(codec, train.to(dev), config["fit"], seed, device)
-        fit_seconds = time.perf_counter() - t
+    @classmethod
+    def result_type(cls) -> type[Result]:
+        return SweepResult
 
-    x = test.to(dev)
-    with torch.no_grad():
-        bits = codec.encode(x)
-        data = bits.to_bytes()
-        x_hat = codec.decode(data, seed=seed).to(dev)
-    n, _, h, w = x.shape
-    rate = {
-        "bits_per_image": 8 * len(data) / n,
-        "bpp": 8 * len(data) / (n * h * w),
-        "payload_bits_per_image": bits.payload_bits_per_image,
-        "bytes": len(data),
-        "images": n,
-    }
+    @property
+    def device(self) -> str:
+        return self.requested_device
 
-    components = {"codec": codec.info.as_dict() if codec.info else {"name": config["codec"]}}
-    distortion: dict[str, dict[str, float]] = {}
-    for name in evaluate["distortions"]:
-        metric = registry.create("distortion", name).to(dev)
-        with torch.no_grad():
-            distortion[name] = _mean_stderr(metric(x, x_hat.to(x.dtype)))
-        components[f"distortion:{name}"] = metric.info.as_dict()
+    def identity(self) -> dict[str, Any]:
+        return {"codec": self.codec.name, "label": self.label, "options": self.codec.options, "fit": self.fit, "seed": self.seed,
+                "data": self.data.identity(), "evaluate": self.evaluate.identity()}
 
-    real = reference.to(dev)
-    divergences: dict[str, dict[str, Any]] = {}
-    names = ([evaluate["critic"]] if evaluate["critic"] else []) + list(evaluate["divergences"])
-    for name in names:
-        div = _divergence(registry, name, evaluate["critic_options"] if name == evaluate["critic"] else {}, seed)
-        divergences[name] = div.estimate(real, x_hat, bootstrap=evaluate["bootstrap"], seed=seed).as_dict()
-        components[f"divergence:{name}"] = div.info.as_dict()
+    @classmethod
+    def from_identity(cls, config: Mapping[str, Any]) -> SweepTrial:
+        """The trial a stored configuration describes (its data source as stored)."""
+        data = {**config["data"], "source": str(config["data"]["source"]).split("#sha256:")[0]}
+        data["split"] = tuple(data["split"])
+        return cls(Component(config["codec"], dict(config["options"])), config["label"], dict(config["fit"]), int(config["seed"]),
+                   DataConfig(**data), EvaluateConfig.from_dict(config["evaluate"]))
 
-    perception_name = evaluate["critic"] or evaluate["divergences"][0]
-    result = {
-        "rate": rate,
-        "distortion": distortion,
-        "primary_distortion": evaluate["distortions"][0],
-        "divergences": divergences,
-        "perception": {"name": perception_name, **divergences[perception_name]},
-        "fit_seconds": fit_seconds,
-        "wall_seconds": time.perf_counter() - start,
-        "device": str(dev) + (f" ({torch.cuda.get_device_name(dev)})" if dev.type == "cuda" else ""),
-        "threads": threads,
-        "software": software_versions(),
-        "components": components,
-    }
-    k = min(evaluate["samples"], n)
-    artifacts = {"samples.png": png_grid(x_hat[:k]), "originals.png": png_grid(x[:k])} if k else {}
-    return Outcome(result=result, artifacts=artifacts)
+    def run(self, device: str, registry: Registry, progress: bool = False) -> SweepResult:
+        start = time.perf_counter()
+        train, reference, test = dataset(self.data)
+        dev = torch.device(device)
+        seed_everything(self.seed)
+        codec = registry.create("codec", self.codec.name, **self.codec.options)
+        fit_seconds = 0.0
+        if codec.learnable:
+            t = time.perf_counter()
+            fit_codec(codec, train.to(dev), self.fit, self.seed, device, progress)
+            fit_seconds = time.perf_counter() - t
+        x = test.to(dev)
+        coded = round_trip(codec, x, seed=self.seed)
+        measured = measure_outputs(x, coded.x_hat, reference.to(dev), self.evaluate, seed=self.seed, registry=registry)
+        k = min(self.evaluate.samples, x.shape[0])
+        weight = codec.perception_weight
+        return SweepResult(
+            rate=coded.rate, distortions=measured.distortions, primary_distortion=str(self.evaluate.distortions[0]),
+            divergences=measured.divergences, critics=measured.critics, perception=measured.perception,
+            fit_seconds=fit_seconds, encode_seconds=coded.encode_seconds, decode_seconds=coded.decode_seconds,
+            wall_seconds=time.perf_counter() - start,
+            device=str(dev) + (f" ({torch.cuda.get_device_name(dev)})" if dev.type == "cuda" else ""),
+            threads=torch.get_num_threads(), perception_weight=weight, lam=_option_value(codec, weight, self.codec.options) if weight else None,
+            software=software_versions(),
+            components={"codec": codec.info.as_dict() if codec.info else {"name": self.codec.name}, **measured.components},
+            samples=image_grid_png(coded.x_hat[:k]) if k else None, originals=image_grid_png(x[:k]) if k else None,
+        )

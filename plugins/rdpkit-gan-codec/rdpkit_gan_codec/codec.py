@@ -22,6 +22,7 @@ import torch
 
 import rdpkit
 from rdpkit.bitstream import Bitstream
+from rdpkit.codecs.measure import Rate
 from rdpkit.codecs.entropy import (
     decode_with_tables,
     encode_with_tables,
@@ -45,6 +46,8 @@ class GanCodec(Codec):
     """Learned codec; create it with options (see `GanConfig`), then `fit` it or `load` a trained one."""
 
     stochastic = True
+    perception_weight = "lam"
+    quick_fit = {"steps": 100, "progress": False}
 
     def __init__(
         self,
@@ -225,10 +228,5 @@ class GanCodec(Codec):
         return self.decode_indices(self.read_indices(bits), seed).to(dtype)
 
     def rate(self, bits: Bitstream) -> dict[str, Any]:
-        """Measured rate of a bitstream beside the nominal dim·log2(L), in bits per image."""
-        return {
-            "bits_per_image": bits.bits_per_image,
-            "payload_bits_per_image": bits.payload_bits_per_image,
-            "nominal_bits_per_image": self.nominal_bits,
-            "bpp": bits.bpp,
-        }
+        """Measured rate of a bitstream (rdpkit's `Rate`) beside the nominal dim·log2(L), in bits per image."""
+        return {**Rate.of(bits).as_dict(), "nominal_bits_per_image": self.nominal_bits}

@@ -1,0 +1,63 @@
+"""What every command shares: output flags, the store, executors, and components with options.
+
+- ``--quiet``/``-q``: no progress bars (they are drawn on stderr, and only when it is a terminal);
+- ``--json``: JSON Lines on stdout, one object per line, instead of tables;
+- ``--store PATH``: the result store, named the same way by every command that has one;
+- ``--executor``, ``--workers``, ``--address``: where trials run (rdpkit.trial);
+- components are written ``NAME[,KEY=VALUE...]`` (rdpkit.options), e.g.
+  ``--distortion lpips-alex,pretrained=false``.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+F = Callable[..., Any]
+COMPONENT_HELP = "NAME[,KEY=VALUE...], e.g. lpips-alex,pretrained=false"
+JSON_HELP = "Print JSON Lines (one JSON object per line) on stdout instead of tables."
+
+
+def _apply(f: F, options: list[Callable[[F], F]]) -> F:
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def output_options(f: F) -> F:
+    """--quiet and --json."""
+    return _apply(f, [
+        click.option("--quiet", "-q", is_flag=True, help="No progress bars."),
+        click.option("--json", "as_json", is_flag=True, help=JSON_HELP),
+    ])
+
+
+def progress(quiet: bool) -> bool:
+    """Progress bars unless --quiet, and only where a person watches stderr."""
+    return not quiet and sys.stderr.isatty()
+
+
+def store_option(default: str | None, what: str) -> Callable[[F], F]:
+    """--store PATH (required when there is no default)."""
+    return click.option("--store", default=default, required=default is None, show_default=default is not None,
+                        type=click.Path(dir_okay=False, path_type=Path), help=f"Result store (SQLite file) {what}.")
+
+
+def executor_options(f: F) -> F:
+    """--executor, --workers, --address."""
+    from ..trial import EXECUTORS
+
+    return _apply(f, [
+        click.option("--executor", type=click.Choice(EXECUTORS), default=None,
+                     help="Where trials run: local (a process pool), ray (a Ray cluster), inline (this process) [default: local; inline for a single task]."),
+        click.option("--workers", type=int, help="Tasks at a time [default: one per CPU core, or one per GPU]."),
+        click.option("--address", help="Address of an existing Ray cluster (with --executor ray); without it a local one is started."),
+    ])
+
+
+def device_option(f: F) -> F:
+    return click.option("--device", default="auto", show_default=True, help="Torch device: auto (a GPU when there is one), cpu, cuda, cuda:N.")(f)

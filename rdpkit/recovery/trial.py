@@ -1,0 +1,84 @@
+"""A recovery run as a trial of the store: one distortion (with options) × one case × settings.
+
+Trials of one distortion and settings form a group, so the runner hands their cases to one
+batched optimisation (see rdpkit.recovery.optimise), on whatever executor it uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from ..data import Source
+from ..options import Component
+from ..registry import Registry
+from ..trial.base import Result, Trial
+from .result import IMAGE_FILES, RecoveryResult
+from .run import Case, require_differentiable, resolve_distortion, run_cases
+from .settings import Settings
+
+
+def _source_id(source: str) -> str:
+    """An image or initialisation as configured, plus a digest of the file's bytes when it is a file."""
+    try:
+        return Source.parse(source).identity()
+    except Exception:  # noqa: BLE001  (a degradation such as jpeg:10 is not an image source)
+        return source
+
+
+@dataclass(frozen=True)
+class RecoveryTrial(Trial):
+    """Build it with `RecoveryTrial.make`, which resolves the distortion's provenance and hashes image files."""
+
+    distortion: Component
+    qualified_name: str  # distribution:name, so that a name taken over later cannot change the trial
+    version: str
+    image: str
+    init: str
+    settings: Settings
+    image_id: str
+    init_id: str
+
+    kind = "recovery"
+    artifacts = IMAGE_FILES
+
+    @classmethod
+    def make(cls, distortion: str | Component, case: Case, settings: Settings, registry: Registry) -> RecoveryTrial:
+        component = Component.parse(distortion, what="distortion")
+        info = registry.info("distortion", component.name)
+        require_differentiable(info, registry)
+        image, init = case
+        return cls(component, info.qualified_name, info.version, image, init, settings, _source_id(image), _source_id(init))
+
+    @classmethod
+    def result_type(cls) -> type[Result]:
+        return RecoveryResult
+
+    def identity(self) -> dict[str, Any]:
+        s = self.settings
+        return {
+            "distortion": self.qualified_name, "options": self.distortion.options, "version": self.version,
+            "image": self.image_id, "init": self.init_id, "size": s.size, "seed": s.seed,
+            "profile": s.profile.as_dict(), "stride": s.stride,  # type: ignore[union-attr]
+            # The near-identical perturbations change a stored number; the other thresholds apply on read.
+            "near_identical": list(s.thresholds.near_identical),
+        }
+
+    @property
+    def device(self) -> str:
+        return self.settings.device
+
+    def group(self) -> str:
+        return f"{self.qualified_name}|{self.distortion}|{self.settings}"
+
+    def run(self, device: str, registry: Registry, progress: bool = False) -> RecoveryResult:
+        return self.run_group([self], device, registry, progress)[0]  # type: ignore[return-value]
+
+    @classmethod
+    def run_group(cls, trials: Sequence[Trial], device: str, registry: Registry, progress: bool = False) -> list[Result]:
+        first: RecoveryTrial = trials[0]  # type: ignore[assignment]
+        d = resolve_distortion(Component(first.qualified_name, first.distortion.options), registry)
+        settings = replace(first.settings, device=device)
+        return run_cases(d, [(t.image, t.init) for t in trials], settings, label=first.distortion.name,  # type: ignore[attr-defined]
+                         options=first.distortion.options, progress=progress)

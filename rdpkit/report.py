@@ -1,0 +1,206 @@
+"""The report kit: one self-contained HTML page builder, tables, and figures and images as PNG bytes.
+
+Every harness report (the recovery audit, the sweep, the P-D plane) is a thin user of this
+module. Pages embed their images as base64 PNG, escape every string they are given, and keep
+to the width of the browser window: wide tables scroll inside their own box, images shrink.
+Figures are state-free matplotlib `Figure` objects; nothing here touches pyplot or the
+global backend.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import datetime as dt
+import html
+import io
+import math
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import InputError
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import torch
+    from matplotlib.figure import Figure
+
+STYLE = """
+*{box-sizing:border-box}
+body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2em auto;max-width:1200px;padding:0 1em;color:#1f2328;line-height:1.4}
+h1{margin-bottom:.2em} h2{margin-top:1.6em;border-bottom:1px solid #d0d7de}
+.scroll{max-width:100%;overflow-x:auto;margin:.6em 0}
+table{border-collapse:collapse;font-size:13px}
+td,th{border:1px solid #d0d7de;padding:3px 6px;text-align:left;vertical-align:top}
+td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+img{max-width:100%;height:auto}
+figure{margin:.6em 0} figcaption{font-size:12px;color:#57606a}
+.mono{font-family:ui-monospace,monospace;font-size:12px;overflow-wrap:anywhere}
+.note{background:#f6f8fa;padding:.6em 1em;border-radius:6px}
+.muted{color:#57606a;font-size:13px}
+"""
+
+
+def escape(value: object) -> str:
+    """Any value as HTML text (quotes included)."""
+    return html.escape(str(value), quote=True)
+
+
+def number(value: object) -> str:
+    """A table cell as text: floats to 4 significant digits, everything else as it is."""
+    if isinstance(value, float):
+        return f"{value:.4g}" if math.isfinite(value) else str(value)
+    return "" if value is None else str(value)
+
+
+def figure_png(fig: Figure, *, dpi: int | None = None) -> bytes:
+    """A matplotlib Figure as PNG bytes (trimmed to its content)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi or fig.dpi, bbox_inches="tight")
+    return buf.getvalue()
+
+
+def image_png(x: torch.Tensor) -> bytes:
+    """The first image of a batch (or a C×H×W tensor) as PNG bytes, 8 bits per channel."""
+    from PIL import Image
+
+    from .data import to_numpy
+
+    buf = io.BytesIO()
+    Image.fromarray(to_numpy(x)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def image_grid_png(x: torch.Tensor, columns: int = 8) -> bytes:
+    """A batch as one PNG image, tiled row by row with a 1-pixel white gap."""
+    import torch
+
+    n, c, h, w = x.shape
+    rows, cols = -(-n // columns), min(columns, n)
+    canvas = torch.ones(c, rows * (h + 1) - 1, cols * (w + 1) - 1)
+    for i in range(n):
+        r, q = divmod(i, columns)
+        canvas[:, r * (h + 1) : r * (h + 1) + h, q * (w + 1) : q * (w + 1) + w] = x[i].detach().float().cpu()
+    return image_png(canvas)
+
+
+def png_tensor(data: bytes) -> torch.Tensor:
+    """PNG bytes back to a 1×C×H×W float tensor."""
+    from PIL import Image
+
+    from .data import to_tensor
+
+    with Image.open(io.BytesIO(data)) as im:
+        return to_tensor(im)
+
+
+def img(png: bytes, alt: str, cls: str = "") -> str:
+    """An <img> element with the PNG inlined."""
+    klass = f' class="{escape(cls)}"' if cls else ""
+    return f'<img{klass} alt="{escape(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode("ascii")}">'
+
+
+def table(columns: Sequence[object], rows: Iterable[Iterable[object]]) -> str:
+    """An HTML table in a box that scrolls sideways when it is wider than the page."""
+    head = "".join(f"<th>{escape(c)}</th>" for c in columns)
+    body = "".join(
+        "<tr>" + "".join(f'<td class="num">{escape(number(v))}</td>' if isinstance(v, (int, float)) and not isinstance(v, bool)
+                         else f"<td>{escape(number(v))}</td>" for v in row) + "</tr>"
+        for row in rows
+    )
+    return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
+
+
+def frame(df: pd.DataFrame, columns: Sequence[str] | None = None) -> str:
+    """A DataFrame (optionally some of its columns) as a `table`."""
+    df = df[list(columns)] if columns else df
+    return table(list(df.columns), df.itertuples(index=False))
+
+
+class Page:
+    """A self-contained HTML page, built section by section.
+
+    Text given to `text`, `note`, `table`, `figure` and headings is escaped; `raw` takes HTML
+    that the caller built from this module's helpers.
+    """
+
+    def __init__(self, title: str, *, intro: str = "", style: str = "") -> None:
+        self.title = title
+        self.style = style
+        self.parts: list[str] = [f"<h1>{escape(title)}</h1>"]
+        written = dt.datetime.now().isoformat(timespec="seconds")
+        self.parts.append(f'<p class="muted">{escape(intro + " " if intro else "")}Written {escape(written)}.</p>')
+
+    def section(self, heading: str) -> Page:
+        self.parts.append(f"<h2>{escape(heading)}</h2>")
+        return self
+
+    def text(self, text: str, cls: str = "") -> Page:
+        klass = f' class="{escape(cls)}"' if cls else ""
+        self.parts.append(f"<p{klass}>{escape(text)}</p>")
+        return self
+
+    def note(self, text: str) -> Page:
+        return self.text(text, "note")
+
+    def table(self, columns: Sequence[object], rows: Iterable[Iterable[object]]) -> Page:
+        self.parts.append(table(columns, rows))
+        return self
+
+    def frame(self, df: pd.DataFrame, columns: Sequence[str] | None = None) -> Page:
+        self.parts.append(frame(df, columns))
+        return self
+
+    def figure(self, png: bytes, caption: str, alt: str | None = None) -> Page:
+        self.parts.append(f"<figure>{img(png, alt or caption)}<figcaption>{escape(caption)}</figcaption></figure>")
+        return self
+
+    def raw(self, markup: str) -> Page:
+        self.parts.append(markup)
+        return self
+
+    def render(self) -> str:
+        return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+                f"<meta name='viewport' content='width=device-width, initial-scale=1'><title>{escape(self.title)}</title>"
+                f"<style>{STYLE}{self.style}</style></head><body>{''.join(self.parts)}</body></html>")
+
+    def write(self, path: str | Path) -> Path:
+        path = output_path(path)
+        path.write_text(self.render(), encoding="utf-8")
+        return path
+
+
+def output_path(path: str | Path, *, protect: Iterable[str | Path] = ()) -> Path:
+    """`path`, its folder created, after refusing any path that is one of `protect` (a result store, say)."""
+    path = Path(path)
+    for other in protect:
+        if path.resolve() == Path(other).resolve():
+            raise InputError(f"the output file {str(path)!r} is the result store; writing there would destroy every stored result, so choose another path.")
+    if path.is_dir():
+        raise InputError(f"the output path {str(path)!r} is a folder; give a file name.")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create the folder {str(path.parent)!r} ({exc.strerror}); choose a writable path.") from None
+    return path
+
+
+def output_folder(folder: str | Path) -> Path:
+    """`folder`, created if needed, or one sentence saying why it cannot be."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create the output folder {str(folder)!r} ({exc.strerror}); choose a writable --out.") from None
+    return folder
+
+
+def write_csv(path: str | Path, columns: Sequence[str], rows: Iterable[dict[str, Any]], *, protect: Iterable[str | Path] = ()) -> Path:
+    """Rows (dicts keyed by `columns`) as a CSV file."""
+    path = output_path(path, protect=protect)
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(columns), extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    return path

@@ -1,0 +1,110 @@
+"""What every harness's trials and results are: frozen, picklable descriptions and typed records.
+
+A harness defines one `Trial` subclass (a frozen dataclass) and one `Result` subclass:
+
+- ``Trial.identity()`` is the JSON-serialisable dict the store key hashes: everything that
+  decides the outcome, nothing that does not (the device, how many images run at once);
+- ``Trial.run(device, registry, progress)`` computes its `Result`; ``Trial.run_group`` may run
+  several trials of the same `group()` together (the recovery test batches the cases of one
+  distortion into one optimisation);
+- ``Result.to_record()`` gives the stored JSON record and its binary artifacts (PNG files),
+  and ``Result.from_record`` reads them back: the one place that says what a stored result holds.
+
+The runner (rdpkit.trial.runner) handles everything else: claims, executors, resume.
+"""
+
+from __future__ import annotations
+
+import platform
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+
+from ..store import StoredTrial, Store, config_key
+
+if TYPE_CHECKING:
+    from ..registry import Registry
+
+R = TypeVar("R", bound="Result")
+Record = dict[str, Any]
+Artifacts = dict[str, bytes]
+
+
+def software_versions() -> dict[str, str]:
+    """Versions that results depend on, recorded with every trial."""
+    import importlib.metadata as md
+
+    out = {"python": platform.python_version(), "platform": platform.platform()}
+    for dist in ("rdpkit", "torch", "numpy", "scipy", "scikit-image"):
+        try:
+            out[dist] = md.version(dist)
+        except md.PackageNotFoundError:
+            pass
+    return out
+
+
+class Result(ABC):
+    """A finished trial's typed record."""
+
+    @abstractmethod
+    def to_record(self) -> tuple[Record, Artifacts]:
+        """The JSON-serialisable record to store, and the named binary artifacts beside it."""
+
+    @classmethod
+    @abstractmethod
+    def from_record(cls: type[R], record: Record, artifacts: Artifacts) -> R:
+        """The result a stored record (and its artifacts) describe."""
+
+
+class Trial(ABC):
+    """One unit of work of a harness: frozen, picklable, identified by a hash of `identity()`."""
+
+    #: The store's `kind` column for this harness.
+    kind: ClassVar[str]
+    #: The artifacts `Result.from_record` needs (the rest are loaded on demand).
+    artifacts: ClassVar[tuple[str, ...]] = ()
+
+    @abstractmethod
+    def identity(self) -> Record:
+        """Everything that decides the result, JSON-serialisable; the store key hashes it."""
+
+    @property
+    def key(self) -> str:
+        return config_key(self.identity())
+
+    @property
+    def device(self) -> str:
+        """Where the trial asks to run: ``auto`` (the executor picks), ``cpu``, ``cuda[:N]``."""
+        return "auto"
+
+    def group(self) -> str:
+        """Trials of one group may run together in one task (see `run_group`); by default each runs alone."""
+        return self.key
+
+    @abstractmethod
+    def run(self, device: str, registry: Registry, progress: bool = False) -> Result:
+        """Compute the result on `device` (a concrete device, never ``auto``)."""
+
+    @classmethod
+    def run_group(cls, trials: Sequence[Trial], device: str, registry: Registry, progress: bool = False) -> list[Result]:
+        """The results of trials that share a `group()`, in order; the default runs them one by one."""
+        return [t.run(device, registry, progress) for t in trials]
+
+    @classmethod
+    def result_type(cls) -> type[Result]:
+        raise NotImplementedError
+
+    def load(self, store: Store) -> Result | None:
+        """This trial's finished result from `store`, or None."""
+        row = store.get(self.key)
+        return self.result_from_row(store, row) if row is not None else None
+
+    @classmethod
+    def result_from_row(cls, store: Store, row: StoredTrial) -> Result | None:
+        """The result a stored row holds, or None when it is not finished."""
+        if row.status != "done" or row.result is None:
+            return None
+        artifacts = {name: store.artifact(row.key, name) for name in cls.artifacts}
+        if any(v is None for v in artifacts.values()):
+            return None
+        return cls.result_type().from_record(row.result, artifacts)  # type: ignore[arg-type]
