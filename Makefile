@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PLUGINS := $(wildcard plugins/rdpkit-*)
 PLUGIN_FILES := $(wildcard plugins/rdpkit-*/pyproject.toml)
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test browser clean
 
 setup: $(VENV)/.installed
 
@@ -23,7 +23,14 @@ demo: setup
 	$(BIN)/rdpkit score --image builtin:astronaut --size 256
 	$(BIN)/rdpkit audit --distribution rdpkit --image builtin:astronaut --image builtin:coffee --init noise --init jpeg:10
 
-test: setup
+# Debian's chromium renders the HTML reports in the browser tests; where apt-get cannot install
+# it (not root, not Debian), those tests are skipped with that reason.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && \
+	  { apt-get install -y -qq chromium >/dev/null 2>&1 || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq chromium >/dev/null 2>&1; }; }; } || \
+	  echo "chromium is not installed: the browser tests of the reports will be skipped"
+
+test: setup browser
 	$(BIN)/python -m pytest -n 2 -q
 
 clean:

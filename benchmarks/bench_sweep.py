@@ -21,17 +21,18 @@ import tempfile
 import time
 from pathlib import Path
 
+import rdpkit
 from rdpkit.store import Store
 from rdpkit.sweep.config import SweepConfig
-from rdpkit.sweep.presets import PRESETS
-from rdpkit.sweep.runner import run_sweep
+from rdpkit.sweep.presets import presets
+from rdpkit.sweep.runner import run_sweep, sweep_trials
 
-MEASURED = ("rate", "distortion", "divergences", "perception")
+MEASURED = ("rate", "distortions", "divergences", "perception")
 
 
 def fraction_of(preset: str, fraction: float) -> SweepConfig:
     """The preset with its rate grid cut to the first `fraction` of its settings."""
-    spec = copy.deepcopy(PRESETS[preset])
+    spec = copy.deepcopy(rdpkit.get_registry().sweep_preset(preset))
     for codec in spec["codec"]:
         for key, values in codec.get("grid", {}).items():
             if key == "dim":
@@ -52,7 +53,7 @@ def timed(config: SweepConfig, store: Path, executor: str, workers: int) -> tupl
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--preset", default="digits", choices=sorted(PRESETS))
+    parser.add_argument("--preset", default="digits", choices=presets())
     parser.add_argument("--fraction", type=float, default=0.25, help="share of the preset's rate settings to run")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--executors", default="local,ray")
@@ -60,7 +61,7 @@ def main() -> None:
     args = parser.parse_args()
 
     config = fraction_of(args.preset, args.fraction)
-    n = len(config.trials())
+    n = len(sweep_trials(config))
     folder = Path(tempfile.mkdtemp(prefix="bench-sweep-"))
     try:
         runs = {}

@@ -108,6 +108,12 @@ class Estimate:
         return {"value": self.value, "stderr": self.stderr, "n": self.n, "quantity": self.quantity,
                 "ci": list(self.ci) if self.ci else None, "details": self.details}
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Estimate:
+        """The estimate `as_dict` wrote (other keys are ignored)."""
+        ci = d.get("ci")
+        return cls(d["value"], d["stderr"], d["n"], d.get("quantity", ""), (ci[0], ci[1]) if ci else None, d.get("details") or {})
+
 
 class Divergence(ABC):
     """Perception index d(p, q) estimated from two sample sets (N×D, or image batches)."""

@@ -207,8 +207,8 @@ def check_codec(codec: Any, x: Any | None = None, fit_options: dict[str, Any] | 
     """Assert the Codec axioms: bytes round-trip, decoded shape/dtype/range, rate from real
     bytes, reproducible decoding under a seed, and a clear error on corrupt bitstreams.
 
-    A learnable codec that is not fitted yet is first fitted, with `fit_options`, on
-    scikit-learn's digits, and checked on held-out digits.
+    A learnable codec that is not fitted yet is first fitted, with `fit_options` (default: the
+    codec's own `quick_fit`), on scikit-learn's digits, and checked on held-out digits.
     """
     import torch
 
@@ -221,7 +221,7 @@ def check_codec(codec: Any, x: Any | None = None, fit_options: dict[str, Any] | 
         from .data import digits
 
         data = digits()
-        codec.fit(data[:-8], **(fit_options or {}))
+        codec.fit(data[:-8], **(codec.quick_fit if fit_options is None else fit_options))
         assert codec.fitted, f"{type(codec).__name__}.fit() returned but the codec still says it is not fitted"
         x = data[-8:] if x is None else x
     if x is None:

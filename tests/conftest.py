@@ -11,3 +11,4 @@ from rdpkit.data import load_image
 @pytest.fixture(scope="session")
 def astronaut64() -> torch.Tensor:
     return load_image("builtin:astronaut", size=64)
+

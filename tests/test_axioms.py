@@ -17,7 +17,6 @@ REGISTRY = rdpkit.get_registry()
 # shorter one here, since each plugin also runs these contract tests in its own suite.
 EXAMPLES = {"rdpkit": 12}
 PLUGIN_EXAMPLES = 4
-FIT_OPTIONS = {"gan": {"steps": 100, "progress": False}}
 
 
 def examples(kind: str, name: str) -> int:
@@ -48,9 +47,9 @@ def test_divergence_axioms(name):
 
 @pytest.mark.parametrize("name", REGISTRY.names("codec"))
 def test_codec_axioms(name):
-    # Learnable codecs train briefly: the axioms concern coding, not how well it compresses.
+    # Learnable codecs train as briefly as they declare: the axioms concern coding, not how well it compresses.
     codec = build("codec", name)
-    testing.check_codec(codec, fit_options=FIT_OPTIONS.get(name))
+    testing.check_codec(codec)
 
 
 def test_every_plugin_loaded():

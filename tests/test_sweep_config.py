@@ -37,7 +37,7 @@ perception = "toy-mean-gap"
 def test_grid_expands_to_every_combination_and_seed():
     cfg = SweepConfig.from_dict({"codec": [{"name": "gan,distortion=mse", "grid": {"dim": [1, 2], "levels": [2, 4]}, "lambdas": [0.0, 0.5],
                                             "fit": {"steps": 3}}], "sweep": {"seeds": [0, 7]}})
-    trials = cfg.trials(rdpkit.get_registry())
+    trials = list(sweep_trials(cfg).values())
     assert len(trials) == 2 * 2 * 2 * 2
     assert {(t.codec.options["dim"], t.codec.options["levels"], t.codec.options["lam"], t.seed) for t in trials} == {
         (d, L, lam, s) for d in (1, 2) for L in (2, 4) for lam in (0.0, 0.5) for s in (0, 7)}, "lambdas set the codec's declared perception weight"
@@ -50,8 +50,8 @@ def test_presets_come_from_plugins_and_parse():
     assert {"digits", "digits-smoke"} <= set(names)
     for name in names:
         cfg = preset(name)
-        assert cfg.trials(rdpkit.get_registry()) and cfg.evaluate.perception.name == "rdpkit:wasserstein-critic"
-    assert len(preset("digits-smoke").trials(rdpkit.get_registry())) <= 6
+        assert list(sweep_trials(cfg).values()) and cfg.evaluate.perception.name == "rdpkit:wasserstein-critic"
+    assert len(sweep_trials(preset("digits-smoke"))) <= 6
 
 
 @pytest.mark.parametrize(
@@ -149,3 +149,16 @@ def test_cli_needs_one_source_of_trials(tmp_path):
     assert result.exit_code == 2 and "either a sweep file" in result.output
     result = CliRunner().invoke(cli, ["sweep", "--preset", "digits-smok", "--store", str(tmp_path / "s.sqlite")])
     assert result.exit_code == 2 and "did you mean 'digits-smoke'" in result.output
+
+
+def test_the_worked_examples_of_the_reference_are_what_they_say():
+    doc = (Path(__file__).parents[1] / "docs" / "sweep-toml.md").read_text()
+    photos, digits = [block.split("```", 1)[0] for block in doc.split("```toml\n")[1:3]]
+    with pytest.raises(rdpkit.InputError, match=r"distortion 'ms-ssim' needs images of at least 161×161, but the sweep's are 64×64"):
+        SweepConfig.from_toml_text(photos).validate(rdpkit.get_registry())
+    fixed = SweepConfig.from_toml_text(photos.replace('"mse", "ms-ssim"', '"mse"'))
+    fixed.validate(rdpkit.get_registry())
+    assert len(sweep_trials(fixed)) == (4 + 4) * 2
+    learned = SweepConfig.from_toml_text(digits)
+    learned.validate(rdpkit.get_registry())
+    assert {t.codec.options["lam"] for t in sweep_trials(learned).values()} == {0.0, 0.01, 0.05}

@@ -5,7 +5,7 @@ training images (and can be slowed down to make a sweep killable mid-run); every
 fit() appends a line to a per-trial marker file, so tests can count how often each trial
 ran; `crash=True` kills the process in fit(). `toy-mean-gap` is a divergence: the gap between the mean intensities of two sample
 sets, with its standard error. Sweep tests install this module as a plugin through a
-throw-away dist-info folder (see `install_toy_plugin`), exactly as pip would.
+throw-away dist-info folder (`installed.install_plugin`), exactly as pip would.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import torch
 
 import rdpkit
 import rdpkit.testing as rt
+from installed import install_plugin
 from rdpkit.bitstream import Bitstream
 from rdpkit.interfaces import Codec, Divergence, Estimate
 
@@ -92,23 +93,10 @@ def rdpkit_divergences() -> list[rdpkit.Spec]:
     return [rdpkit.Spec("toy-mean-gap", ToyMeanGap, summary="gap between mean intensities")]
 
 
-def install_toy_plugin(folder: Path) -> Path:
-    """Make this module an installed `rdpkit` plugin for processes whose path includes `folder`."""
-    dist = folder / "rdpkit_toy-0.1.dist-info"
-    dist.mkdir(parents=True, exist_ok=True)
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: rdpkit-toy\nVersion: 0.1\n")
-    (dist / "entry_points.txt").write_text("[rdpkit]\ntoy = test_sweep_toy\n")
-    return folder
-
-
 @pytest.fixture
 def toy_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The toy plugin installed for this process, its spawned workers and subprocesses (and Ray's)."""
-    site = install_toy_plugin(tmp_path / "site")
-    here = str(Path(__file__).parent)
-    monkeypatch.syspath_prepend(str(site))
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(site), here, os.environ.get("PYTHONPATH", "")]))
-    monkeypatch.setattr(rdpkit.registry, "_default", None)
+    install_plugin(monkeypatch, tmp_path / "site", "rdpkit-toy", "toy", "test_sweep_toy")
     markers = tmp_path / "markers"
     markers.mkdir()
     monkeypatch.setenv(MARKERS_ENV, str(markers))

@@ -11,6 +11,7 @@ from PIL import Image
 
 import rdpkit
 from rdpkit.sweep.config import SweepConfig
+from rdpkit.sweep.runner import sweep_trials
 from rdpkit.sweep.trial import SweepResult, SweepTrial, dataset
 
 SPEC = {
@@ -31,7 +32,7 @@ def run(trial: SweepTrial) -> SweepResult:
 def trial():
     config = SweepConfig.from_dict(SPEC)
     config.validate(REGISTRY)
-    (t,) = config.trials(REGISTRY)
+    (t,) = sweep_trials(config).values()
     return t, run(t)
 
 
@@ -47,9 +48,9 @@ def test_rate_distortion_and_perception_match_independent_computations(trial):
     assert r.distortions["mse"].mean == pytest.approx(per_image.mean(), rel=1e-9)
     assert r.distortions["mse"].stderr == pytest.approx(per_image.std(ddof=1) / np.sqrt(60), rel=1e-6)
     sliced = rdpkit.divergence("wasserstein-sliced").estimate(reference, x_hat)
-    assert r.divergences["wasserstein-sliced"]["value"] == pytest.approx(sliced.value, rel=1e-6)
-    assert r.perception.name == "wasserstein-critic,steps=20,hidden=16" and r.perception.kind == "divergence" and r.perception.quantity == "W1"
-    assert r.perception.stderr > 0 and r.perception.n > 0
+    assert r.divergences["wasserstein-sliced"].value == pytest.approx(sliced.value, rel=1e-6)
+    assert r.perception.name == "wasserstein-critic,steps=20,hidden=16" and r.perception.kind == "divergence" and r.perception.estimate.quantity == "W1"
+    assert r.perception.stderr > 0 and r.perception.estimate.n > 0
     niqe = rdpkit.critic("niqe", patch=8).score(x_hat).double()
     assert r.critics["niqe,patch=8"].mean == pytest.approx(float(niqe.mean()), rel=1e-6), "a registered critic as a no-reference evaluation"
 
@@ -74,7 +75,7 @@ def test_a_trial_is_deterministic_under_its_seed(trial):
 
 def test_a_perception_critic_gives_the_index():
     spec = {**SPEC, "evaluate": {"distortions": ["mse"], "perception": "niqe,patch=8", "samples": 0}}
-    (t,) = SweepConfig.from_dict(spec).trials(REGISTRY)
+    (t,) = sweep_trials(SweepConfig.from_dict(spec)).values()
     r = run(t)
     assert r.perception.kind == "critic" and r.perception.value == r.critics["niqe,patch=8"].mean and r.samples is None
 
@@ -82,7 +83,7 @@ def test_a_perception_critic_gives_the_index():
 def test_a_trial_that_cannot_be_measured_fails_with_the_sentence():
     from rdpkit.trial import Task, run_task
 
-    (t,) = SweepConfig.from_dict({**SPEC, "data": {"source": "digits", "limit": 8, "split": [0.5, 0.375, 0.125]}}).trials(REGISTRY)
+    (t,) = sweep_trials(SweepConfig.from_dict({**SPEC, "data": {"source": "digits", "limit": 8, "split": [0.5, 0.375, 0.125]}})).values()
     outcome = run_task(Task([t], "cpu"))
     assert not outcome.records
     assert outcome.error.startswith("InputError: samples_q has 1 sample(s); a divergence needs at least 2")

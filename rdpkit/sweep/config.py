@@ -285,22 +285,14 @@ class SweepConfig:
             text = path.read_text()
         except OSError as exc:
             raise InputError(f"cannot read the sweep file {str(path)!r} ({exc.strerror}); give the path of a TOML file.") from None
+        return cls.from_toml_text(text, str(path))
+
+    @classmethod
+    def from_toml_text(cls, text: str, where: str = "the sweep file") -> SweepConfig:
         try:
             return cls.from_dict(tomllib.loads(text))
         except tomllib.TOMLDecodeError as exc:
-            raise InputError(f"{str(path)!r} is not valid TOML ({exc}); fix that line.") from None
-
-    def trials(self, registry: Registry) -> list[Any]:
-        """Every trial of the sweep (`SweepTrial`), in grid order."""
-        from .trial import SweepTrial
-
-        out = []
-        for c in self.codecs:
-            weight = _codec_class(registry, c.name).perception_weight
-            for options in c.settings(weight):
-                for seed in self.seeds:
-                    out.append(SweepTrial(Component(c.name, options), c.label, c.fit, seed, self.data, self.evaluate, self.device))
-        return out
+            raise InputError(f"{where!r} is not valid TOML ({exc}); fix that line.") from None
 
     def validate(self, registry: Registry) -> None:
         """Raise one InputError sentence for anything that would make a trial fail before it trains."""
@@ -321,7 +313,7 @@ class SweepConfig:
                 if side < obj.min_size:
                     raise InputError(f"critic {c.name!r} needs images of at least {obj.min_size}×{obj.min_size}, but the sweep's are {side}×{side}; raise [data] size.")
         for c in self.codecs:
-            cls = _codec_class(registry, c.name)
+            cls = codec_class(registry, c.name)
             for options in c.settings(cls.perception_weight):
                 try:
                     codec = registry.create("codec", c.name, **options)
@@ -347,7 +339,7 @@ def _create(registry: Registry, kind: str, c: Component, where: str) -> Any:
         raise InputError(f"{exc} (in {where})") from None
 
 
-def _codec_class(registry: Registry, name: str) -> Any:
+def codec_class(registry: Registry, name: str) -> Any:
     """The class a codec's factory builds (to read what it declares), without creating one."""
     from ..interfaces import Codec
 

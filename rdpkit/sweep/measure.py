@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import inspect
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
+from ..interfaces import Estimate
 from ..options import Component
 from ..registry import Registry
 from .config import EvaluateConfig
@@ -41,26 +42,26 @@ class Measurement:
 
 @dataclass(frozen=True)
 class Perception:
-    """The perception index: which component gave it (a divergence or a critic) and its value with uncertainty."""
+    """The perception index: which component gave it (a divergence or a critic) and its estimate."""
 
     name: str
     kind: str  # divergence | critic
-    value: float
-    stderr: float
-    n: int
-    quantity: str = ""
-    ci: tuple[float, float] | None = None
-    details: dict[str, Any] = field(default_factory=dict)
+    estimate: Estimate
+
+    @property
+    def value(self) -> float:
+        return self.estimate.value
+
+    @property
+    def stderr(self) -> float:
+        return self.estimate.stderr
 
     def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "kind": self.kind, "value": self.value, "stderr": self.stderr, "n": self.n,
-                "quantity": self.quantity, "ci": list(self.ci) if self.ci else None, "details": self.details}
+        return {"name": self.name, "kind": self.kind, **self.estimate.as_dict()}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Perception:
-        ci = d.get("ci")
-        return cls(d["name"], d.get("kind", "divergence"), d["value"], d["stderr"], d["n"], d.get("quantity", ""),
-                   tuple(ci) if ci else None, d.get("details", {}))  # type: ignore[arg-type]
+        return cls(d["name"], d.get("kind", "divergence"), Estimate.from_dict(d))
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,7 @@ class Measured:
     """Everything `measure_outputs` found, keyed by the component as written (``wasserstein-critic,steps=20``)."""
 
     distortions: dict[str, Measurement]
-    divergences: dict[str, dict[str, Any]]  # Estimate.as_dict()
+    divergences: dict[str, Estimate]
     critics: dict[str, Measurement]
     perception: Perception
     components: dict[str, dict[str, Any]]  # registry records of what measured
@@ -106,10 +107,10 @@ def measure_outputs(x: torch.Tensor, x_hat: torch.Tensor, real: torch.Tensor, ev
             distortions[str(c)] = Measurement.of(metric(x, x_hat.to(x.dtype)))
         components[f"distortion:{c}"] = metric.info.as_dict()
     kind = evaluate.perception_kind(registry)
-    divergences: dict[str, dict[str, Any]] = {}
+    divergences: dict[str, Estimate] = {}
     for c in ([evaluate.perception] if kind == "divergence" else []) + list(evaluate.divergences):
         div = _divergence(registry, c, seed)  # outside no_grad: a divergence may train a critic
-        divergences[str(c)] = div.estimate(real, x_hat, bootstrap=evaluate.bootstrap, seed=seed).as_dict()
+        divergences[str(c)] = div.estimate(real, x_hat, bootstrap=evaluate.bootstrap, seed=seed)
         components[f"divergence:{c}"] = div.info.as_dict()
     critics = {}
     for c in ([evaluate.perception] if kind == "critic" else []) + list(evaluate.critics):
@@ -119,9 +120,8 @@ def measure_outputs(x: torch.Tensor, x_hat: torch.Tensor, real: torch.Tensor, ev
         components[f"critic:{c}"] = critic.info.as_dict()
     name = str(evaluate.perception)
     if kind == "divergence":
-        e = divergences[name]
-        perception = Perception(name, kind, e["value"], e["stderr"], e["n"], e["quantity"], tuple(e["ci"]) if e["ci"] else None, e["details"])
+        perception = Perception(name, kind, divergences[name])
     else:
         m = critics[name]
-        perception = Perception(name, kind, m.mean, m.stderr, m.n, "mean critic score")
+        perception = Perception(name, kind, Estimate(m.mean, m.stderr, m.n, "mean critic score"))
     return Measured(distortions, divergences, critics, perception, components)

@@ -17,14 +17,14 @@ from ..registry import Registry, get_registry
 from ..store import Store
 from ..trial import RunSummary, run_trials
 from .config import SweepConfig
-from .trial import SweepTrial
+from .trial import SweepTrial, sweep_grid
 
 SweepSummary = RunSummary
 
 
 def sweep_trials(config: SweepConfig, registry: Registry | None = None) -> dict[str, SweepTrial]:
     """The sweep's distinct trials by store key, in grid order."""
-    return {t.key: t for t in config.trials(registry or get_registry())}
+    return {t.key: t for t in sweep_grid(config, registry or get_registry())}
 
 
 def run_sweep(

@@ -29,11 +29,12 @@ from typing import Any
 import torch
 
 from ..codecs.measure import Rate, round_trip
+from ..interfaces import Estimate
 from ..options import Component
 from ..registry import Registry
 from ..report import image_grid_png
 from ..trial.base import Result, Trial, software_versions
-from .config import DataConfig, EvaluateConfig
+from .config import DataConfig, EvaluateConfig, SweepConfig, codec_class
 from .measure import Measurement, Perception, measure_outputs, seed_everything
 
 #: The store's `kind` for sweep trials.
@@ -78,7 +79,7 @@ class SweepResult(Result):
     rate: Rate
     distortions: dict[str, Measurement]
     primary_distortion: str
-    divergences: dict[str, dict[str, Any]]
+    divergences: dict[str, Estimate]
     critics: dict[str, Measurement]
     perception: Perception
     fit_seconds: float
@@ -99,7 +100,7 @@ class SweepResult(Result):
             "rate": self.rate.as_dict(),
             "distortions": {k: v.as_dict() for k, v in self.distortions.items()},
             "primary_distortion": self.primary_distortion,
-            "divergences": self.divergences,
+            "divergences": {k: v.as_dict() for k, v in self.divergences.items()},
             "critics": {k: v.as_dict() for k, v in self.critics.items()},
             "perception": self.perception.as_dict(),
             "fit_seconds": self.fit_seconds, "encode_seconds": self.encode_seconds, "decode_seconds": self.decode_seconds,
@@ -115,7 +116,7 @@ class SweepResult(Result):
             rate=Rate(**record["rate"]),
             distortions={k: Measurement(**v) for k, v in record["distortions"].items()},
             primary_distortion=record["primary_distortion"],
-            divergences=record["divergences"],
+            divergences={k: Estimate.from_dict(v) for k, v in record["divergences"].items()},
             critics={k: Measurement(**v) for k, v in record.get("critics", {}).items()},
             perception=Perception.from_dict(record["perception"]),
             fit_seconds=record.get("fit_seconds", 0.0), encode_seconds=record.get("encode_seconds", float("nan")),
@@ -136,7 +137,7 @@ class SweepResult(Result):
         for name, m in self.distortions.items():
             row[f"D.{name}"], row[f"D.{name}.stderr"] = m.mean, m.stderr
         for name, e in self.divergences.items():
-            row[f"P.{name}"], row[f"P.{name}.stderr"] = e["value"], e["stderr"]
+            row[f"P.{name}"], row[f"P.{name}.stderr"] = e.value, e.stderr
         for name, m in self.critics.items():
             row[f"C.{name}"], row[f"C.{name}.stderr"] = m.mean, m.stderr
         row.update(lam=float("nan") if self.lam is None else float(self.lam), fit_seconds=self.fit_seconds, encode_seconds=self.encode_seconds, decode_seconds=self.decode_seconds,
@@ -205,3 +206,13 @@ class SweepTrial(Trial):
             components={"codec": codec.info.as_dict() if codec.info else {"name": self.codec.name}, **measured.components},
             samples=image_grid_png(coded.x_hat[:k]) if k else None, originals=image_grid_png(x[:k]) if k else None,
         )
+
+
+def sweep_grid(config: SweepConfig, registry: Registry) -> list[SweepTrial]:
+    """Every trial of a sweep, in grid order: each codec's settings (λ varying fastest) × seeds."""
+    out = []
+    for c in config.codecs:
+        for options in c.settings(codec_class(registry, c.name).perception_weight):
+            for seed in config.seeds:
+                out.append(SweepTrial(Component(c.name, options), c.label, c.fit, seed, config.data, config.evaluate, config.device))
+    return out
