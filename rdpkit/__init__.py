@@ -39,6 +39,8 @@ _LAZY = {
     "Bitstream": "rdpkit.bitstream",
     "to_tensor": "rdpkit.data",
     "load_image": "rdpkit.data",
+    "load_source": "rdpkit.data",
+    "Component": "rdpkit.options",
     "degrade": "rdpkit.degrade",
 }
 

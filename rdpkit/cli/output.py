@@ -9,7 +9,10 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-console = Console()
+import sys
+
+# Piped or captured output is not cut to 80 columns: tables keep every name whole.
+console = Console() if sys.stdout.isatty() else Console(width=240)
 
 
 def _clean(obj: Any) -> Any:
@@ -28,9 +31,10 @@ def print_json(obj: Any) -> None:
 
 
 def table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
+    """A table whose cells fold onto more lines when the window is narrow, never cut with an ellipsis."""
     t = Table(title=title, title_justify="left")
     for c in columns:
-        t.add_column(c)
+        t.add_column(c, overflow="fold")
     for r in rows:
         t.add_row(*[v if isinstance(v, str) else f"{v:.4g}" if isinstance(v, float) else str(v) for v in r])
     console.print(t)

@@ -90,7 +90,7 @@ def recover_cmd(distortion: str, image: str, init: str, out: Path, store: Path |
 @cli.command("audit")
 @click.option("--distortion", "distortions", multiple=True, help=f"Only these distortions, repeatable ({COMPONENT_HELP}) [default: every registered differentiable one].")
 @click.option("--distribution", "distributions", multiple=True, help="Only the distortions of this distribution (repeatable; rdpkit = the built-ins).")
-@click.option("--image", "images", multiple=True, help="builtin:NAME or PNG/JPEG path, repeatable [default: builtin:astronaut, builtin:coffee].")
+@click.option("--image", "images", multiple=True, help="Image source, repeatable: builtin:NAME,NAME,..., a folder or a PNG/JPEG file [default: builtin:astronaut, builtin:coffee].")
 @click.option("--init", "inits", multiple=True, help="Initialisation, repeatable [default: noise, jpeg:10].")
 @store_option("rdpkit-audit/audit.sqlite", "; an interrupted audit resumes from it")
 @click.option("--report", default="rdpkit-audit/report.html", show_default=True, type=click.Path(dir_okay=False, path_type=Path), help="Self-contained HTML report.")

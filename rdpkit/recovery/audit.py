@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..data import Source
 from ..errors import InputError, RdpkitError, suggestion
 from ..options import Component
 from ..registry import Registry, get_registry
@@ -107,7 +108,9 @@ def audit(
 ) -> AuditResult:
     """Run the recovery test of `distortions` × `images` × `inits`.
 
-    Distortions are names with options (``"lpips-alex,pretrained=false"``); without any, every
+    Images are image sources (``builtin:astronaut``, ``builtin:astronaut,coffee``, a folder, a
+    file): every image they name is a case with every initialisation. Distortions are names
+    with options (``"lpips-alex,pretrained=false"``); without any, every
     registered differentiable distortion is audited, or those of the given `distributions`
     (``["rdpkit"]``: the built-ins). A distortion that cannot run (weights missing, plugin
     broken) is reported in `AuditResult.problems` and the others go on. `settings` is a
@@ -120,7 +123,8 @@ def audit(
     components = select_distortions(distortions, distributions, registry)
     if not images or not inits:
         raise InputError("an audit needs at least one image and one initialisation, e.g. builtin:astronaut and noise.")
-    cases = [(image, init) for image in images for init in inits]
+    references = [ref for source in images for ref in Source.parse(source).references()]  # a folder gives each of its images
+    cases = [(image, init) for image in references for init in inits]
     result = AuditResult([], settings, Path(store))
     trials: dict[str, list[RecoveryTrial]] = {}
     for c in components:
