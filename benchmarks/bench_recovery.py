@@ -67,10 +67,13 @@ def peers() -> dict[str, tuple[Loss, bool]]:
     import pytorch_msssim
 
     out: dict[str, tuple[Loss, bool]] = {"pytorch_msssim": (lambda a, b: 1 - pytorch_msssim.ms_ssim(a, b, data_range=1.0, size_average=False), True)}
+    try:  # pyiqa is PolyForm Noncommercial: present only where rdpkit-pyiqa is installed
+        import pyiqa
+    except ImportError:
+        print("pyiqa is not installed (it comes with plugins/rdpkit-pyiqa, PolyForm Noncommercial): left out")
+        return out
     with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        import pyiqa
-
         iqa = pyiqa.create_metric("ms_ssim", device="cpu", as_loss=True)
     out["pyiqa (ms_ssim, luma, float64)"] = (lambda a, b: 1 - iqa(b, a).reshape(-1).to(a.dtype), False)
     return out

@@ -81,7 +81,6 @@ def skimage_ssim(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 def peers_ssim() -> dict[str, tuple[Callable[[torch.Tensor, torch.Tensor], torch.Tensor], bool, bool]]:
     """name → (metric, differentiable, same convention as rdpkit)."""
-    import pyiqa
     import pytorch_msssim
     from torchmetrics.functional.image import structural_similarity_index_measure
 
@@ -93,15 +92,21 @@ def peers_ssim() -> dict[str, tuple[Callable[[torch.Tensor, torch.Tensor], torch
         )
         return full[..., 5:-5, 5:-5].mean(dim=(1, 2, 3))
 
-    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        iqa = pyiqa.create_metric("ssimc", device="cpu", as_loss=True)
-    return {
+    peers = {
         "scikit-image": (skimage_ssim, False, True),
         "pytorch_msssim": (lambda a, b: pytorch_msssim.ssim(a, b, data_range=1.0, size_average=False), True, True),
         "torchmetrics": (torchmetrics_ssim, True, True),
-        "pyiqa (ssimc)": (lambda a, b: iqa(b, a), True, False),
     }
+    try:  # pyiqa is PolyForm Noncommercial: present only where rdpkit-pyiqa is installed
+        import pyiqa
+    except ImportError:
+        print("pyiqa is not installed (it comes with plugins/rdpkit-pyiqa, PolyForm Noncommercial): left out")
+        return peers
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        iqa = pyiqa.create_metric("ssimc", device="cpu", as_loss=True)
+    peers["pyiqa (ssimc)"] = (lambda a, b: iqa(b, a), True, False)
+    return peers
 
 
 def max_diff(a: torch.Tensor, b: torch.Tensor, relative: bool = False) -> float:

@@ -69,6 +69,20 @@ def builtin_names() -> list[str]:
     return sorted(BUILTIN_IMAGES)
 
 
+def _pil_array(image: Image.Image) -> np.ndarray:
+    """A PIL image as an array in its own bit depth: 16-bit files stay 16-bit (converting them to RGB would clip them to 255)."""
+    if image.mode.startswith("I;16"):
+        return np.asarray(image).astype(np.uint16)
+    if image.mode == "I":  # 32-bit integer mode, how Pillow opens some 16-bit files
+        a = np.asarray(image)
+        if a.size and (int(a.min()) < 0 or int(a.max()) > 65535):
+            raise InputError(f"this {image.format or ''} image holds 32-bit integer values in [{int(a.min())}, {int(a.max())}]; save it with 8 or 16 bits per channel.")
+        return a.astype(np.uint16)
+    if image.mode == "F":
+        return np.asarray(image, dtype=np.float32)
+    return np.asarray(image if image.mode in ("L", "RGB") else image.convert("RGB"))
+
+
 def to_tensor(image: Any) -> torch.Tensor:
     """A numpy array (H×W or H×W×C; uint8, uint16, bool or float in [0, 1]) or PIL image → 1×C×H×W float32.
 
@@ -80,7 +94,7 @@ def to_tensor(image: Any) -> torch.Tensor:
             raise InputError(f"a tensor image must be C×H×W or N×C×H×W, got shape {tuple(image.shape)}.")
         return t.float() / 255 if t.dtype == torch.uint8 else t.float()
     if isinstance(image, Image.Image):
-        image = np.asarray(image.convert("RGB") if image.mode not in ("L", "RGB") else image)
+        image = _pil_array(image)
     if not isinstance(image, np.ndarray):
         raise InputError(f"cannot convert {type(image).__name__} to an image tensor; pass a numpy array (H×W or H×W×C) or a PIL image.")
     a = image
@@ -155,6 +169,8 @@ def load_image(source: str | Path, *, size: int | tuple[int, int] | None = None,
         x = to_tensor(BUILTIN_IMAGES[name]())
     else:
         path = Path(source)
+        if path.is_dir():
+            raise InputError(f"{source!r} is a folder; give one image file here (or builtin:NAME), or use the folder where a source of several images is accepted.")
         if not path.is_file():
             raise InputError(f"image file {source!r} does not exist; give a path to a PNG/JPEG file or builtin:NAME ({', '.join(builtin_names()[:4])}, ...).")
         try:

@@ -53,8 +53,9 @@ def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
     g = g / g.sum()
     n, c, h, w = x.shape
     y = x.reshape(n * c, 1, h, w)
-    y = F.conv2d(F.pad(y, (0, 0, radius, radius), mode="reflect"), g.view(1, 1, -1, 1))
-    y = F.conv2d(F.pad(y, (radius, radius, 0, 0), mode="reflect"), g.view(1, 1, 1, -1))
+    # Reflection needs the image to be wider than the kernel's radius; tiny images repeat their edge instead.
+    y = F.conv2d(F.pad(y, (0, 0, radius, radius), mode="reflect" if radius < h else "replicate"), g.view(1, 1, -1, 1))
+    y = F.conv2d(F.pad(y, (radius, radius, 0, 0), mode="reflect" if radius < w else "replicate"), g.view(1, 1, 1, -1))
     return y.reshape(n, c, h, w)
 
 

@@ -253,13 +253,11 @@ class Registry:
 
     @staticmethod
     def _check_options(info: Info, factory: Any, options: dict[str, Any]) -> None:
+        """Unknown options and values of the wrong type, refused in one sentence before the factory runs."""
         if not options:
             return
-        try:
-            params = inspect.signature(factory).parameters.values()
-        except (TypeError, ValueError):
-            return
-        if any(p.kind is p.VAR_KEYWORD for p in params):
+        params = _parameters(factory)
+        if params is None:
             return
         accepted = [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
         unknown = [o for o in options if o not in accepted]
@@ -267,6 +265,12 @@ class Registry:
             takes = f"it accepts {', '.join(accepted)}" if accepted else "it takes no options"
             hint = suggestion(unknown[0], accepted)
             raise InputError(f"{info.kind} {info.name!r} has no option {unknown[0]!r}; {hint + ' ' if hint else ''}{takes}.")
+        hints = _type_hints(factory)
+        for name, value in options.items():
+            expected = _simple_types(hints.get(name))
+            if expected and not any(_is_instance(value, t) for t in expected):
+                wanted = " or ".join("None" if t is type(None) else {"int": "an integer", "float": "a number", "bool": "true or false", "str": "text"}[t.__name__] for t in expected)
+                raise InputError(f"option {name!r} of {info.kind} {info.name!r} must be {wanted}, got {value!r}.")
 
     def sweep_preset(self, name: str) -> dict[str, Any]:
         """The sweep preset `name` (registered through ``rdpkit_sweep_presets``), as the dict of a sweep file."""
@@ -287,6 +291,55 @@ class Registry:
         if kind not in HOOKS:
             raise InputError(f"kind must be one of {', '.join(HOOKS)}, got {kind!r}.")
         return kind  # type: ignore[return-value]
+
+
+def _parameters(factory: Any) -> list[inspect.Parameter] | None:
+    """The keyword parameters a factory takes, or None when it takes any keyword (or cannot be inspected).
+
+    A class that defines no ``__init__`` of its own (nn.Module's accepts ``**kwargs``) takes none.
+    """
+    if isinstance(factory, type):
+        owner = next((c for c in factory.__mro__ if "__init__" in vars(c)), object)
+        if owner is object or owner.__module__.split(".")[0] == "torch":
+            return []
+    try:
+        params = list(inspect.signature(factory).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    return None if any(p.kind is p.VAR_KEYWORD for p in params) else params
+
+
+def _type_hints(factory: Any) -> dict[str, Any]:
+    """The annotations of a factory's parameters, resolved; empty when they cannot be."""
+    import typing
+
+    target = factory.__init__ if isinstance(factory, type) else factory
+    try:
+        return typing.get_type_hints(target)
+    except Exception:  # noqa: BLE001  (a plugin's annotations may name types we cannot resolve: then we do not check)
+        return {}
+
+
+def _simple_types(hint: Any) -> tuple[type, ...]:
+    """The types a hint allows when it is int, float, bool, str or None, or a union of them; else () (not checked)."""
+    import types
+    import typing
+
+    simple = (int, float, bool, str, type(None))
+    if hint in simple:
+        return (hint,)
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        args = typing.get_args(hint)
+        return args if all(a in simple for a in args) else ()
+    return ()
+
+
+def _is_instance(value: Any, t: type) -> bool:
+    if t is float:  # an integer is a number; a boolean is not
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if t is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, t)
 
 
 _default: Registry | None = None

@@ -54,11 +54,16 @@ def number(value: object) -> str:
     return "" if value is None else str(value)
 
 
-def figure_png(fig: Figure, *, dpi: int | None = None) -> bytes:
-    """A matplotlib Figure as PNG bytes (trimmed to its content)."""
+def figure_bytes(fig: Figure, fmt: str = "png", *, dpi: int | None = None) -> bytes:
+    """A matplotlib Figure as the bytes of a PNG, SVG or PDF file (trimmed to its content)."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi or fig.dpi, bbox_inches="tight")
+    fig.savefig(buf, format=fmt, dpi=dpi or fig.dpi, bbox_inches="tight")
     return buf.getvalue()
+
+
+def figure_png(fig: Figure, *, dpi: int | None = None) -> bytes:
+    """A matplotlib Figure as PNG bytes."""
+    return figure_bytes(fig, "png", dpi=dpi)
 
 
 def image_png(x: torch.Tensor) -> bytes:

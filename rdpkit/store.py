@@ -90,7 +90,7 @@ class StoredTrial:
     key: str
     kind: str
     config: dict[str, Any]
-    status: str  # running | done | failed
+    status: str  # running | done | failed | interrupted (claimed by a process that is gone)
     result: dict[str, Any] | None
     error: str | None
     started: float | None
@@ -321,12 +321,14 @@ class Store:
         return [r[0] for r in self._db.execute("SELECT name FROM artifacts WHERE key = ? ORDER BY name", (self._stored_key(key),))]
 
     def _select(self, where: str, args: tuple[Any, ...]) -> list[StoredTrial]:
+        """Rows as trials; a claim whose process is gone reads as ``interrupted`` (the next run takes it over)."""
         rows = self._db.execute(
-            f"SELECT key, kind, config, status, result, error, started, finished FROM trials {where} ORDER BY started, key", args
+            f"SELECT key, kind, config, status, result, error, started, finished, owner FROM trials {where} ORDER BY started, key", args
         ).fetchall()
         return [
-            self._upgraded(StoredTrial(k, kind, json.loads(c), s, json.loads(r) if r else None, e, st, fi))
-            for k, kind, c, s, r, e, st, fi in rows
+            self._upgraded(StoredTrial(k, kind, json.loads(c), "interrupted" if s == "running" and not _alive(o) else s,
+                                       json.loads(r) if r else None, e, st, fi))
+            for k, kind, c, s, r, e, st, fi, o in rows
         ]
 
 

@@ -158,9 +158,10 @@ def check_critic(c: Any, *, size: int | None = None, channels: int = 3, max_exam
     size = size or max(32, c.min_size)
 
     @settings(max_examples=max_examples, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
-    @given(seed=st.integers(0, 2**31 - 1), base=st.sampled_from(["noise", "smooth", "astronaut"]), device=st.sampled_from(devices()))
-    def axioms(seed: int, base: str, device: str) -> None:
-        x, _ = _image_pair(seed, base, "blur", 1.0, 3, channels, size, torch.float32)
+    @given(seed=st.integers(0, 2**31 - 1), base=st.sampled_from(["noise", "smooth", "astronaut"]), device=st.sampled_from(devices()),
+           dtype=st.sampled_from(["float32", "float64"]))
+    def axioms(seed: int, base: str, device: str, dtype: str) -> None:
+        x, _ = _image_pair(seed, base, "blur", 1.0, 3, channels, size, getattr(torch, dtype))
         x = x.to(device)
         cc = c.to(device=device)
         with torch.no_grad():
@@ -175,8 +176,11 @@ def check_critic(c: Any, *, size: int | None = None, channels: int = 3, max_exam
 
 
 def check_divergence(div: Any, *, dim: int = 4, n: int = 200, max_examples: int = 5) -> None:
-    """Assert the Divergence axioms: a finite Estimate with n and a non-negative stderr, and
-    d(p, p') for two samples of one law below d(p, q) for a clearly different q."""
+    """Assert the Divergence axioms: a stated `quantity`, a finite Estimate with n and a
+    non-negative stderr, and d(p, p') for two samples of one law below d(p, q) for a clearly
+    different q: shifted in mean, or with the same mean and a different spread (a divergence
+    that sees only means fails). A divergence whose class sets ``discrete = True`` gets
+    integer-valued samples of one feature."""
     import torch
     from hypothesis import given, settings
     from hypothesis import strategies as st
@@ -186,19 +190,29 @@ def check_divergence(div: Any, *, dim: int = 4, n: int = 200, max_examples: int 
     assert isinstance(div, Divergence), f"{type(div).__name__} is not an rdpkit Divergence"
     dim = getattr(div, "dimension", None) or dim  # estimators of a fixed dimension (1-D Wasserstein)
 
+    discrete = bool(getattr(div, "discrete", False))
+    if discrete:  # plug-in estimators of discrete laws see few symbols in one feature
+        dim = 1
+
+    def draw(g: torch.Generator, scale: float = 1.0, shift: float = 0.0) -> torch.Tensor:
+        x = torch.randn(n, dim, generator=g) * scale + shift
+        return (1.5 * x).round().clamp(-12, 12) if discrete else x
+
     @settings(max_examples=max_examples, deadline=None, derandomize=True)
-    @given(seed=st.integers(0, 2**31 - 1), shift=st.floats(2.0, 5.0))
-    def axioms(seed: int, shift: float) -> None:
+    @given(seed=st.integers(0, 2**31 - 1), amount=st.floats(3.0, 5.0))
+    def axioms(seed: int, amount: float) -> None:
         g = torch.Generator().manual_seed(seed)
-        p = torch.randn(n, dim, generator=g)
-        p2 = torch.randn(n, dim, generator=g)
-        q = torch.randn(n, dim, generator=g) + shift
-        same, far = div.estimate(p, p2), div.estimate(p, q)
-        for e in (same, far):
+        p, p2 = draw(g), draw(g)
+        same = div.estimate(p, p2)
+        others = {f"p shifted by {amount:.2f}": draw(g, shift=amount), f"p with {amount:.2f} times the spread, same mean": draw(g, scale=amount)}
+        far = {what: div.estimate(p, q) for what, q in others.items()}
+        for e in (same, *far.values()):
             assert isinstance(e, Estimate), f"estimate returned {type(e).__name__}, not Estimate"
+            assert isinstance(e.quantity, str) and e.quantity.strip(), f"the Estimate does not say what its value is (quantity = {e.quantity!r}); set the class's quantity, e.g. 'W1'"
             assert e.n > 0 and e.stderr >= 0 and e.stderr == e.stderr, f"bad n or stderr in {e}"
             assert e.value == e.value and abs(e.value) != float("inf"), f"estimate is not finite: {e}"
-        assert same.value < far.value, f"d(p, p') = {same.value} is not below d(p, p + {shift:.2f}) = {far.value}"
+        for what, e in far.items():
+            assert same.value < e.value, f"d(p, p') = {same.value} is not below d(p, q) = {e.value} for q = {what}"
 
     axioms()
 

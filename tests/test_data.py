@@ -89,3 +89,37 @@ def test_degradations_match_references():
         degrade(x, "blurr:2")
     with pytest.raises(rdpkit.InputError, match="numeric level"):
         degrade(x, "jpeg:high")
+
+
+def test_16_bit_pngs_keep_their_range(tmp_path):
+    from PIL import Image
+
+    from rdpkit.data import load_image
+
+    gradient = np.linspace(0, 65535, 256).astype(np.uint16)[None, :].repeat(4, 0)
+    noise = np.random.default_rng(0).integers(0, 65536, (64, 64)).astype(np.uint16)
+    for name, array in (("gradient", gradient), ("noise", noise)):
+        Image.fromarray(array).save(tmp_path / f"{name}.png")
+        x = load_image(tmp_path / f"{name}.png", gray=True)
+        assert torch.allclose(x[0, 0].double(), torch.from_numpy(array / 65535.0), atol=1e-6), name
+    assert load_image(tmp_path / "gradient.png", gray=True).unique().numel() == 256
+    assert abs(float(load_image(tmp_path / "noise.png").mean()) - noise.mean() / 65535) < 1e-6
+
+
+def test_the_source_grammar(tmp_path):
+    from rdpkit.data import Source, load_source, save_png
+
+    assert load_source("digits").shape == (1797, 1, 8, 8)
+    assert load_source("builtin:china,flower", size=16).shape == (2, 3, 16, 16)
+    assert Source.parse("builtin").kind == "builtin" and "china" in Source.parse("builtin").items
+    for i in range(3):
+        save_png(torch.full((1, 3, 8, 8), i / 4), tmp_path / "f" / f"{i}.png")
+    folder = load_source(tmp_path / "f")
+    assert folder.shape == (3, 3, 8, 8) and torch.allclose(folder.mean((1, 2, 3)), torch.tensor([0, 64, 128]) / 255, atol=1e-6)
+    assert load_source(tmp_path / "f" / "1.png").shape == (1, 3, 8, 8)
+    digest = Source.parse(tmp_path / "f").identity()
+    save_png(torch.zeros(1, 3, 8, 8), tmp_path / "f" / "1.png")
+    assert Source.parse(tmp_path / "f").identity() != digest, "a changed file changes the source's identity"
+    for bad, message in (("builtin:astronot", "did you mean 'astronaut'"), (str(tmp_path / "nope"), "neither a file nor a folder"), ("", "must not be empty")):
+        with pytest.raises(rdpkit.InputError, match=message):
+            Source.parse(bad)

@@ -159,3 +159,19 @@ def test_plugin_fixtures_give_a_fresh_registry_and_refuse_the_network(rdpkit_reg
     assert "ssim" in rdpkit_registry.names("distortion") and rdpkit_registry is not rdpkit.get_registry()
     with socket.socket() as s, pytest.raises(AssertionError, match="network connection was attempted"):
         s.connect(("127.0.0.1", 9))
+
+
+@pytest.mark.parametrize(
+    "kind, name, options, message",
+    [
+        ("distortion", "ssim", {"foo": 1}, "distortion 'ssim' has no option 'foo'; it takes no options."),
+        ("divergence", "mmd", {"bandwidth": "abc"}, "option 'bandwidth' of divergence 'mmd' must be a number or None, got 'abc'."),
+        ("critic", "niqe", {"patch": "x"}, "option 'patch' of critic 'niqe' must be an integer, got 'x'."),
+        ("codec", "jpeg", {"quality": 5.5}, "option 'quality' of codec 'jpeg' must be an integer, got 5.5."),
+        ("codec", "webp", {"lossless": 1}, "option 'lossless' of codec 'webp' must be true or false, got 1."),
+    ],
+)
+def test_every_kind_refuses_unknown_options_and_wrong_types_alike(kind, name, options, message):
+    with pytest.raises(rdpkit.InputError) as info:
+        rdpkit.get_registry().create(kind, name, **options)
+    assert str(info.value) == message

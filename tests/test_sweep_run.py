@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from test_sweep_toy import toy_plugin  # noqa: F401  (fixture)
 
@@ -66,7 +67,7 @@ def test_sigkill_mid_sweep_then_resume_loses_nothing_and_reruns_nothing(tmp_path
         before = {t.key: t for t in s.trials()}
     finished_before = {k: t for k, t in before.items() if t.status == "done"}
     assert 2 <= len(finished_before) < 8, "the kill must land mid-sweep"
-    assert any(t.status == "running" for t in before.values()), "a trial was interrupted half-way"
+    assert any(t.status == "interrupted" for t in before.values()), "a trial was interrupted half-way, and is listed so"
 
     resumed = subprocess.run([*cmd, "--resume", "--json"], check=False, capture_output=True, text=True, timeout=180)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
@@ -156,3 +157,48 @@ def test_failing_trials_and_a_dead_worker_do_not_stop_the_sweep(tmp_path, toy_pl
     assert "Traceback" in status["bug"][1], "a plugin's bug keeps its traceback in the store"
     assert status["crash"][0] == "failed" and status["crash"][1].startswith("the worker running this trial died")
     assert status["toy"][0] == status["after"][0] == "done"
+
+
+def _children(pid: int) -> set[int]:
+    """Every live descendant of `pid` (from /proc)."""
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {p for p, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process tree from /proc (Linux)")
+def test_killing_the_sweep_leaves_no_worker_behind(tmp_path, toy_plugin):  # noqa: F811
+    spec = toy_sweep([2, 3, 4, 5], [0], delay=3.0)
+    (tmp_path / "sweep.toml").write_text(_toml(spec))
+    proc = subprocess.Popen([*RDPKIT, "sweep", str(tmp_path / "sweep.toml"), "--store", str(tmp_path / "s.sqlite"), "--workers", "2", "--quiet"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline, workers = time.monotonic() + 120, set()
+    while time.monotonic() < deadline and len(_markers(toy_plugin)) < 2:  # both workers are inside a trial
+        assert proc.poll() is None
+        time.sleep(0.1)
+    workers = _children(proc.pid)
+    assert len(workers) >= 2, "the pool's workers (and its resource tracker) are children of the sweep"
+    os.kill(proc.pid, signal.SIGKILL)  # the sweep alone, as an out-of-memory kill or a preemption does
+    proc.wait()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and any(_alive(p) for p in workers):
+        time.sleep(0.2)
+    assert not [p for p in workers if _alive(p)], "workers outlived the sweep that owned them"

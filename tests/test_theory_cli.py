@@ -76,9 +76,11 @@ def test_solve_errors_are_one_sentence(tmp_path, source, args, message):
     assert res.exit_code == 2 and message in res.output and "Traceback" not in res.output
 
 
-def test_bernoulli_rejects_a_probability_outside_the_unit_interval(tmp_path):
-    res = run("theory", "bernoulli", "--p", "1.5", "--out", str(tmp_path))
-    assert res.exit_code == 2 and "must lie in [0, 1]" in res.output
+@pytest.mark.parametrize("p", ["1.5", "0", "1", "nan"])
+def test_bernoulli_rejects_a_degenerate_probability_and_writes_nothing(tmp_path, p):
+    res = run("theory", "bernoulli", "--p", p, "--out", str(tmp_path / "out"))
+    assert res.exit_code == 2 and "strictly between 0 and 1" in res.output and "Traceback" not in res.output
+    assert not (tmp_path / "out").exists(), "no partial figure may be left behind"
 
 
 def test_solve_offers_every_perception_the_solver_supports():

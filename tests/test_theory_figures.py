@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from rdpkit.theory import bernoulli_rdp, gaussian_drp_w2, perception_distortion_linear
-from rdpkit.theory.figures import bernoulli_rd_figure, bernoulli_rdp_figure, gaussian_figure, perception_distortion_figure, save
+from rdpkit.theory.figures import bernoulli_rd_figure, bernoulli_rdp_figure, gaussian_figure, perception_distortion_figure, render, save
 
 
 def _lines(fig):
@@ -28,5 +28,5 @@ def test_gaussian_and_perception_distortion_curves_are_the_closed_forms():
 def test_surface_figure_has_three_panels_and_saves(tmp_path):
     fig = bernoulli_rdp_figure(0.1, n=30)
     assert len(fig.axes) == 3
-    paths = save(fig, tmp_path / "new", "surface")
+    paths = save(render(fig, "surface"), tmp_path / "new")
     assert [p.suffix for p in paths] == [".png", ".svg"] and all(p.stat().st_size > 1000 for p in paths)

@@ -54,7 +54,7 @@ def executor_options(f: F) -> F:
     return _apply(f, [
         click.option("--executor", type=click.Choice(EXECUTORS), default=None,
                      help="Where trials run: local (a process pool), ray (a Ray cluster), inline (this process) [default: local; inline for a single task]."),
-        click.option("--workers", type=int, help="Tasks at a time [default: one per CPU core, or one per GPU]."),
+        click.option("--workers", type=click.IntRange(min=1), help="Tasks at a time [default: one per CPU core, or one per GPU]."),
         click.option("--address", help="Address of an existing Ray cluster (with --executor ray); without it a local one is started."),
     ])
 

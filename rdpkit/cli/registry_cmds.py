@@ -8,7 +8,7 @@ import click
 from rich.markup import escape
 
 from ..hookspecs import HOOKS
-from ..errors import AmbiguousNameError
+from ..errors import AmbiguousNameError, RdpkitError
 from ..registry import PluginRecord, Registry, get_registry
 from ..spec import Info
 from . import cli
@@ -62,6 +62,17 @@ def plugins_cmd(verbose: bool, as_json: bool) -> None:
     table("rdpkit plugins", ["plugin", "distribution", "version", "licence", "status", "registered / error"], rows)
 
 
+def _quantity(registry: Registry, info: Info) -> str | None:
+    """What a divergence's value is (W1, KL (nats), ...), read from its class without creating it."""
+    try:
+        quantity = getattr(registry.factory(info), "quantity", None)
+        if not isinstance(quantity, str):  # decided per instance (W1 or W2 by an option): ask one with the defaults
+            quantity = registry.create("divergence", info.qualified_name).quantity
+        return quantity or None
+    except RdpkitError:  # a plugin that cannot be imported or built: `rdpkit plugins` says why
+        return None
+
+
 def _asked_as(registry: Registry, info: Info) -> str:
     """The name that reaches this component: bare where it does, else distribution:name."""
     try:
@@ -79,7 +90,7 @@ def list_cmd(kind: str | None, as_json: bool) -> None:
     infos = registry.infos(kind)
     if as_json:
         for i in infos:
-            print_json(i.as_dict())
+            print_json({**i.as_dict(), **({"quantity": _quantity(registry, i)} if i.kind == "divergence" else {})})
         return
     if infos:
         rows = [

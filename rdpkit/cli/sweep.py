@@ -146,9 +146,11 @@ def plane_cmd(reference: Path | None, outputs: tuple[str, ...], data: str | None
     from ..store import Store
     from ..sweep.plane import PlanePoint, load_matching, measure, plane_frame, plane_trials, write_plane
     from ..trial import run_trials
+    from ..trial.executors import check_executor
 
     if (reference is None) == (data is None):
         raise InputError("give either --reference with --outputs NAME=FOLDER, or --data with --codec settings.")
+    check_executor(executor, workers, address)
     if reference is not None:
         pairs = [o.partition("=") for o in outputs]
         if not pairs or any(not n or not eq or not f for n, eq, f in pairs):

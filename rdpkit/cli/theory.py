@@ -9,6 +9,7 @@ Array files for `solve` (the source pmf, the distortion matrix) may be
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 from pathlib import Path
@@ -59,25 +60,25 @@ def load_array(path: Path, what: str) -> np.ndarray:
 def bernoulli_cmd(p: float, P_text: str | None, out: Path, points: int) -> None:
     """R(D, P) of a Bernoulli(p) source in closed form: figures (ICML 2019 Fig. 3 and 4) and a CSV."""
     from ..theory.bernoulli import bernoulli_rd, bernoulli_rdp
-    from ..theory.figures import bernoulli_axes, bernoulli_rd_figure, bernoulli_rdp_figure, save
+    from ..theory.figures import bernoulli_axes, bernoulli_rd_figure, bernoulli_rdp_figure, render, save
 
-    if not 0.0 <= p <= 1.0:
-        raise InputError(f"--p is a probability and must lie in [0, 1], got {p}.")
+    if not 0.0 < p < 1.0:
+        raise InputError(f"--p must lie strictly between 0 and 1 (with p = 0 or 1 the source is constant and R(D, P) = 0 everywhere), got {p}.")
     Ps = _floats(P_text, "--P") if P_text else [round(f * min(p, 1 - p), 6) for f in (0.0, 0.25, 0.5, 0.75)]
     if any(P < 0 or math.isnan(P) for P in Ps):
         raise InputError(f"--P levels must be ≥ 0, got {Ps}.")
     if points < 2:
         raise InputError(f"--points must be at least 2, got {points}.")
     Ds, _ = bernoulli_axes(p, points)
-    written = save(bernoulli_rd_figure(p, Ps), out, "bernoulli-rd") + save(bernoulli_rdp_figure(p), out, "bernoulli-rdp")
-    csv_path = out / "bernoulli-rdp.csv"
-    with csv_path.open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["p", "P", "D", "rate_bits"])
-        for P, rates in [(P, bernoulli_rdp(Ds, P, p)) for P in Ps] + [(math.inf, bernoulli_rd(Ds, p))]:
-            writer.writerows([p, P, f"{D:.8g}", f"{r:.10g}"] for D, r in zip(Ds, rates))
-    written.append(csv_path)
-    console.print("wrote " + ", ".join(str(w) for w in written))
+    table = io.StringIO()
+    writer = csv.writer(table, lineterminator="\n")
+    writer.writerow(["p", "P", "D", "rate_bits"])
+    for P, rates in [(P, bernoulli_rdp(Ds, P, p)) for P in Ps] + [(math.inf, bernoulli_rd(Ds, p))]:
+        writer.writerows([p, P, f"{D:.8g}", f"{r:.10g}"] for D, r in zip(Ds, rates))
+    # Everything is computed and drawn before the first file is written.
+    files = {**render(bernoulli_rd_figure(p, Ps), "bernoulli-rd"), **render(bernoulli_rdp_figure(p), "bernoulli-rdp"),
+             "bernoulli-rdp.csv": table.getvalue().encode()}
+    console.print("wrote " + ", ".join(str(w) for w in save(files, out)))
 
 
 @theory_group.command("solve")

@@ -22,6 +22,7 @@ from ..registry import Registry, get_registry
 from ..report import write_csv
 from ..store import Store
 from ..trial import run_trials
+from ..trial.executors import check_executor
 from .profiles import PROFILES
 from .result import RecoveryResult
 from .run import Case, make_settings
@@ -119,6 +120,7 @@ def audit(
     """
     explicit = registry is not None
     registry = registry or get_registry()
+    check_executor(executor, workers, address)
     settings = make_settings(settings, fields)
     components = select_distortions(distortions, distributions, registry)
     if not images or not inits:

@@ -16,6 +16,7 @@ from ..errors import InputError
 from ..registry import Registry, get_registry
 from ..store import Store
 from ..trial import RunSummary, run_trials
+from ..trial.executors import check_executor
 from .config import SweepConfig
 from .trial import SweepTrial, sweep_grid
 
@@ -45,6 +46,7 @@ def run_sweep(
     `executor`: ``local`` (default), ``ray`` or ``inline``; `force` runs every trial again.
     """
     reg = registry or get_registry()
+    check_executor(executor, workers, address)
     config.validate(reg)
     trials = sweep_trials(config, reg)
     with Store(Path(store)) as db:

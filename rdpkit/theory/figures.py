@@ -17,6 +17,7 @@ import numpy as np
 from matplotlib import cm, colormaps
 from matplotlib.figure import Figure
 
+from ..report import figure_bytes, output_folder
 from .bernoulli import bernoulli_rd, bernoulli_rdp
 from .gaussian import gaussian_dr, gaussian_drp_w2, mmse_linear, perception_distortion_linear
 
@@ -107,11 +108,16 @@ def perception_distortion_figure(noise_stds: Sequence[float] = (0.5, 1.0, 2.0, 3
     return fig
 
 
-def save(fig: Figure, directory: Path | str, stem: str, formats: Sequence[str] = ("png", "svg")) -> list[Path]:
-    """Write `fig` as DIRECTORY/STEM.png and .svg (creating the directory); returns the paths."""
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    paths = [directory / f"{stem}.{fmt}" for fmt in formats]
-    for path in paths:
-        fig.savefig(path, bbox_inches="tight")
+def render(fig: Figure, stem: str, formats: Sequence[str] = ("png", "svg")) -> dict[str, bytes]:
+    """`fig` as the bytes of STEM.png and STEM.svg, rendered in memory: a figure that cannot be drawn leaves no file behind."""
+    return {f"{stem}.{fmt}": figure_bytes(fig, fmt) for fmt in formats}
+
+
+def save(files: dict[str, bytes], directory: Path | str) -> list[Path]:
+    """Write rendered files into `directory` (created if needed); returns the paths."""
+    directory = output_folder(directory)
+    paths = []
+    for name, data in files.items():
+        (directory / name).write_bytes(data)
+        paths.append(directory / name)
     return paths

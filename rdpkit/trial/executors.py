@@ -151,8 +151,6 @@ class LocalExecutor(Executor):
         gpus = _local_gpus()
         self._devices = [f"cuda:{i}" for i in range(gpus)] or ["cpu"]
         self.slots = workers if workers is not None else (gpus or max(1, (os.cpu_count() or 1) // threads))
-        if isinstance(self.slots, bool) or not isinstance(self.slots, int) or self.slots < 1:
-            raise InputError(f"workers must be a positive number of processes, got {workers!r}; leave it out for one per core.")
         self._threads = threads
         self._pool = self._new_pool()
         self._busy: dict[str, int] = dict.fromkeys(self._devices, 0)
@@ -199,8 +197,6 @@ class RayExecutor(Executor):
             import ray
         except ImportError:
             raise InputError("the Ray executor needs ray; install it with pip install 'rdpkit[ray]', or use --executor local.") from None
-        if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
-            raise InputError(f"workers must be a positive number of tasks at a time, got {workers!r}; leave it out for one per CPU.")
         self._ray = ray
         self._owns_cluster = not ray.is_initialized()
         if self._owns_cluster:
@@ -244,20 +240,27 @@ class RayExecutor(Executor):
             self._ray.shutdown()
 
 
+def check_executor(name: str | None, workers: int | None = None, address: str | None = None) -> None:
+    """Refuse an unknown executor, a worker count below 1 or an address without Ray, before anything is created."""
+    if name is not None and name not in EXECUTORS:
+        raise InputError(f"unknown executor {name!r}; {suggestion(name, EXECUTORS) or 'use ' + ', '.join(EXECUTORS)}.")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise InputError(f"workers must be a positive number of processes, got {workers!r}; leave it out for one per core.")
+    if address and name != "ray":
+        raise InputError("--address is for the Ray executor; add --executor ray, or leave out --address.")
+
+
 def make_executor(name: str, *, workers: int | None = None, address: str | None = None, threads: int = 1,
                   registry: Registry | None = None) -> Executor:
     """The executor called `name`: ``local`` (a process pool), ``ray`` or ``inline`` (this process)."""
-    if address and name != "ray":
-        raise InputError("--address is for the Ray executor; add --executor ray, or leave out --address.")
+    check_executor(name, workers, address)
     if name == "inline":
         return InlineExecutor(registry)
     if registry is not None and registry is not _default_registry():
         raise InputError(f"the {name} executor runs trials in other processes, which see only installed plugins, not a registry built in this one; use executor='inline'.")
     if name == "local":
         return LocalExecutor(workers, threads=threads)
-    if name == "ray":
-        return RayExecutor(workers, address=address, threads=threads)
-    raise InputError(f"unknown executor {name!r}; {suggestion(name, EXECUTORS) or 'use ' + ', '.join(EXECUTORS)}.")
+    return RayExecutor(workers, address=address, threads=threads)
 
 
 def _default_registry() -> Registry:
