@@ -20,12 +20,17 @@ $(VENV)/.installed: pyproject.toml constraints.txt $(PLUGIN_FILES)
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[test,ray]' $(foreach p,$(PLUGINS),-e ./$(p))
 	touch $@
 
-# The main job: what is installed, a scoring table, and the blind-spot audit of the built-in
-# distortions on two built-in images from two starts (report: rdpkit-audit/report.html).
+# The main job: what is installed, a scoring table, and the blind-spot audit on two built-in
+# images from two starts (report: rdpkit-audit/report.html), of metrics that recover the
+# reference (mse, ssim, ms-ssim) and metrics with a blind spot (a random-backbone LPIPS,
+# pyiqa's gray-level NLPD on colour images, the example plugin's deliberately flawed
+# pooled-mse), all offline. About 5 minutes on 2 cores.
+DEMO_DISTORTIONS := mse ssim ms-ssim lpips-alex,pretrained=false pooled-mse $(if $(filter rdpkit-pyiqa,$(WITHOUT)),,pyiqa-nlpd)
+
 demo: setup
 	$(BIN)/rdpkit plugins
-	$(BIN)/rdpkit score --image builtin:astronaut --size 256
-	$(BIN)/rdpkit audit --distribution rdpkit --image builtin:astronaut --image builtin:coffee --init noise --init jpeg:10
+	$(BIN)/rdpkit score --image builtin:astronaut
+	$(BIN)/rdpkit audit $(addprefix --distortion ,$(DEMO_DISTORTIONS)) --image builtin:astronaut --image builtin:coffee --init noise --init jpeg:10
 
 # Debian's chromium renders the HTML reports in the browser tests; where apt-get cannot install
 # it (not root, not Debian), those tests are skipped with that reason.

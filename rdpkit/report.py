@@ -34,6 +34,7 @@ h1{margin-bottom:.2em} h2{margin-top:1.6em;border-bottom:1px solid #d0d7de}
 table{border-collapse:collapse;font-size:13px}
 td,th{border:1px solid #d0d7de;padding:3px 6px;text-align:left;vertical-align:top}
 td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+td.long{min-width:28em}
 img{max-width:100%;height:auto}
 figure{margin:.6em 0} figcaption{font-size:12px;color:#57606a}
 .mono{font-family:ui-monospace,monospace;font-size:12px;overflow-wrap:anywhere}
@@ -106,14 +107,18 @@ def img(png: bytes, alt: str, cls: str = "") -> str:
     return f'<img{klass} alt="{escape(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode("ascii")}">'
 
 
+def _cell(value: object) -> str:
+    """A table cell: numbers right-aligned, long text given room to read as a paragraph."""
+    text = escape(number(value))
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return f'<td class="num">{text}</td>'
+    return f'<td class="long">{text}</td>' if len(text) > 80 else f"<td>{text}</td>"
+
+
 def table(columns: Sequence[object], rows: Iterable[Iterable[object]]) -> str:
     """An HTML table in a box that scrolls sideways when it is wider than the page."""
     head = "".join(f"<th>{escape(c)}</th>" for c in columns)
-    body = "".join(
-        "<tr>" + "".join(f'<td class="num">{escape(number(v))}</td>' if isinstance(v, (int, float)) and not isinstance(v, bool)
-                         else f"<td>{escape(number(v))}</td>" for v in row) + "</tr>"
-        for row in rows
-    )
+    body = "".join("<tr>" + "".join(_cell(v) for v in row) + "</tr>" for row in rows)
     return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
 

@@ -8,6 +8,7 @@ import sys
 
 from click.testing import CliRunner
 
+from rdpkit import hookimpl
 from rdpkit.cli import cli
 
 
@@ -43,3 +44,26 @@ def test_errors_are_one_line_without_traceback():
     assert proc.returncode == 2
     assert proc.stderr.strip() == "error: unknown distortion 'ssmi'; did you mean 'ssim' or 'ms-ssim'?" or "did you mean 'ssim'" in proc.stderr
     assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+class Broken:
+    """A plugin whose hook raises."""
+
+    @hookimpl
+    def rdpkit_distortions(self):
+        raise RuntimeError("kaput")
+
+
+def test_plugins_counts_per_kind_and_list_says_which_plugins_failed(monkeypatch):
+    import rdpkit
+    from rdpkit.testing import fresh_registry
+
+    registry = fresh_registry()
+    registry.register(Broken(), "broken", distribution="rdpkit-broken")
+    monkeypatch.setattr(rdpkit.registry, "_default", registry)
+    plugins = run("plugins")
+    assert "3 distortions, 13 divergences, 3 codecs, 3 critics" in plugins.output and "distortion:ssim" not in plugins.output
+    assert "distortion:ssim" in run("plugins", "--verbose").output
+    listing = run("list")
+    assert listing.exit_code == 0 and "1 plugin(s) did not load (broken); `rdpkit plugins` says why." in listing.output
+    assert "kaput" in run("plugins").output

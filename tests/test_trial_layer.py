@@ -144,7 +144,7 @@ def test_recover_a_deep_metric_with_options_from_the_command_line(tmp_path):
                                    "--out", str(tmp_path / "r"), "--json"])
     assert out.exit_code == 0, out.output
     record = json.loads(out.output)
-    assert record["distortion"] == "lpips-alex" and record["options"] == {"pretrained": False} and record["steps"] == 20
+    assert record["distortion"] == "lpips-alex,pretrained=false" and record["options"] == {"pretrained": False} and record["steps"] == 20
     assert record["components"]["distortion"]["distribution"] == "rdpkit-lpips"
 
 

@@ -88,7 +88,7 @@ def bernoulli_cmd(p: float, P_text: str | None, out: Path, points: int) -> None:
               help="d(p_X, p_X̂): total variation, KL(p_X‖p_X̂) or KL(p_X̂‖p_X) in nats, squared Hellinger, or transport cost under the distortion matrix.")
 @click.option("--D", "D", required=True, type=float, help="Largest expected distortion E[Δ(X, X̂)].")
 @click.option("--P", "P", default=math.inf, show_default=True, type=float, help="Largest perception index; inf for Shannon's R(D).")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object: rate, channel, distortion, perception, status, duality gap.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON Lines on stdout (here one object): rate, channel, distortion, perception, status, duality gap.")
 def solve_cmd(source_path: Path, distortion_path: str, perception: str, D: float, P: float, as_json: bool) -> None:
     """R(D, P) in bits of a finite source, and the channel p(x̂|x) that attains it."""
     from ..theory.alphabets import hamming

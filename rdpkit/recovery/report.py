@@ -8,6 +8,7 @@ from pathlib import Path
 from ..report import Page, escape, image_png, img, output_folder, output_path
 from .audit import COLUMNS, AuditResult
 from .figures import VERDICT_COLOURS, Layout, curves_png, gallery_png
+from .literature import expectation, explain
 from .result import IMAGE_FILES, RecoveryResult
 from .verdict import BLIND_SPOT, LABELS, NOT_CONVERGED, RECOVERED
 
@@ -74,6 +75,22 @@ def agreement_note(results: list[RecoveryResult]) -> str:
     return " ".join(parts)
 
 
+def _expected(distortion: str) -> str:
+    found = expectation(distortion)
+    return f"{found.metric}: {found.verdict}" if found else "not reported"
+
+
+def _literature(page: Page, results: list[RecoveryResult]) -> None:
+    """Each run next to what Ding et al. found for its metric, and why it differs where it does."""
+    rows = [[r.distortion, r.image, r.init, r.verdict.label, expectation(r.distortion).verdict, explain(r) or "agrees"]  # type: ignore[union-attr]
+            for r in results if expectation(r.distortion) is not None]
+    page.section("Compared with Ding et al. (IJCV 2021, section 3.1)")
+    page.text("Ding et al. report that the models built on injective maps, MS-SSIM, NLPD and DISTS, bring the reference back "
+              "from noise, while models with surjective maps converge to images they score as perfect that are not the reference. "
+              "For the metrics they report on, each run below says whether rdpkit agrees and, where not, why, from the run's own numbers.")
+    page.table(["distortion", "image", "init", "rdpkit", "Ding et al.", "agreement"], rows) if rows else page.text("None of the audited metrics is one they report on.")
+
+
 def _profiles(page: Page, result: AuditResult) -> None:
     s = result.settings
     page.text(f"{s.profile.describe()}; trajectory recorded every {s.stride} steps; device {s.device}; images {s.size}×{s.size}; seed {s.seed}.", "mono")  # type: ignore[union-attr]
@@ -105,12 +122,14 @@ def render(result: AuditResult) -> str:
     page.text("Each run solves y* = argmin_y D(x, y) from the initialisation by gradient descent, y kept in [0, 1] "
               "(Ding et al., IJCV 2021, section 3.1). A metric that returns the reference can be trusted as an optimisation target; "
               "one that scores a y* far from x as near-perfect has a blind spot.")
-    page.section("Verdicts").table(["distortion", *LABELS], [[d, *c.values()] for d, c in counts.items()])
+    page.section("Verdicts").table(["distortion", *LABELS, "Ding et al. (IJCV 2021)"],
+                                   [[d, *c.values(), _expected(d)] for d, c in counts.items()])
     page.text(f"recovered: PSNR ≥ {t.psnr_db:g} dB and SSIM ≥ {t.ssim:g}. blind spot: not recovered, yet D(x, y*) ≤ the near-identical level, "
               f"the smallest D between x and a barely perturbed copy of it ({', '.join(t.near_identical)}). not converged: neither.")
     page.section("Gallery").text("Rows: image × initialisation. Columns: the initialisation, each distortion's y*, the reference.")
     page.raw(_gallery(layout)) if result.results else page.text("No results.")
     page.section("Does the verdict agree with the pictures?").note(agreement_note(result.results))
+    _literature(page, result.results)
     if result.results:
         page.section("Convergence").figure(curves_png(result.results), "D(x, y) relative to its start and PSNR of y, per distortion")
     page.section("Results").table(COLUMNS, [r.values() for r in result.rows()])

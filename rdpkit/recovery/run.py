@@ -113,7 +113,7 @@ def recover_many(distortion: str | Component | Distortion, cases: Sequence[Case]
     settings = make_settings(settings, overrides)
     component = None if isinstance(distortion, Distortion) else Component.parse(distortion, what="distortion")
     d = resolve_distortion(component or distortion, registry)  # type: ignore[arg-type]
-    return run_cases(d, cases, settings, label=component.name if component else None, options=component.options if component else None, progress=progress)
+    return run_cases(d, cases, settings, label=str(component) if component else None, options=component.options if component else None, progress=progress)
 
 
 def make_settings(settings: Settings | None, fields: dict[str, Any]) -> Settings:

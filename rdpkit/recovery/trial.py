@@ -80,5 +80,5 @@ class RecoveryTrial(Trial):
         first: RecoveryTrial = trials[0]  # type: ignore[assignment]
         d = resolve_distortion(Component(first.qualified_name, first.distortion.options), registry)
         settings = replace(first.settings, device=device)
-        return run_cases(d, [(t.image, t.init) for t in trials], settings, label=first.distortion.name,  # type: ignore[attr-defined]
+        return run_cases(d, [(t.image, t.init) for t in trials], settings, label=str(first.distortion),  # type: ignore[attr-defined]
                          options=first.distortion.options, progress=progress)

@@ -16,5 +16,11 @@ def rdpkit_distortions() -> list[rdpkit.Spec]:
             summary="Charbonnier penalty sqrt(e² + ε²) − ε, a smooth L1",
             differentiable=True,
             citation="Charbonnier, Blanc-Féraud, Aubert & Barlaud, Two deterministic half-quadratic regularization algorithms, ICIP 1994",
-        )
+        ),
+        rdpkit.Spec(
+            "pooled-mse",
+            "rdpkit_example.pooled:PooledMSE",
+            summary="deliberately flawed: MSE of 8×8 block means, blind to everything inside a block (what `rdpkit audit` catches)",
+            differentiable=True,
+        ),
     ]
