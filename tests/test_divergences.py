@@ -7,6 +7,7 @@ standard error, so these tests also check that the reported uncertainty is hones
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -174,8 +175,43 @@ def test_kl_knn_stays_finite_on_identical_sets_and_bootstrap_resamples(registry)
     assert abs(div.estimate(p, p).value) < 0.05
     est = div.estimate(p, p + 0.5, bootstrap=10)
     assert all(math.isfinite(v) for v in est.ci)
-    with pytest.raises(rdpkit.InputError, match="distinct neighbours"):
+    with pytest.raises(rdpkit.InputError, match="use kl-discrete"):
         div.estimate(torch.zeros(10, 2), torch.ones(10, 2))
+
+
+def test_kl_knn_refuses_discrete_samples_and_points_to_kl_discrete(registry):
+    g = torch.Generator().manual_seed(12)
+    p, q = torch.randint(0, 5, (1000, 1), generator=g).double(), torch.randint(0, 3, (1000, 1), generator=g).double()
+    # p has symbols q lacks: the KL is infinite, as the pure plug-in says.
+    assert registry.create("divergence", "kl-discrete", bins=None, smoothing=0).estimate(p, q).value == math.inf
+    with pytest.raises(rdpkit.InputError, match="use kl-discrete"):
+        registry.create("divergence", "kl-knn").estimate(p, q)
+
+
+def test_kl_knn_discrete_rule_allows_one_percent_of_repeated_rows(registry):
+    p, q = gaussians(200, 2, 0.0, 1.0, seed=13)
+    div = registry.create("divergence", "kl-knn")
+    two = p.clone()
+    two[1], two[3] = two[0], two[2]  # 2 of 200 rows repeat another: 1%, allowed
+    assert math.isfinite(div.estimate(two, q).value)
+    three = two.clone()
+    three[5] = three[4]  # 3 of 200: 1.5%, refused
+    with pytest.raises(rdpkit.InputError, match="3 of the 200 rows of samples_p repeat another row"):
+        div.estimate(three, q)
+    with pytest.raises(rdpkit.InputError, match="rows of samples_q"):
+        div.estimate(q, three)
+
+
+def test_kl_knn_accepts_samples_that_require_grad(registry):
+    p, q = gaussians(100, 2, 0.5, 1.0, seed=14)
+    est = registry.create("divergence", "kl-knn").estimate(p.requires_grad_(), q)
+    assert est.value == registry.create("divergence", "kl-knn").estimate(p.detach(), q).value
+
+
+def test_a_bootstrap_resample_that_cannot_be_estimated_is_one_sentence(registry):
+    p, q = gaussians(4, 1, 0.5, 1.0, seed=15)  # resamples of 4 points often hold fewer than k = 2 distinct ones
+    with pytest.raises(rdpkit.InputError, match=r"bootstrap resample \d+ of 50 could not be estimated .*bootstrap=0\.$"):
+        registry.create("divergence", "kl-knn", k=2).estimate(p, q, bootstrap=50)
 
 
 # -- Wasserstein -----------------------------------------------------------------------------
@@ -249,14 +285,39 @@ def test_trap_geomloss_p2_returns_half_of_what_rdpkit_sinkhorn_returns(registry)
     from geomloss import SamplesLoss
 
     p, q = gaussians(400, 3, 0.7, 1.3, seed=4, dtype=torch.float32)
-    ours = registry.create("divergence", "wasserstein-sinkhorn", blur=0.05).estimate(p, q).value
-    theirs = float(SamplesLoss("sinkhorn", p=2, blur=0.05, scaling=0.5, backend="tensorized")(p, q))
-    assert ours == pytest.approx(2 * theirs, rel=0.01), "geomloss's p = 2 cost is ½‖x − y‖²"
+    est = registry.create("divergence", "wasserstein-sinkhorn", blur=0.05).estimate(p, q)
+    # rdpkit's blur is a fraction of the data's scale; geomloss's is in the units of the data.
+    assert est.details["blur_in_data_units"] == pytest.approx(0.05 * est.details["scale"])
+    theirs = float(SamplesLoss("sinkhorn", p=2, blur=est.details["blur_in_data_units"], scaling=0.5, backend="tensorized")(p, q))
+    assert est.value == pytest.approx(2 * theirs, rel=0.01), "geomloss's p = 2 cost is ½‖x − y‖²"
 
 
 def test_sinkhorn_is_zero_on_identical_sets(registry):
     p, _ = gaussians(300, 4, 0.0, 1.0)
     assert abs(registry.create("divergence", "wasserstein-sinkhorn").estimate(p, p).value) < 1e-4
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("scale", [1e-6, 1e6])
+def test_sinkhorn_blur_is_relative_so_the_value_scales_as_w2_squared(registry, dtype, scale):
+    """At scale 1e-6 an absolute blur of 0.05 gave exactly 0 in float32 (and 30% too little in float64)."""
+    p, q = gaussians(300, 3, 0.5, 1.2, seed=16)
+    div = registry.create("divergence", "wasserstein-sinkhorn")
+    unit, scaled = div.estimate(p.to(dtype), q.to(dtype)), div.estimate((p * scale).to(dtype), (q * scale).to(dtype))
+    tol = 1e-9 if dtype == torch.float64 else 1e-4
+    assert scaled.value == pytest.approx(unit.value * scale**2, rel=tol, abs=0)
+    assert scaled.stderr == pytest.approx(unit.stderr * scale**2, rel=tol, abs=0)
+    assert scaled.details["blur_in_data_units"] == pytest.approx(0.05 * scaled.details["scale"], rel=1e-12, abs=0)
+    assert scaled.details["scale"] == pytest.approx(unit.details["scale"] * scale, rel=1e-6, abs=0)
+
+
+def test_sinkhorn_on_one_repeated_point_is_zero_also_in_bootstrap_resamples(registry):
+    div = registry.create("divergence", "wasserstein-sinkhorn")
+    est = div.estimate(torch.ones(5, 2), torch.ones(5, 2))
+    assert (est.value, est.stderr, est.ci) == (0.0, 0.0, (0.0, 0.0))
+    two = torch.tensor([[0.0], [1.0]])  # resamples of two points are often one point twice
+    boot = div.estimate(two, two, bootstrap=20)
+    assert boot.value == 0.0 and boot.ci[0] == 0.0 and math.isfinite(boot.ci[1])
 
 
 def test_sliced_equals_pot_with_the_same_directions_and_pot_returns_sw_not_its_square(registry):
@@ -380,6 +441,158 @@ def test_kid_on_niqe_features_grows_with_the_noise_level(registry):
     assert "niqe-nss" in light.quantity
 
 
+# -- extreme scales -----------------------------------------------------------------------------
+
+#: How each quantity scales when both sample sets are multiplied by a: as a**power.
+SCALING_POWER = {"w2-1d": 1, "wasserstein-exact": 1, "wasserstein-sliced": 1, "wasserstein-sinkhorn": 2, "frechet": 2, "mmd": 0, "kl-knn": 0}
+
+
+@pytest.mark.parametrize("name", list(SCALING_POWER))
+def test_values_at_extreme_scales_are_the_values_at_scale_one_scaled(registry, name):
+    """Squared distances of samples near 3e150 overflowed float64 and those near 3e-169 underflowed to 0.
+
+    The scales are powers of two, by which multiplying is exact, so the values must agree to rounding
+    (abs=0: pytest.approx would otherwise accept any two values below 1e-12).
+    """
+    power = SCALING_POWER[name]
+    p, q = gaussians(300, 1, 0.4, 1.3, seed=17)
+    div = registry.create("divergence", name)
+    div.stderr_resamples = 0  # only values are compared here
+    unit = div.estimate(p, q).value
+    for a in (2.0**500, 2.0**-560 if power < 2 else 2.0**-500):
+        assert div.estimate(p * a, q * a).value == pytest.approx(unit * a**power, rel=1e-12, abs=0), a
+
+
+def kid_closed_form(p: np.ndarray, q: np.ndarray, a: float) -> float:
+    """KID of a·p and a·q from the expansion (a²u + 1)³ − 1 = 3a²u + 3a⁴u² + a⁶u³, u = xᵀy/d, each term's U-statistic at scale 1."""
+    d = p.shape[1]
+
+    def mmd2(power: int) -> float:
+        kxx, kyy, kxy = (p @ p.T / d) ** power, (q @ q.T / d) ** power, (p @ q.T / d) ** power
+        n, m = len(p), len(q)
+        return (kxx.sum() - np.trace(kxx)) / (n * (n - 1)) + (kyy.sum() - np.trace(kyy)) / (m * (m - 1)) - 2 * kxy.mean()
+
+    return 3 * a**2 * mmd2(1) + 3 * a**4 * mmd2(2) + a**6 * mmd2(3)
+
+
+@pytest.mark.parametrize("a", [1e-8, 1e50])
+def test_kid_matches_its_polynomial_expansion_at_small_and_large_scales(registry, a):
+    """At 1e-8 the constant 1 of the kernel swallowed the value (0 instead of 5e-17); at 1e50 the standard error overflowed."""
+    p, q = gaussians(200, 3, 0.4, 1.3, seed=18)
+    est = registry.create("divergence", "kid").estimate(p * a, q * a)
+    assert est.value == pytest.approx(kid_closed_form(p.numpy(), q.numpy(), a), rel=1e-9, abs=0)
+    assert 0 < est.stderr < math.inf
+
+
+@pytest.mark.parametrize("name", ["frechet", "kid", "wasserstein-sinkhorn"])
+def test_quadratic_quantities_that_overflow_float64_are_one_sentence(registry, name):
+    p, q = gaussians(200, 2, 0.4, 1.3, seed=19)
+    with pytest.raises(rdpkit.InputError, match=r"float64 cannot hold .* divide the samples by a constant"):
+        registry.create("divergence", name).estimate(p * 1e200, q * 1e200)
+
+
+def test_linear_quantities_survive_1e200(registry):
+    p, q = gaussians(200, 2, 0.4, 1.3, seed=19)
+    for name in ("wasserstein-sliced", "wasserstein-exact", "mmd", "kl-knn"):
+        div = registry.create("divergence", name)
+        div.stderr_resamples = 0
+        assert math.isfinite(div.estimate(p * 1e200, q * 1e200).value), name
+
+
+class NaNDivergence(rdpkit.Divergence):
+    """A plugin whose arithmetic broke (bias: none, it is broken)."""
+
+    quantity = "W1"
+
+    def _estimate(self, p, q):
+        return rdpkit.Estimate(math.nan, 0.1, p.shape[0], quantity=self.quantity)
+
+
+class InfDivergence(NaNDivergence):
+    def _estimate(self, p, q):
+        return rdpkit.Estimate(math.inf, math.inf, p.shape[0], quantity=self.quantity)
+
+
+@pytest.mark.parametrize("plugin", [NaNDivergence, InfDivergence])
+def test_the_base_class_refuses_a_non_finite_estimate_from_any_divergence(plugin):
+    p, q = gaussians(20, 2, 0.0, 1.0)
+    with pytest.raises(rdpkit.InputError, match=r"NaNDivergence gave (nan|inf) as W1, which float64 cannot hold|InfDivergence gave inf as W1"):
+        plugin().estimate(p, q)
+
+
+# -- intervals and ranges -------------------------------------------------------------------------
+
+
+EXPECTED_BOUNDS = {"tv-discrete": (0.0, 1.0), "tv-classifier": (-1.0, 1.0)}
+
+
+@pytest.mark.parametrize("name", REGISTERED)
+def test_every_divergence_states_the_range_of_its_quantity(registry, name):
+    assert registry.create("divergence", name).bounds == EXPECTED_BOUNDS.get(name, (0.0, math.inf))
+
+
+FAST = ["tv-discrete", "kl-discrete", "kl-knn", "w1-1d", "w2-1d", "wasserstein-exact", "wasserstein-sliced", "wasserstein-sinkhorn", "frechet", "mmd", "kid"]
+
+
+@pytest.mark.parametrize("name", FAST)
+def test_intervals_respect_the_range_and_hold_the_estimate(registry, name):
+    g = torch.Generator().manual_seed(20)
+    div = registry.create("divergence", name)
+    cases = [gaussians(3, 1, 0.0, 1.0, seed=21), gaussians(30, 1, 0.0, 1.0, seed=22), gaussians(30, 1, 2.0, 0.5, seed=23)]
+    cases.append((cases[1][0], cases[1][0]))  # identical sets
+    cases.append((torch.randn(40, 1, generator=g, dtype=torch.float64), torch.randn(40, 1, generator=g, dtype=torch.float64) + 0.2))
+    for p, q in cases:
+        for bootstrap in (0, 30):
+            if name == "kl-knn" and bootstrap and len(p) == 3:
+                continue  # resamples of 3 points are often one point thrice, with no neighbour (a sentence, tested above)
+            est = div.estimate(p, q, bootstrap=bootstrap)
+            low, high = div.bounds
+            clipped = min(max(est.value, low), high)
+            assert low <= est.ci[0] <= clipped <= est.ci[1] <= high, (est.value, est.ci, est.details["ci_method"])
+            assert est.details["ci_method"] in ("normal", "basic bootstrap")
+
+
+def test_normal_intervals_are_clipped_to_the_range():
+    """Before: TV (0.537, 1.063) and KL (−0.142, 0.176)."""
+    from rdpkit.divergences.discrete import KLDiscrete, TVDiscrete
+
+    tv = TVDiscrete(bins=None).estimate(symbols([9, 1]), symbols([1, 9]))
+    assert tv.value == pytest.approx(0.8) and tv.details["ci_method"] == "normal"
+    z = scipy.stats.norm.ppf(0.975)
+    assert tv.ci == pytest.approx((0.8 - z * tv.stderr, 1.0))
+    kl = KLDiscrete(bins=None).estimate(symbols([6, 4]), symbols([5, 5]))
+    assert kl.ci == pytest.approx((0.0, kl.value + z * kl.stderr))
+
+
+def test_identical_sets_get_a_bootstrap_interval_that_holds_the_estimate(registry):
+    """Before: 0 with the percentile interval (0.080, 0.235), the bias of the plug-in counted twice."""
+    p, _ = gaussians(100, 1, 0.0, 1.0, seed=24)
+    est = registry.create("divergence", "w1-1d").estimate(p, p)
+    assert est.value == 0.0 and est.details["ci_method"] == "basic bootstrap"
+    assert est.ci[0] == 0.0 <= est.ci[1]
+
+
+def test_the_bootstrap_interval_is_the_basic_one_on_the_replicates_of_a_peer_library(registry):
+    p, q = gaussians(60, 1, 0.5, 1.0, seed=25)
+    est = registry.create("divergence", "w1-1d").estimate(p, q, bootstrap=200, confidence=0.9, seed=7)
+    gen, x, y = np.random.default_rng(7), p[:, 0].numpy(), q[:, 0].numpy()
+    reps = np.array([scipy.stats.wasserstein_distance(x[gen.integers(0, 60, 60)], y[gen.integers(0, 60, 60)]) for _ in range(200)])
+    low, high = np.quantile(reps, 0.05, method="lower"), np.quantile(reps, 0.95, method="higher")
+    assert est.value == pytest.approx(scipy.stats.wasserstein_distance(x, y), rel=1e-12)
+    assert est.ci == pytest.approx((max(2 * est.value - high, 0.0), 2 * est.value - low), rel=1e-9)
+    assert est.stderr == pytest.approx(reps.std(ddof=1), rel=1e-9)
+
+
+def test_basic_bootstrap_covers_zero_at_equal_laws_where_the_percentile_interval_never_did(registry):
+    """Measured once for the docstring of Divergence.estimate: 81% against 0% (n = 200, 100 resamples)."""
+    div = registry.create("divergence", "w1-1d")
+    covered = 0
+    for seed in range(60):
+        p, q = gaussians(100, 1, 0.0, 1.0, seed=100 + seed)
+        covered += div.estimate(p, q, bootstrap=100, seed=seed).ci[0] == 0.0
+    assert covered / 60 > 0.7, covered
+
+
 # -- the estimate() contract --------------------------------------------------------------------
 
 
@@ -388,9 +601,9 @@ def test_interval_methods_and_bootstrap_stderr(registry):
     est = registry.create("divergence", "kl-knn").estimate(p, q, confidence=0.9)
     assert est.details["ci_method"] == "normal"
     z = scipy.stats.norm.ppf(0.95)
-    assert est.ci == pytest.approx((est.value - z * est.stderr, est.value + z * est.stderr))
+    assert est.ci == pytest.approx((max(est.value - z * est.stderr, 0.0), est.value + z * est.stderr))  # KL ≥ 0
     w1 = registry.create("divergence", "w1-1d").estimate(p, q)  # no closed-form stderr: bootstrapped
-    assert w1.details["ci_method"] == "percentile bootstrap" and w1.details["bootstrap"] == 50 and w1.stderr > 0
+    assert w1.details["ci_method"] == "basic bootstrap" and w1.details["bootstrap"] == 50 and w1.stderr > 0
     boot = registry.create("divergence", "kl-knn").estimate(p, q, bootstrap=30, seed=1)
     assert boot.details["bootstrap"] == 30 and boot.ci[0] < boot.value < boot.ci[1]
     assert boot == registry.create("divergence", "kl-knn").estimate(p, q, bootstrap=30, seed=1)
@@ -401,6 +614,10 @@ def test_interval_methods_and_bootstrap_stderr(registry):
     (lambda d: d.estimate(torch.randn(1, 2), torch.randn(10, 2)), "at least 2 samples"),
     (lambda d: d.estimate(np.zeros((10, 2)), torch.randn(10, 2)), "torch.Tensor"),
     (lambda d: d.estimate(torch.randn(10, 2), torch.randn(10, 2), bootstrap=1), "at least 2 resamples"),
+    (lambda d: d.estimate(torch.randn(10, 2), torch.randn(10, 2), bootstrap="5"), "at least 2 resamples, got '5'"),
+    (lambda d: d.estimate(torch.randn(10, 2), torch.randn(10, 2), confidence="0.9"), "strictly between 0 and 1, got '0.9'"),
+    (lambda d: d.estimate(torch.randn(10, 2), torch.randn(10, 2), seed=-1), "non-negative integer, got -1"),
+    (lambda d: d.estimate(torch.randn(10, 2, dtype=torch.complex64), torch.randn(10, 2, dtype=torch.complex64)), "complex"),
 ])
 def test_bad_input_gets_one_sentence(registry, call, message):
     with pytest.raises(rdpkit.InputError, match=message):
@@ -412,6 +629,39 @@ def test_one_dimensional_and_exact_estimators_refuse_what_they_cannot_do(registr
         registry.create("divergence", "w1-1d").estimate(torch.randn(10, 2), torch.randn(10, 2))
     with pytest.raises(rdpkit.InputError, match="max_samples"):
         registry.create("divergence", "wasserstein-exact", max_samples=50).estimate(torch.randn(60, 2), torch.randn(60, 2))
+
+
+def _divergence_classes() -> dict[str, type]:
+    from rdpkit.divergences import (
+        discrete,
+        features,
+        knn,
+        sinkhorn,
+        sliced,
+        trained,
+        transport,
+    )
+
+    return {"kl-discrete": discrete.KLDiscrete, "kl-knn": knn.KLKNN, "wasserstein-exact": transport.WassersteinExact,
+            "wasserstein-sliced": sliced.WassersteinSliced, "wasserstein-sinkhorn": sinkhorn.WassersteinSinkhorn, "mmd": features.MMD,
+            "kid": features.KID, "tv-classifier": trained.TVClassifier, "wasserstein-critic": trained.WassersteinCritic}
+
+
+@pytest.mark.parametrize(("name", "options"), [
+    ("kl-discrete", {"smoothing": "abc"}), ("kl-discrete", {"smoothing": math.nan}), ("kl-knn", {"k": True}),
+    ("wasserstein-exact", {"p": True}), ("wasserstein-exact", {"max_samples": "x"}),
+    ("wasserstein-sliced", {"projections": 2.5}), ("wasserstein-sliced", {"seed": -1}),
+    ("wasserstein-sinkhorn", {"blur": "abc"}), ("wasserstein-sinkhorn", {"blur": math.nan}), ("wasserstein-sinkhorn", {"scaling": 1}),
+    ("mmd", {"bandwidth": "abc"}), ("mmd", {"bandwidth": math.nan}), ("mmd", {"batch_size": 0}), ("kid", {"extractor_options": "abc"}),
+    ("tv-classifier", {"weight_decay": -1.0}), ("tv-classifier", {"hidden": 0}), ("tv-classifier", {"holdout": "half"}),
+    ("wasserstein-critic", {"gp_weight": math.nan}), ("wasserstein-critic", {"threads": 0}), ("wasserstein-critic", {"one_sided": "yes"}),
+    ("wasserstein-critic", {"steps": 0}), ("wasserstein-critic", {"lr": -1.0}), ("wasserstein-critic", {"progress": 1}),
+])
+def test_constructors_check_their_options_types_and_values(name, options):
+    """Called directly, without the registry's type check: each was a TypeError, a torch error, or accepted (NaN results)."""
+    (option,) = options
+    with pytest.raises(rdpkit.InputError, match=rf"^{option} must be .*, got {re.escape(repr(options[option]))}\.$"):
+        _divergence_classes()[name](**options)
 
 
 # -- CLI ----------------------------------------------------------------------------------------
@@ -439,4 +689,21 @@ def test_cli_diverge_on_npy_files_and_image_folders(tmp_path):
         for i, img in enumerate(images):
             save_png(img[None], tmp_path / folder / f"{i}.png")
     out = CliRunner().invoke(cli, ["diverge", "mmd", "--p", str(tmp_path / "a"), "--q", str(tmp_path / "b"), "--size", "8", "--gray"])
-    assert out.exit_code == 0 and "MMD^2" in out.output
+    assert out.exit_code == 0 and "MMD^2" in out.output and "normal" in out.output
+
+
+@pytest.mark.parametrize("component", ["mmd,bandwidth=abc", "mmd,bandwidth=nan", "tv-classifier,weight_decay=-1", "frechet"])
+def test_cli_diverge_bad_options_and_overflow_are_one_sentence_and_exit_2(tmp_path, component):
+    """Before: a NaN value printed as "value": null with exit status 0, or a traceback."""
+    from click.testing import CliRunner
+
+    from rdpkit.cli import cli
+
+    p, q = gaussians(100, 2, 1.0, 1.0)
+    scale = 1e200 if component == "frechet" else 1.0
+    np.save(tmp_path / "p.npy", p.numpy() * scale)
+    np.save(tmp_path / "q.npy", q.numpy() * scale)
+    out = CliRunner().invoke(cli, ["diverge", component, "--p", str(tmp_path / "p.npy"), "--q", str(tmp_path / "q.npy"), "--json"])
+    assert out.exit_code == 2, out.output
+    assert out.output.startswith("error: ") and out.output.count("\n") == 1 and "Traceback" not in out.output, out.output
+    assert "null" not in out.output

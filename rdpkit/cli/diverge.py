@@ -39,4 +39,5 @@ def diverge_cmd(divergence: str, p_source: str, q_source: str, bootstrap: int, c
         return
     ci = f"[{est.ci[0]:.4g}, {est.ci[1]:.4g}]" if est.ci else "-"
     console.print(f"[bold]{component}[/]: {div.info.summary}")
-    table("rdpkit diverge", ["quantity", "value", "stderr", f"{confidence:.0%} interval", "n"], [[est.quantity, est.value, est.stderr, ci, str(est.n)]])
+    table("rdpkit diverge", ["quantity", "value", "stderr", f"{confidence:.0%} interval", "interval method", "n"],
+          [[est.quantity, est.value, est.stderr, ci, est.details.get("ci_method", "-"), str(est.n)]])

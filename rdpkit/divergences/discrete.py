@@ -9,11 +9,13 @@ between the original ones.
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 import torch
 
 from ..errors import InputError
 from ..interfaces import Divergence, Estimate
+from . import checks
 
 #: With bins="auto", samples count as discrete when symbols repeat this often on average.
 AUTO_MIN_REPEATS = 5
@@ -54,6 +56,10 @@ def counts(p: torch.Tensor, q: torch.Tensor, bins: int | str | None) -> tuple[to
 
 
 class _Discrete(Divergence):
+    #: Estimators of laws on symbols: the contract tests (rdpkit.testing.check_divergence) give
+    #: them integer samples, since on continuous ones "auto" may quantise too coarsely to see a spread.
+    discrete: ClassVar[bool] = True
+
     def __init__(self, bins: int | str | None = "auto") -> None:
         if not (bins is None or bins == "auto" or (isinstance(bins, int) and not isinstance(bins, bool) and bins >= 2)):
             raise InputError(f"bins must be None (rows are symbols), 'auto' or an integer of at least 2, got {bins!r}.")
@@ -69,6 +75,7 @@ class TVDiscrete(_Discrete):
     """
 
     quantity = "TV"
+    bounds = (0.0, 1.0)
 
     def _estimate(self, p: torch.Tensor, q: torch.Tensor) -> Estimate:
         cp, cq, used = counts(p, q, self.bins)
@@ -90,12 +97,12 @@ class KLDiscrete(_Discrete):
     """
 
     quantity = "KL (nats)"
+    bounds = (0.0, math.inf)
+    can_be_infinite = True
 
     def __init__(self, bins: int | str | None = "auto", smoothing: float = 0.5) -> None:
         super().__init__(bins)
-        if smoothing < 0:
-            raise InputError(f"smoothing must be non-negative (a pseudo-count per symbol), got {smoothing}.")
-        self.smoothing = smoothing
+        self.smoothing = checks.number("smoothing", smoothing, "a non-negative number (a pseudo-count per symbol)", lambda v: v >= 0)
 
     def _estimate(self, p: torch.Tensor, q: torch.Tensor) -> Estimate:
         cp, cq, used = counts(p, q, self.bins)

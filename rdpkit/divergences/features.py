@@ -6,11 +6,16 @@ what its features are in ``feature_kind``; a critic whose weights are random (an
 WGAN-GP critic, a backbone without its pretrained weights) says ``"random-feature"``, and the
 estimate's `quantity` carries that label, so random-feature numbers are never mistaken for
 FID. Features are computed once; bootstrap resamples the features.
+
+Each estimator works on the features divided by a power of two (`checks.power_of_two_scale`,
+exact in floating point) and scales its result back, so features of any magnitude give the
+value they give at magnitude 1, scaled as the quantity scales, wherever float64 can hold it.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -18,12 +23,16 @@ import torch
 
 from ..errors import InputError
 from ..interfaces import Divergence, Estimate
+from ..validation import check_samples
+from . import checks
 
 #: Samples used for the median-distance bandwidth heuristic.
 MEDIAN_SAMPLES = 1000
 
 
 def _extractor(extractor: Any, options: dict[str, Any] | None) -> tuple[Any, str]:
+    if options is not None and not isinstance(options, Mapping):
+        raise InputError(f"extractor_options must be a table of the extractor's options, e.g. {{hidden = 16}}, got {options!r}.")
     if extractor is None:
         if options:
             raise InputError("extractor_options were given without an extractor; name a critic with extractor='NAME'.")
@@ -41,9 +50,11 @@ def _extractor(extractor: Any, options: dict[str, Any] | None) -> tuple[Any, str
 class FeatureDivergence(Divergence):
     """Base of divergences computed on features; see the module docstring."""
 
+    bounds = (0.0, math.inf)
+
     def __init__(self, extractor: Any = None, extractor_options: dict[str, Any] | None = None, batch_size: int = 256) -> None:
+        self.batch_size = checks.integer("batch_size", batch_size, "a positive number of samples per extractor call", lambda v: v >= 1)
         self.extractor, self.features_label = _extractor(extractor, extractor_options)
-        self.batch_size = batch_size
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         if self.extractor is None:
@@ -52,6 +63,9 @@ class FeatureDivergence(Divergence):
             return torch.cat([self.extractor.features(x[s : s + self.batch_size]) for s in range(0, x.shape[0], self.batch_size)])
 
     def estimate(self, samples_p: torch.Tensor, samples_q: torch.Tensor, **options: Any) -> Estimate:
+        # The extractor gets the samples as given (images keep their shape), once they are known to be samples.
+        check_samples(samples_p, "samples_p")
+        check_samples(samples_q, "samples_q")
         est = super().estimate(self.features(samples_p), self.features(samples_q), **options)
         label = f"{self.quantity} on {self.features_label} features"
         return replace(est, quantity=label, details=dict(est.details, features=self.features_label))
@@ -82,9 +96,11 @@ class Frechet(FeatureDivergence):
     stderr_resamples = 10
 
     def _estimate(self, p: torch.Tensor, q: torch.Tensor) -> Estimate:
-        p, q = p.double(), q.double()
+        t = checks.power_of_two_scale(p.double(), q.double())
+        p, q = p.double() / t, q.double() / t
         value = frechet_distance(p.mean(0), torch.cov(p.T).reshape(p.shape[1], p.shape[1]), q.mean(0), torch.cov(q.T).reshape(q.shape[1], q.shape[1]))
-        return Estimate(value, float("nan"), min(p.shape[0], q.shape[0]), quantity=self.quantity, details={"dim": p.shape[1]})
+        # W2² scales by t² (a product: t**2 raises OverflowError where the product is merely inf).
+        return Estimate(value * t * t, float("nan"), min(p.shape[0], q.shape[0]), quantity=self.quantity, details={"dim": p.shape[1]})
 
 
 def _unbiased_mmd2(kxx: torch.Tensor, kyy: torch.Tensor, kxy: torch.Tensor) -> tuple[float, float]:
@@ -113,8 +129,8 @@ class MMD(FeatureDivergence):
     def __init__(self, extractor: Any = None, extractor_options: dict[str, Any] | None = None, batch_size: int = 256,
                  bandwidth: float | None = None) -> None:
         super().__init__(extractor, extractor_options, batch_size)
-        if bandwidth is not None and bandwidth <= 0:
-            raise InputError(f"bandwidth must be positive, or None for the median heuristic, got {bandwidth}.")
+        if bandwidth is not None:
+            bandwidth = checks.number("bandwidth", bandwidth, "a positive number (σ of the kernel, in the units of the features), or None for the median heuristic", lambda v: v > 0)
         self.bandwidth = bandwidth
 
     def _kernel(self, a: torch.Tensor, b: torch.Tensor, sigma: float) -> torch.Tensor:
@@ -125,15 +141,18 @@ class MMD(FeatureDivergence):
     def _estimate(self, p: torch.Tensor, q: torch.Tensor) -> Estimate:
         from .sinkhorn import squared_distances
 
-        p, q = p.double(), q.double()
-        sigma = self.bandwidth
-        if sigma is None:
+        # The kernel depends on distances over σ only: rescaling both changes nothing but the range of the arithmetic.
+        t = checks.power_of_two_scale(p.double(), q.double())
+        p, q = p.double() / t, q.double() / t
+        if self.bandwidth is None:
             pooled = torch.cat([p[:MEDIAN_SAMPLES], q[:MEDIAN_SAMPLES]])
             d2 = squared_distances(pooled, pooled)
             off = d2[~torch.eye(len(pooled), dtype=torch.bool, device=d2.device)]
             sigma = max(float(off.median().sqrt()), 1e-12)
+        else:
+            sigma = self.bandwidth / t
         value, stderr = _unbiased_mmd2(self._kernel(p, p, sigma), self._kernel(q, q, sigma), self._kernel(p, q, sigma))
-        return Estimate(value, stderr, min(p.shape[0], q.shape[0]), quantity=self.quantity, details={"bandwidth": sigma})
+        return Estimate(value, stderr, min(p.shape[0], q.shape[0]), quantity=self.quantity, details={"bandwidth": sigma * t})
 
 
 class KID(FeatureDivergence):
@@ -141,16 +160,25 @@ class KID(FeatureDivergence):
 
     Unbiased (centred on 0 at p = q, can be negative), unlike the Fréchet distance, so
     values at different n are comparable. Standard error: first-order, as for `mmd`.
+
+    Computed without its constant term, which MMD² cancels: with u = xᵀy/d,
+    (u + 1)³ − 1 = u(u² + 3u + 3), so features near 1e-6 do not lose their value to the
+    rounding of 1 + 3u. Features above 1 are divided by a power of two t first, with
+    u' = u/t² and c = 1/t²: t⁶((u' + c)³ − c³) = t⁶·u'(u'² + 3cu' + 3c²), each term at most 7.
     """
 
     quantity = "KID (MMD^2, cubic kernel)"
 
     def _estimate(self, p: torch.Tensor, q: torch.Tensor) -> Estimate:
-        p, q = p.double(), q.double()
-        d = p.shape[1]
+        # The kernel is not homogeneous, so only features above 1 are scaled, where cubes overflow.
+        t = max(checks.power_of_two_scale(p.double(), q.double()), 1.0)
+        p, q = p.double() / t, q.double() / t
+        d, c = p.shape[1], 1 / (t * t)
 
         def k(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-            return (a @ b.T / d + 1) ** 3
+            u = a @ b.T / d
+            return u * (u * u + 3 * c * u + 3 * c * c)
 
         value, stderr = _unbiased_mmd2(k(p, p), k(q, q), k(p, q))
-        return Estimate(value, stderr, min(p.shape[0], q.shape[0]), quantity=self.quantity, details={"dim": d})
+        # Multiplied in turn: t**6 raises OverflowError, and a precomputed inf t⁶ would turn a value of 0 into NaN.
+        return Estimate(value * t * t * t * t * t * t, stderr * t * t * t * t * t * t, min(p.shape[0], q.shape[0]), quantity=self.quantity, details={"dim": d})

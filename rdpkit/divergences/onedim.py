@@ -3,14 +3,19 @@
     W_p^p = ∫₀¹ |F⁻¹(u) − G⁻¹(u)|^p du,
 
 exact for the empirical laws of any sizes n and m (for n = m it is the mean of |x₍ᵢ₎ − y₍ᵢ₎|^p
-over the sorted samples). Batched over columns, so sliced Wasserstein uses it too.
+over the sorted samples). Batched over columns, so sliced Wasserstein uses it too. The
+estimators compute it on the samples divided by a power of two (`checks.power_of_two_scale`),
+so W_p is found for samples of any magnitude whose W_p float64 can hold.
 """
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from ..interfaces import Divergence, Estimate
+from . import checks
 
 
 def quantile_cost(x: torch.Tensor, y: torch.Tensor, p: float) -> torch.Tensor:
@@ -32,11 +37,14 @@ def quantile_cost(x: torch.Tensor, y: torch.Tensor, p: float) -> torch.Tensor:
 class _OneDim(Divergence):
     order: int = 1
     dimension = 1
+    bounds = (0.0, math.inf)
     stderr_resamples = 50  # no closed-form standard error: bootstrap (sorting is cheap)
 
     def _estimate(self, p: torch.Tensor, q: torch.Tensor) -> Estimate:
-        cost = float(quantile_cost(p.double(), q.double(), self.order)[0])
-        return Estimate(cost ** (1 / self.order), float("nan"), min(p.shape[0], q.shape[0]), quantity=self.quantity,
+        p, q = p.double(), q.double()
+        t = checks.power_of_two_scale(p, q)
+        cost = float(quantile_cost(p / t, q / t, self.order)[0])
+        return Estimate(t * cost ** (1 / self.order), float("nan"), min(p.shape[0], q.shape[0]), quantity=self.quantity,
                         details={"n_p": p.shape[0], "n_q": q.shape[0]})
 
 

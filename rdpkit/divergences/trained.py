@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import torch
 
 from ..critics.classifier import held_out_tv
 from ..critics.wgan import held_out_w1
 from ..interfaces import Divergence, Estimate
+from . import checks
+
+
+def training_options(holdout: Any, hidden: Any, steps: Any, lr: Any, batch_size: Any, seed: Any, progress: Any, threads: Any) -> dict[str, Any]:
+    """The options both trained estimators share, checked (the networks would fail on them deep inside torch)."""
+    if threads is not None:
+        checks.integer("threads", threads, "None (leave torch's thread count) or a positive number of threads", lambda v: v >= 1)
+    return {"holdout": checks.number("holdout", holdout, "a number strictly between 0 and 1 (the fraction kept for evaluation)", lambda v: 0 < v < 1),
+            "hidden": checks.integer("hidden", hidden, "a positive number of hidden units", lambda v: v >= 1),
+            "steps": checks.integer("steps", steps, "a positive number of training steps", lambda v: v >= 1),
+            "lr": checks.number("lr", lr, "a positive learning rate", lambda v: v > 0),
+            "batch_size": checks.integer("batch_size", batch_size, "a positive number of samples per step", lambda v: v >= 1),
+            "seed": checks.seed("seed", seed), "progress": checks.flag("progress", progress)}
 
 
 @contextmanager
@@ -39,12 +54,14 @@ class WassersteinCritic(Divergence):
     """
 
     quantity = "W1"
+    bounds = (0.0, math.inf)
 
     def __init__(self, holdout: float = 0.5, hidden: int = 128, steps: int = 300, lr: float = 1e-3, gp_weight: float = 10.0,
                  one_sided: bool = True, batch_size: int = 256, seed: int = 0, progress: bool = False, threads: int | None = 1) -> None:
         self.threads = threads
-        self.options = {"holdout": holdout, "hidden": hidden, "steps": steps, "lr": lr, "gp_weight": gp_weight,
-                        "one_sided": one_sided, "batch_size": batch_size, "seed": seed, "progress": progress}
+        self.options = training_options(holdout, hidden, steps, lr, batch_size, seed, progress, threads)
+        self.options["gp_weight"] = checks.number("gp_weight", gp_weight, "a positive number (λ of the gradient penalty)", lambda v: v > 0)
+        self.options["one_sided"] = checks.flag("one_sided", one_sided)
 
     def _estimate(self, p: torch.Tensor, q: torch.Tensor) -> Estimate:
         with torch_threads(self.threads):
@@ -56,18 +73,25 @@ class TVClassifier(Divergence):
 
     For any classifier this is an unbiased estimate of P(A) − Q(A) ≤ TV(p, q), A the set it
     calls real, so it is a valid lower bound in expectation (tight for the Bayes classifier);
-    at p = q it is centred on 0 and can be negative. The standard error is binomial, from
-    add-one smoothed rates; the interval is value ± z·stderr. `threads`: as for wasserstein-critic.
+    at p = q it is centred on 0 and can be negative (its range is that of P(A) − Q(A), −1 to 1).
+    The standard error is binomial, from add-one smoothed rates; the interval is value ± z·stderr.
+    `threads`: as for wasserstein-critic.
+    The classifier sees the samples centred and divided by their scale (the root mean square of
+    the pooled per-feature standard deviations): a bijection, which leaves TV unchanged, and
+    keeps the float32 network's inputs near 1 whatever the samples' magnitude (at 1e200 they
+    overflowed and the bound came out as −1).
     """
 
     quantity = "TV lower bound"
+    bounds = (-1.0, 1.0)
 
     def __init__(self, holdout: float = 0.5, hidden: int = 128, steps: int = 200, lr: float = 1e-3, weight_decay: float = 0.0,
                  batch_size: int = 256, seed: int = 0, progress: bool = False, threads: int | None = 1) -> None:
         self.threads = threads
-        self.options = {"holdout": holdout, "hidden": hidden, "steps": steps, "lr": lr, "weight_decay": weight_decay,
-                        "batch_size": batch_size, "seed": seed, "progress": progress}
+        self.options = training_options(holdout, hidden, steps, lr, batch_size, seed, progress, threads)
+        self.options["weight_decay"] = checks.number("weight_decay", weight_decay, "a non-negative number", lambda v: v >= 0)
 
     def _estimate(self, p: torch.Tensor, q: torch.Tensor) -> Estimate:
+        x, y, _ = checks.standardise(p, q)
         with torch_threads(self.threads):
-            return held_out_tv(p, q, **self.options)
+            return held_out_tv(x, y, **self.options)
