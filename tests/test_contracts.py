@@ -25,12 +25,13 @@ class Unstated(Divergence):
 
 
 class MeansOnly(Divergence):
-    """|E p − E q|: blind to everything but the mean."""
+    """The gap between means beyond what sampling explains: blind to everything but the mean."""
 
     quantity = "mean gap"
 
     def _estimate(self, p, q):
-        return Estimate(float((p.double().mean(0) - q.double().mean(0)).norm()), 0.01, len(p), self.quantity)
+        gap = float((p.double().mean(0) - q.double().mean(0)).norm())
+        return Estimate(max(0.0, gap - 1.0), 0.01, len(p), self.quantity)
 
 
 def test_a_critic_that_drops_float64_is_caught():
