@@ -235,6 +235,11 @@ def split(x: torch.Tensor, fractions: Sequence[float], seed: int = 0) -> list[to
 #: The colour photographs among the built-in images: what the source ``builtin`` means.
 PHOTOGRAPHS = ("astronaut", "coffee", "chelsea", "rocket", "hubble", "retina", "immunohistochemistry",
                "motorcycle-left", "motorcycle-right", "china", "flower")
+#: Photographs no model the project ships was trained on: the evaluation set (``builtin:held-out``).
+HELD_OUT = ("astronaut", "coffee", "china")
+#: The rest: what the project's learned models train on (``builtin:training``).
+TRAINING = tuple(p for p in PHOTOGRAPHS if p not in HELD_OUT)
+GROUPS = {"held-out": HELD_OUT, "training": TRAINING}
 SOURCE_FORMS = "digits, builtin, builtin:NAME,NAME,..., a folder of images or an image file"
 
 
@@ -244,6 +249,8 @@ class Source:
 
     - ``digits``: scikit-learn's 1,797 handwritten digits, 1×8×8 each;
     - ``builtin``: every built-in colour photograph (`PHOTOGRAPHS`); ``builtin:NAME,NAME,...``: those;
+      ``builtin:training`` and ``builtin:held-out``: the photographs the project's models train
+      on, and those kept out for evaluation;
     - a folder: every PNG/JPEG/... file in it, sorted by name;
     - a file: that image.
 
@@ -266,10 +273,10 @@ class Source:
         if text == "builtin":
             return cls(text, "builtin", PHOTOGRAPHS)
         if text.startswith("builtin:"):
-            names = tuple(n.strip() for n in text.split(":", 1)[1].split(","))
+            names = tuple(m for n in text.split(":", 1)[1].split(",") for m in GROUPS.get(n.strip(), (n.strip(),)))
             for name in names:
                 if name not in BUILTIN_IMAGES:
-                    hint = suggestion(name, BUILTIN_IMAGES) or "the built-in images are " + ", ".join(builtin_names())
+                    hint = suggestion(name, [*BUILTIN_IMAGES, *GROUPS]) or "the built-in images are " + ", ".join(builtin_names())
                     raise InputError(f"unknown built-in image {name!r} in {text!r}; {hint}")
             return cls(text, "builtin", names)
         path = Path(text)

@@ -123,3 +123,10 @@ def test_the_source_grammar(tmp_path):
     for bad, message in (("builtin:astronot", "did you mean 'astronaut'"), (str(tmp_path / "nope"), "neither a file nor a folder"), ("", "must not be empty")):
         with pytest.raises(rdpkit.InputError, match=message):
             Source.parse(bad)
+
+
+def test_the_held_out_photographs_are_never_training_ones():
+    from rdpkit.data import HELD_OUT, PHOTOGRAPHS, TRAINING, Source
+
+    assert set(HELD_OUT).isdisjoint(TRAINING) and set(HELD_OUT) | set(TRAINING) == set(PHOTOGRAPHS)
+    assert Source.parse("builtin:held-out").items == HELD_OUT and Source.parse("builtin:training").items == TRAINING
