@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import rdpkit
-from rdpkit.sweep.bdrate import bd_rate, bd_rate_at_perception, curve_at_perception
-from rdpkit.sweep.pareto import lower_envelope, non_dominated
+from rdpkit.bdrate import BDOverlapWarning, bd_distortion, bd_rate, bd_rate_at_perception, curve_at_perception
+from rdpkit.pareto import lower_envelope, non_dominated
 
 METHODS = ["pchip", "cubic"]
 # A typical R-D curve: PSNR-like quality rising with log-rate, four points.
@@ -60,8 +60,8 @@ def test_pchip_and_cubic_differ_on_curved_data():
     "args, kwargs, match",
     [
         ((RATES[:3], QUALITY[:3], RATES, QUALITY), {"method": "cubic"}, "needs at least 4"),
-        ((RATES, QUALITY, RATES, QUALITY + 20), {}, "share no distortion interval"),
-        ((RATES, [1, 1, 2, 3], RATES, QUALITY), {}, "same distortion"),
+        ((RATES, QUALITY, RATES, QUALITY + 20), {}, "share no metric value interval"),
+        ((RATES, [1, 1, 2, 3], RATES, QUALITY), {}, "same metric value"),
         ((RATES, QUALITY, -RATES, QUALITY), {}, "positive finite rates"),
         ((RATES, QUALITY, RATES, QUALITY), {"method": "linear"}, "method must be one of"),
     ],
@@ -140,3 +140,36 @@ def test_report_bd_table_compares_every_codec_with_the_first():
     assert p_max == 1.0 and table.loc["b", "BD-rate % at P ≤ 1 (pchip)"] == pytest.approx(25.0)
     assert "needs 4" in table.loc["b", "BD-rate % at P ≤ 1 (cubic)"]
     assert bd_table(s[s.label == "a"]).empty
+
+
+def test_bd_psnr_of_a_constant_gain_is_the_gain():
+    for method in ("pchip", "cubic", "akima"):
+        assert bd_distortion(RATES, QUALITY, RATES, QUALITY + 0.7, method=method) == pytest.approx(0.7, abs=1e-9)
+        assert bd_distortion(RATES, QUALITY, RATES * 1.1, QUALITY, method=method) != 0
+
+
+def test_bd_psnr_of_a_linear_curve_matches_the_closed_form():
+    # PSNR = a + b·log(R): shifting rate by a factor k changes PSNR at equal rate by −b·log(k).
+    a, b, k = 20.0, 4.0, 1.25
+    r = np.array([0.1, 0.2, 0.4, 0.8, 1.6])
+    for method in ("pchip", "cubic", "akima"):
+        assert bd_distortion(r, a + b * np.log(r), r * k, a + b * np.log(r), method=method) == pytest.approx(-b * np.log(k), rel=1e-9)
+
+
+@pytest.mark.parametrize("method", ["pchip", "cubic", "akima"])
+def test_bd_values_agree_with_the_bjontegaard_package(method):
+    bj = pytest.importorskip("bjontegaard")
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        ra = np.sort(rng.uniform(0.05, 2.0, 4))
+        pa = 30 + 4 * np.log(ra) + rng.normal(0, 0.1, 4).cumsum().clip(0)
+        rb = ra * rng.uniform(0.8, 1.2)
+        pb = pa + rng.uniform(-0.5, 0.5)
+        # The package's pchip follows the JVET CTC reference (piecewise on log10 rate); the deltas agree to 1e-6 relative.
+        assert bd_rate(ra, pa, rb, pb, method=method) == pytest.approx(bj.bd_rate(ra, pa, rb, pb, method=method), rel=1e-6, abs=1e-6)
+        assert bd_distortion(ra, pa, rb, pb, method=method) == pytest.approx(bj.bd_psnr(ra, pa, rb, pb, method=method), rel=1e-6, abs=1e-6)
+
+
+def test_a_small_overlap_is_flagged():
+    with pytest.warns(BDOverlapWarning, match="share 14% of the shorter one's metric value span"):
+        bd_rate([1, 2, 4, 8], [30, 32, 34, 36], [1, 2, 4, 8], [35.2, 37, 39, 41])
