@@ -23,7 +23,7 @@ from .errors import (
     WeightsUnavailable,
 )
 from .hookspecs import hookimpl
-from .registry import Registry, available, codec, critic, distortion, divergence, get_registry
+from .registry import Registry, available, codec, critic, distortion, divergence, features, get_registry
 from .spec import KINDS, Info, Spec
 
 __version__ = "0.1.0"
@@ -35,6 +35,7 @@ _LAZY = {
     "Estimate": "rdpkit.interfaces",
     "Codec": "rdpkit.interfaces",
     "Critic": "rdpkit.interfaces",
+    "FeatureExtractor": "rdpkit.interfaces",
     "psnr": "rdpkit.interfaces",
     "Bitstream": "rdpkit.bitstream",
     "to_tensor": "rdpkit.data",
@@ -54,5 +55,5 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "AmbiguousNameError", "CorruptBitstream", "InputError", "PluginError", "PluginUnavailable", "RdpkitError",
     "UnknownNameError", "WeightsUnavailable", "hookimpl", "Registry", "available", "codec", "critic", "distortion",
-    "divergence", "get_registry", "KINDS", "Info", "Spec", *_LAZY,
+    "divergence", "features", "get_registry", "KINDS", "Info", "Spec", *_LAZY,
 ]

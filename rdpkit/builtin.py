@@ -66,3 +66,11 @@ def rdpkit_critics() -> list[Spec]:
         Spec("classifier", f"{c}.classifier:ClassifierCritic", summary="trainable real-vs-fake classifier, log-odds that x is fake (call fit(real, fake) first)", differentiable=True),
         Spec("niqe", f"{c}.niqe:NIQE", summary="NIQE fitted in rdpkit on a pristine corpus (default: scikit-image's photographs); not on the published scale", citation=niqe),
     ]
+
+
+@hookimpl
+def rdpkit_feature_extractors() -> list[Spec]:
+    niqe = "Mittal, Soundararajan & Bovik, Making a 'completely blind' image quality analyzer, IEEE Signal Processing Letters 2013"
+    return [
+        Spec("nss", "rdpkit.extractors:NaturalSceneStatistics", summary="NIQE's 36 natural-scene statistics averaged over P×P patches (hand-crafted, no weights)", citation=niqe),
+    ]

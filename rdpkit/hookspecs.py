@@ -27,6 +27,7 @@ HOOKS = {
     "divergence": "rdpkit_divergences",
     "codec": "rdpkit_codecs",
     "critic": "rdpkit_critics",
+    "features": "rdpkit_feature_extractors",
     "preset": "rdpkit_sweep_presets",
 }
 
@@ -49,6 +50,11 @@ def rdpkit_codecs() -> list[Spec]:
 @hookspec
 def rdpkit_critics() -> list[Spec]:
     """No-reference critics this plugin provides."""
+
+
+@hookspec
+def rdpkit_feature_extractors() -> list[Spec]:
+    """Feature extractors (images → N×F) this plugin provides, for FID, KID and MMD on images."""
 
 
 @hookspec

@@ -310,5 +310,31 @@ def psnr(x: torch.Tensor, x_hat: torch.Tensor, data_range: float = 1.0) -> torch
     return 10 * torch.log10(data_range**2 / mse)
 
 
-INTERFACES: dict[str, type] = {"distortion": Distortion, "divergence": Divergence, "codec": Codec, "critic": Critic}
-__all__ = ["Distortion", "Divergence", "Estimate", "Codec", "Critic", "Bitstream", "psnr", "INTERFACES"]
+class FeatureExtractor(nn.Module, ABC):
+    """Images → one feature vector each (N×F): the space in which FID, KID and MMD compare image sets.
+
+    `feature_kind` says what the features are, and reports carry it with every number made
+    on them: ``pretrained`` (weights learnt elsewhere, e.g. Inception-v3 on ImageNet),
+    ``self-trained`` (a model this project trained), ``random-feature`` (random weights:
+    never to be read as FID) or ``hand-crafted`` (no weights at all).
+    """
+
+    info: Info | None = None
+    min_size: ClassVar[int] = 0
+    feature_kind: ClassVar[str] = "pretrained"
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        check_images(x, min_size=self.min_size)
+        _check_on_device(self, x, "feature extractor")
+        return self._features(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features(x)
+
+    @abstractmethod
+    def _features(self, x: torch.Tensor) -> torch.Tensor:
+        """Validated images in, an N×F float tensor out."""
+
+
+INTERFACES: dict[str, type] = {"distortion": Distortion, "divergence": Divergence, "codec": Codec, "critic": Critic, "features": FeatureExtractor}
+__all__ = ["Bitstream", "Codec", "Critic", "Distortion", "Divergence", "Estimate", "FeatureExtractor", "INTERFACES", "psnr"]

@@ -375,6 +375,11 @@ def critic(name: str, **options: Any) -> Any:
     return get_registry().create("critic", name, **options)
 
 
+def features(name: str, **options: Any) -> Any:
+    """A registered feature extractor by name (images → N×F, for FID and KID)."""
+    return get_registry().create("features", name, **options)
+
+
 def available(kind: str) -> list[str]:
     """Names of the registered components of one kind."""
     return get_registry().names(kind)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-KINDS = ("distortion", "divergence", "codec", "critic")
+KINDS = ("distortion", "divergence", "codec", "critic", "features")
 #: What plugins can register besides components: sweep presets (rdpkit sweep --preset NAME).
 PRESET = "preset"
 #: The distribution whose names no plugin can take over (presets and users' configs rely on them).

@@ -175,6 +175,42 @@ def check_critic(c: Any, *, size: int | None = None, channels: int = 3, max_exam
     axioms()
 
 
+def check_features(f: Any, *, size: int | None = None, channels: int = 3, max_examples: int = 6) -> None:
+    """Assert the FeatureExtractor axioms: an N×F matrix of finite floats on the input's device, F the
+    same for every batch, each image's features independent of the batch and the same on a second call,
+    and a stated `feature_kind`."""
+    import torch
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from .interfaces import FeatureExtractor
+
+    assert isinstance(f, FeatureExtractor), f"{type(f).__name__} is not an rdpkit FeatureExtractor"
+    assert f.feature_kind in ("pretrained", "self-trained", "random-feature", "hand-crafted"), (
+        f"feature_kind {f.feature_kind!r} must say what the features are: pretrained, self-trained, random-feature or hand-crafted")
+    size = size or max(32, f.min_size)
+    widths: set[int] = set()
+
+    @settings(max_examples=max_examples, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+    @given(seed=st.integers(0, 2**31 - 1), base=st.sampled_from(["noise", "smooth", "astronaut", "coffee"]), device=st.sampled_from(devices()),
+           dtype=st.sampled_from(["float32", "float64"]))
+    def axioms(seed: int, base: str, device: str, dtype: str) -> None:
+        x, y = _image_pair(seed, base, "jpeg", 20, 3, channels, size, getattr(torch, dtype))
+        x = torch.cat([x, y[:1]]).to(device)
+        ff = f.to(device=device)
+        with torch.no_grad():
+            out, again, first = ff.features(x), ff.features(x), ff.features(x[:1])
+        assert out.ndim == 2 and out.shape[0] == 4 and out.shape[1] >= 1, f"features must be N×F with N = 4, got {tuple(out.shape)}"
+        assert out.is_floating_point() and out.device == x.device, f"features are {out.dtype} on {out.device} for input on {x.device}"
+        assert bool(torch.isfinite(out).all()), "features are not finite"
+        assert torch.equal(out, again), "the same images gave different features on a second call"
+        assert torch.allclose(first[0], out[0], rtol=1e-4, atol=1e-5), "the first image's features depend on the rest of the batch"
+        widths.add(int(out.shape[1]))
+        assert len(widths) == 1, f"the number of features changed between batches: {sorted(widths)}"
+
+    axioms()
+
+
 def check_divergence(div: Any, *, dim: int = 4, n: int = 200, max_examples: int = 5) -> None:
     """Assert the Divergence axioms: a stated `quantity`, a finite Estimate with n and a
     non-negative stderr, and d(p, p') for two samples of one law below d(p, q) for a clearly

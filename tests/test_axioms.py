@@ -52,6 +52,11 @@ def test_codec_axioms(name):
     testing.check_codec(codec)
 
 
+@pytest.mark.parametrize("name", REGISTRY.names("features"))
+def test_feature_extractor_axioms(name):
+    testing.check_features(build("features", name))
+
+
 def test_every_plugin_loaded():
     broken = [f"{r.name} ({r.distribution}): {r.error}" for r in REGISTRY.plugins if r.status == "failed"]
     assert not broken, f"plugins failed to load: {broken}"

@@ -1,7 +1,8 @@
 """Divergences between feature distributions: the Fréchet distance (FID-style) and MMD / KID.
 
 The features come from an extractor: None for the samples as they are, the name of a
-registered critic, or any object with a ``features(x) -> N×F`` method. An extractor may say
+registered feature extractor (``rdpkit list features``) or critic, or any object with a
+``features(x) -> N×F`` method. An extractor may say
 what its features are in ``feature_kind``; a critic whose weights are random (an unfitted
 WGAN-GP critic, a backbone without its pretrained weights) says ``"random-feature"``, and the
 estimate's `quantity` carries that label, so random-feature numbers are never mistaken for
@@ -38,11 +39,18 @@ def _extractor(extractor: Any, options: dict[str, Any] | None) -> tuple[Any, str
             raise InputError("extractor_options were given without an extractor; name a critic with extractor='NAME'.")
         return None, "raw"
     if isinstance(extractor, str):
+        from ..errors import UnknownNameError
         from ..registry import get_registry
 
-        extractor = get_registry().create("critic", extractor, **(options or {}))
+        registry = get_registry()
+        try:  # a registered feature extractor first, else a critic with features (wgan-gp, classifier, niqe)
+            registry.info("features", extractor)
+            kind = "features"
+        except UnknownNameError:
+            kind = "critic"
+        extractor = registry.create(kind, extractor, **(options or {}))
     if not callable(getattr(extractor, "features", None)):
-        raise InputError(f"the extractor {type(extractor).__name__} has no features(x) method; use a critic that has one (wgan-gp, classifier, niqe) or pass extractor=None for raw samples.")
+        raise InputError(f"the extractor {type(extractor).__name__} has no features(x) method; use a registered feature extractor (rdpkit list features), a critic that has one (wgan-gp, classifier, niqe), or extractor=None for raw samples.")
     name = extractor.info.name if getattr(extractor, "info", None) is not None else type(extractor).__name__
     return extractor, f"{getattr(extractor, 'feature_kind', 'features')}:{name}"
 
