@@ -1,0 +1,20 @@
+"""The hooks rdpkit calls; the factories are strings, so listing imports neither torch nor the codecs."""
+
+import rdpkit
+
+FACTORIZED = "Ballé, Laparra & Simoncelli, End-to-end Optimized Image Compression, ICLR 2017; Ballé et al., ICLR 2018"
+HYPERPRIOR = "Ballé, Minnen, Singh, Hwang & Johnston, Variational Image Compression with a Scale Hyperprior, ICLR 2018; Minnen, Ballé & Toderici, NeurIPS 2018 (mean=true)"
+
+
+@rdpkit.hookimpl
+def rdpkit_codecs() -> list[rdpkit.Spec]:
+    return [
+        rdpkit.Spec("factorized", "rdpkit_learned_codecs.codec:FactorizedCodec",
+                    summary="learned transform codec, GDN transforms + factorized prior; quality=1 loads the shipped model, or fit() / weights=compressai / weights=PATH",
+                    needs_weights=False, weights="shipped with rdpkit-learned-codecs (sha256-checked), CompressAI's zoo files in the torch hub cache, or weights=PATH",
+                    citation=FACTORIZED),
+        rdpkit.Spec("hyperprior", "rdpkit_learned_codecs.codec:HyperpriorCodec",
+                    summary="learned transform codec with a scale hyperprior (mean=true: mean-scale); quality=1..5 loads the shipped models, or fit() / weights=compressai / weights=PATH",
+                    needs_weights=False, weights="shipped with rdpkit-learned-codecs (sha256-checked), CompressAI's zoo files in the torch hub cache, or weights=PATH",
+                    citation=HYPERPRIOR),
+    ]

@@ -1,0 +1,188 @@
+"""Files: trained models (safetensors, no pickle), their records, and training checkpoints.
+
+A model file holds the weights (float32, or float16 for shipping), the integer tables the
+coder uses, and the configuration as JSON metadata. Next to a file written by
+`rdpkit-learned-codecs train` lies a JSON record of how it was made (command, seed, data,
+steps, software versions, wall time) and the file's sha256, checked before the file is read;
+the shipped files are also checked against digests written in the code (shipped.py).
+
+A checkpoint is a `torch.save` of state dicts, tensors and numbers only, read back with
+``weights_only=True``, holding the sha256 of its content; it is written to a temporary file
+and renamed, so a run killed mid-write leaves the previous checkpoint intact.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+import re
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from rdpkit.errors import InputError, WeightsUnavailable
+
+from .config import ModelConfig
+
+MODEL_FORMAT = "rdpkit-learned-codecs/1"
+DIGEST_KEY = "sha256"
+
+
+def sha256_file(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def state_digest(config: ModelConfig, state: dict[str, torch.Tensor]) -> str:
+    """sha256 of the configuration and every tensor as stored (dtype, shape, bytes), in name order."""
+    h = hashlib.sha256(config.to_json().encode())
+    for key in sorted(state):
+        t = state[key].detach().cpu().contiguous()
+        h.update(f"{key}:{t.dtype}:{tuple(t.shape)};".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def record_path(path: str | Path) -> Path:
+    return Path(path).with_suffix(".json")
+
+
+def non_finite(state: dict[str, Any]) -> str | None:
+    """The name of the first floating-point tensor (nested dicts searched) holding NaN or Inf, or None."""
+    for key, value in state.items():
+        if isinstance(value, dict):
+            found = non_finite(value)
+            if found is not None:
+                return f"{key}.{found}"
+        elif isinstance(value, torch.Tensor) and value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            return str(key)
+    return None
+
+
+def save_model(path: str | Path, config: ModelConfig, state: dict[str, torch.Tensor], record: dict[str, Any] | None = None, *, half: bool = False) -> dict[str, Any]:
+    """Write weights and tables to `path` (safetensors) and, with `record`, the record plus the file's sha256 next to it."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{str(path)!r} is a folder; give the path of the .safetensors file to write, such as {str(path / 'model.safetensors')!r}.")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tensors = {k: (v.half() if half and v.is_floating_point() else v).detach().cpu().contiguous() for k, v in state.items()}
+    save_file(tensors, str(path), metadata={"format": MODEL_FORMAT, "config": config.to_json()})
+    out = {"checkpoint": path.name, "sha256": sha256_file(path), "bytes": path.stat().st_size}
+    if record is not None:
+        out = {**record, **out}
+        record_path(path).write_text(json.dumps(out, indent=2) + "\n")
+    return out
+
+
+def check_digest(value: Any, what: str) -> str:
+    """A sha256 given as 64 hexadecimal digits (an empty or malformed one is refused, never taken as 'no check')."""
+    if not (isinstance(value, str) and re.fullmatch(r"[0-9a-fA-F]{64}", value.strip())):
+        raise WeightsUnavailable(f"{what} gives sha256 {str(value)[:80]!r}, not 64 hexadecimal digits, so the weights cannot be verified; restore the record written with the file.")
+    return value.strip().lower()
+
+
+def recorded_digest(path: Path) -> str | None:
+    """The sha256 in the record next to `path`, or None when there is no record."""
+    record = record_path(path)
+    if not record.is_file():
+        return None
+    try:
+        digest = json.loads(record.read_text())[DIGEST_KEY]
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):
+        raise WeightsUnavailable(f"the record {str(record)!r} is not JSON with a sha256 field, so {path.name!r} cannot be verified; restore the record written with it, or delete it to load the file unverified.") from None
+    return check_digest(digest, f"the record {str(record)!r}")
+
+
+def load_model(path: str | Path, expected_sha256: str | None = None, fix: str = "retrain it with `rdpkit-learned-codecs train`") -> tuple[ModelConfig, dict[str, torch.Tensor]]:
+    """Configuration and float32 state of a model file, verified against its record (and `expected_sha256`)."""
+    from safetensors import safe_open
+
+    path = Path(path)
+    where = repr(str(path))
+    if path.is_dir():
+        raise WeightsUnavailable(f"{where} is a folder, not a model file; give the path of the .safetensors file written by `rdpkit-learned-codecs train` or codec.save().")
+    if not path.is_file():
+        raise WeightsUnavailable(f"the model file {where} does not exist; {fix}, or give the right path.")
+    wanted = [d for d in (expected_sha256, recorded_digest(path)) if d is not None]
+    if wanted:
+        digest = sha256_file(path)
+        for want in wanted:
+            if digest != want:
+                raise WeightsUnavailable(f"the model file {where} has sha256 {digest[:12]}… but {want[:12]}… was expected, so it is damaged or was replaced; {fix}.")
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as f:
+            meta = f.metadata() or {}
+            state = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (a safetensors handle, not a dict)
+        if meta.get("format") != MODEL_FORMAT:
+            raise ValueError(f"format {meta.get('format')!r}, expected {MODEL_FORMAT!r}")
+        config = ModelConfig.from_json(meta["config"])
+    except InputError as exc:
+        raise WeightsUnavailable(f"the model file {where} holds an invalid configuration ({exc}); {fix}.") from None
+    except Exception as exc:  # noqa: BLE001 (safetensors, JSON and key errors alike mean a foreign or damaged file)
+        raise WeightsUnavailable(f"{where} is not a readable model file of rdpkit-learned-codecs ({type(exc).__name__}: {str(exc)[:200]}); {fix}.") from None
+    bad = non_finite(state)
+    if bad is not None:
+        raise WeightsUnavailable(f"the model file {where} holds non-finite weights (NaN or Inf) in {bad!r}; {fix}.")
+    return config, {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+
+
+def save_checkpoint(path: str | Path, checkpoint: dict[str, Any]) -> None:
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"checkpoint {str(path)!r} is a folder; pass the path of a file inside it, such as {str(path / 'run.pt')!r}.")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    h = hashlib.sha256()
+    _feed(h, checkpoint)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save({**checkpoint, DIGEST_KEY: h.hexdigest()}, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    where = repr(str(path))
+    fix = "delete it, or pass resume=False to start afresh"
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        # torch's own message advises weights_only=False, which would run whatever the file holds.
+        raise InputError(f"checkpoint {where} holds Python objects besides tensors and numbers, which are not unpickled because that can run code from the file; {fix}.") from None
+    except Exception as exc:  # noqa: BLE001 (torch.load raises zip, EOF and runtime errors on damaged files)
+        raise InputError(f"checkpoint {where} is damaged or not a training checkpoint of rdpkit-learned-codecs ({type(exc).__name__}); {fix}.") from None
+    if not isinstance(checkpoint, dict) or checkpoint.get("format") != MODEL_FORMAT:
+        raise InputError(f"checkpoint {where} is not a training checkpoint of rdpkit-learned-codecs (no {MODEL_FORMAT!r} format field); {fix}.")
+    stored = checkpoint.pop(DIGEST_KEY, None)
+    h = hashlib.sha256()
+    _feed(h, checkpoint)
+    if stored != h.hexdigest():
+        raise InputError(f"checkpoint {where} does not match the sha256 stored in it, so it was damaged after it was written; {fix}.")
+    bad = non_finite(checkpoint)
+    if bad is not None:
+        raise InputError(f"checkpoint {where} holds non-finite values (NaN or Inf) in {bad!r}, so training cannot resume from it; {fix}.")
+    return checkpoint
+
+
+def _feed(h: Any, value: Any) -> None:
+    """Hash nested dicts, lists, tensors, numbers and strings in an order that does not depend on insertion."""
+    if isinstance(value, torch.Tensor):
+        t = value.detach().cpu().contiguous()
+        h.update(f"T{t.dtype}{tuple(t.shape)}".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    elif isinstance(value, dict):
+        h.update(f"D{len(value)}".encode())
+        for key in sorted(value, key=repr):
+            _feed(h, key)
+            _feed(h, value[key])
+    elif isinstance(value, (list, tuple)):
+        h.update(f"L{len(value)}".encode())
+        for item in value:
+            _feed(h, item)
+    else:
+        h.update(f"{type(value).__name__}:{value!r};".encode())
