@@ -12,13 +12,14 @@ payload size is reported beside it.
 from __future__ import annotations
 
 import json
+import reprlib
 import struct
 import zlib
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from .errors import CorruptBitstream
+from .errors import CorruptBitstream, InputError
 
 MAGIC = b"RDPK"
 FORMAT_VERSION = 1
@@ -40,11 +41,14 @@ class Bitstream:
         return _PREFIX.pack(MAGIC, FORMAT_VERSION, len(head)) + head + _CRC.pack(zlib.crc32(self.payload)) + self.payload
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> Bitstream:
+    def from_bytes(cls, data: bytes | bytearray | memoryview) -> Bitstream:
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            # bytes(n) of an integer n would allocate n zero bytes.
+            raise InputError(f"Bitstream.from_bytes takes bytes, got {type(data).__name__}; pass bytes written by Bitstream.to_bytes().")
         data = bytes(data)
         if len(data) < _PREFIX.size or data[:4] != MAGIC:
             raise CorruptBitstream("these bytes are not an rdpkit bitstream (no RDPK signature); pass bytes written by Bitstream.to_bytes().")
-        magic, version, head_len = _PREFIX.unpack_from(data)
+        _, version, head_len = _PREFIX.unpack_from(data)
         if version != FORMAT_VERSION:
             raise CorruptBitstream(f"bitstream format version {version} is not supported (this rdpkit reads version {FORMAT_VERSION}); decode it with the rdpkit that wrote it.")
         start = _PREFIX.size
@@ -52,17 +56,19 @@ class Bitstream:
             raise CorruptBitstream(f"the bitstream is truncated: {len(data)} bytes, but its header alone needs {start + head_len + _CRC.size}; re-send or re-encode it.")
         try:
             head = json.loads(data[start : start + head_len])
-            codec = head.pop("codec")
-            shape = tuple(int(s) for s in head.pop("shape"))
-        except (ValueError, KeyError, TypeError) as exc:
-            raise CorruptBitstream(f"the bitstream header is damaged ({exc}); re-encode the images.") from None
+        except (ValueError, RecursionError) as exc:  # RecursionError: JSON nested thousands deep
+            raise CorruptBitstream(f"the bitstream header is not readable JSON ({type(exc).__name__}); re-encode the images.") from None
+        codec = head.pop("codec", None) if isinstance(head, dict) else None
+        shape = head.pop("shape", None) if isinstance(head, dict) else None
+        if not isinstance(codec, str):
+            raise CorruptBitstream("the bitstream header names no codec; it is damaged, re-encode the images.")
+        if not (isinstance(shape, list) and len(shape) == 4 and all(type(s) is int and s >= 1 for s in shape)):
+            raise CorruptBitstream(f"the bitstream header gives shape {_short(shape)}, not four positive integers N×C×H×W; re-encode the images.")
         (crc,) = _CRC.unpack_from(data, start + head_len)
         payload = data[start + head_len + _CRC.size :]
         if zlib.crc32(payload) != crc:
             raise CorruptBitstream("the bitstream payload fails its CRC-32 check (truncated or damaged); re-send or re-encode it.")
-        if len(shape) != 4:
-            raise CorruptBitstream(f"the bitstream header gives shape {shape}, not N×C×H×W; re-encode the images.")
-        return cls(codec=codec, shape=shape, payload=payload, header=head)  # type: ignore[arg-type]
+        return cls(codec=codec, shape=tuple(shape), payload=payload, header=head)  # type: ignore[arg-type]
 
     @cached_property
     def num_bytes(self) -> int:
@@ -83,3 +89,8 @@ class Bitstream:
     def payload_bits_per_image(self) -> float:
         """Bits per image of the entropy-coded payload alone, without the container."""
         return 8 * len(self.payload) / self.shape[0]
+
+
+def _short(value: Any) -> str:
+    """A forged header value as a message shows it: reprlib's bounded repr, so a huge or deeply nested value cannot flood or overflow it."""
+    return reprlib.repr(value)

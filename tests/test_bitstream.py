@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zlib
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -35,3 +37,27 @@ def test_foreign_bytes_and_versions():
     raw[4] = 9
     with pytest.raises(rdpkit.CorruptBitstream, match="version 9"):
         Bitstream.from_bytes(bytes(raw))
+
+
+def container(head: bytes, payload: bytes = b"") -> bytes:
+    """Bytes with a valid signature, version and CRC around any header: what from_bytes must judge."""
+    return b"RDPK" + bytes([1]) + len(head).to_bytes(4, "big") + head + zlib.crc32(payload).to_bytes(4, "big") + payload
+
+
+@pytest.mark.parametrize(
+    "head",
+    [b"5", b"null", b'"sq"', b"[1, 2]", b'{"codec": "sq", "shape": [1, 1, 1e999, 4]}', b'{"codec": "sq", "shape": [1, 1, "4", 4]}',
+     b'{"codec": "sq", "shape": [1, true, 4, 4]}', b'{"codec": "sq", "shape": [1, 1, 4.5, 4]}', b'{"codec": "sq", "shape": [1, 1, 0, 4]}',
+     b'{"codec": "sq", "shape": [1, -3, 4, 4]}', b'{"codec": 7, "shape": [1, 1, 4, 4]}', b'{"codec": "sq", "shape": 4}',
+     b"[" * 100000 + b"]" * 100000, b'{"codec": "sq", "shape": [1, 1, 4, 4], "levels": ' + b"[" * 100000 + b"]" * 100000 + b"}"],
+)
+def test_damaged_headers_are_corrupt_bitstreams(head):
+    with pytest.raises(rdpkit.CorruptBitstream, match="header") as err:
+        Bitstream.from_bytes(container(head))
+    assert str(err.value).count(". ") == 0
+
+
+@pytest.mark.parametrize("data", [10**10, "RDPK", None, [82, 68, 80, 75]])
+def test_from_bytes_refuses_what_is_not_bytes_without_allocating(data):
+    with pytest.raises(rdpkit.InputError, match="bytes"):
+        Bitstream.from_bytes(data)

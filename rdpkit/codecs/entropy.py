@@ -10,6 +10,7 @@ Compressed words are stored little-endian, whatever the byte order of the machin
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,6 +22,8 @@ from ..errors import CorruptBitstream, InputError
 ADAPTIVE_BLOCK = 4096
 _FIRST_BLOCK = 16
 _WORD = np.dtype("<u4")
+#: Fixed-point precision of constriction's categorical models (its default, used by Categorical).
+_PRECISION = 24
 
 
 def quantize_frequencies(counts: np.ndarray, precision: int = 16) -> np.ndarray:
@@ -54,6 +57,25 @@ def quantize_frequencies(counts: np.ndarray, precision: int = 16) -> np.ndarray:
     return freq + 1
 
 
+def max_symbols(num_bytes: int, alphabet: int) -> int:
+    """The most symbols from an `alphabet`-symbol model that `num_bytes` of range-coded payload can hold.
+
+    constriction's categorical models (24-bit fixed point, perfect or not) give every symbol at
+    least 1/2**24 of the mass, so no symbol is likelier than 1 − (L − 1)/2**24 and each costs at
+    least c = −log2(1 − (L − 1)/2**24) bits. The range coder narrows its 64-bit range by at least
+    that factor per symbol, keeps the range ≥ 2**32, and widens it by 2**32 only when it writes a
+    32-bit word, then seals with one or two more words; so n symbols need W words with
+    32·(W − 1) ≥ n·c − 32, i.e. n ≤ 32·W / c. Only that floor is used, so the bound holds for the
+    adaptive model and for integer tables alike. It is loose, never wrong: a constant
+    sequence of 3·10⁷ symbols (the cheapest input) takes 7 (L = 4096) to 25 (L = 2) times the
+    bytes it requires, shorter ones far more, while the model is still learning.
+    """
+    if not 2 <= alphabet < 1 << _PRECISION:
+        raise InputError(f"an alphabet of {alphabet} symbols cannot be range-coded here; it takes 2 to {(1 << _PRECISION) - 1} symbols.")
+    floor = -math.log1p(-(alphabet - 1) / (1 << _PRECISION)) / math.log(2)
+    return math.floor(8 * num_bytes / floor)
+
+
 def _words(compressed: np.ndarray) -> bytes:
     return np.asarray(compressed, dtype=np.uint32).astype(_WORD).tobytes()
 
@@ -64,18 +86,58 @@ def _from_bytes(data: bytes) -> np.ndarray:
     return np.frombuffer(data, dtype=_WORD).astype(np.uint32)
 
 
-def _decoder(data: bytes) -> Any:  # a constriction.stream.queue.RangeDecoder
-    import constriction
+def _check_count(data: bytes, alphabet: int, count: int) -> np.ndarray:
+    """The payload's words, once `count` symbols are known to fit in them (checked before anything is allocated)."""
+    words = _from_bytes(data)
+    if count > max_symbols(len(data), alphabet):
+        raise CorruptBitstream(f"an entropy-coded payload of {len(data)} bytes cannot hold the {count} symbols its header announces; the bitstream is damaged, re-encode it.")
+    return words
 
-    try:
-        return constriction.stream.queue.RangeDecoder(_from_bytes(data))
-    except ValueError as exc:
-        raise CorruptBitstream(f"the entropy-coded payload cannot be read ({exc}); the bitstream is damaged, re-encode it.") from None
+
+class _Reader:
+    """A range decoder that re-encodes what it decodes, so that it knows where it is in the payload.
+
+    constriction's decoder reads zeros past the end of its data without saying so, and decodes
+    whatever the words say. The mirror encoder sees the same symbols under the same models:
+    once it has written more words than the payload has, the payload has run out; at the end,
+    a payload is valid only if it is exactly what the encoder writes for the decoded symbols.
+    """
+
+    def __init__(self, words: np.ndarray) -> None:
+        import constriction
+
+        self.size = words.size
+        self.decoder = constriction.stream.queue.RangeDecoder(words)
+        self.mirror = constriction.stream.queue.RangeEncoder()
+        self.words = words
+
+    def read(self, model: Any, probabilities: np.ndarray | int) -> np.ndarray:
+        try:
+            symbols = self.decoder.decode(model, probabilities)
+            if isinstance(probabilities, int):
+                self.mirror.encode(symbols, model)
+            else:
+                self.mirror.encode(symbols, model, probabilities)
+        except Exception as exc:  # noqa: BLE001 (constriction raises AssertionError, ValueError... on invalid data)
+            raise CorruptBitstream(f"the entropy-coded payload cannot be decoded (constriction's {type(exc).__name__}); the bitstream is damaged, re-encode it.") from None
+        # Sealing adds at least one word to those written so far.
+        if self.mirror.pos()[0] >= self.size:
+            raise _ended()
+        return symbols
+
+    def finish(self) -> None:
+        expected = self.mirror.get_compressed()
+        if expected.size > self.size:
+            raise _ended()
+        if np.array_equal(expected, self.words[: expected.size]):
+            if expected.size < self.size:
+                raise CorruptBitstream("the entropy-coded payload holds more data than its header announces; the bitstream is damaged, re-encode it.")
+            return
+        raise CorruptBitstream("the entropy-coded payload differs from the encoding of the symbols it decodes to; the bitstream is damaged, re-encode it.")
 
 
-def _finish(decoder: Any, what: str) -> None:
-    if not decoder.maybe_exhausted():
-        raise CorruptBitstream(f"the {what} payload holds more data than its header announces; the bitstream is damaged, re-encode it.")
+def _ended() -> CorruptBitstream:
+    return CorruptBitstream("the entropy-coded payload ends before the symbols its header announces; the bitstream is truncated, re-encode it.")
 
 
 def _check_symbols(symbols: np.ndarray, alphabet: int) -> np.ndarray:
@@ -89,16 +151,40 @@ def _check_symbols(symbols: np.ndarray, alphabet: int) -> np.ndarray:
     return s.astype(np.int32)
 
 
+def _check_tables(tables: np.ndarray, count: int) -> np.ndarray:
+    """`tables` as float64 rows, m×n, with `count` a multiple of m (symbol i takes row i mod m)."""
+    t = np.asarray(tables)
+    t = t[None] if t.ndim == 1 else t
+    if t.ndim != 2 or t.shape[1] < 2 or not np.issubdtype(t.dtype, np.integer) or (t < 0).any() or (t.sum(1) == 0).any():
+        raise InputError(f"tables must be non-negative integer frequencies, one row of at least 2 symbols per position (m×n), each row with a positive sum, got {t.dtype} of shape {t.shape}.")
+    m = t.shape[0]
+    if count % max(m, 1) or (m == 0 and count):
+        raise InputError(f"{count} symbols cannot take {m} tables in turn; the count must be a multiple of {m}.")
+    return t.astype(np.float64)
+
+
+def _periods(count: int, tables: np.ndarray) -> Iterator[tuple[slice, np.ndarray]]:
+    """Slices of whole periods of the tables (about ADAPTIVE_BLOCK symbols each) and their probability rows."""
+    m = tables.shape[0]
+    if not count:
+        return
+    step = m * max(1, ADAPTIVE_BLOCK // m)
+    rows = np.tile(tables, (step // m, 1))
+    for start in range(0, count, step):
+        stop = min(start + step, count)
+        yield slice(start, stop), rows[: stop - start]
+
+
 def encode_with_tables(symbols: np.ndarray, tables: np.ndarray) -> bytes:
-    """Range-code `symbols[i]` with the integer frequency table `tables[i]` (m×n, or one n-table for all)."""
+    """Range-code `symbols[i]` with the integer frequency table `tables[i mod m]` (tables m×n, or one n-table for all)."""
     import constriction
 
-    tables = np.asarray(tables)
-    s = _check_symbols(symbols, tables.shape[-1])
-    probs = np.broadcast_to(tables.astype(np.float64), (s.size, tables.shape[-1]))
+    t = np.asarray(tables)
+    s = _check_symbols(symbols, t.shape[-1] if t.ndim else 0)
+    t = _check_tables(t, s.size)
     encoder = constriction.stream.queue.RangeEncoder()
-    if s.size:
-        encoder.encode(s, constriction.stream.model.Categorical(perfect=False), np.ascontiguousarray(probs))
+    for block, rows in _periods(s.size, t):
+        encoder.encode(s[block], constriction.stream.model.Categorical(perfect=False), rows)
     return _words(encoder.get_compressed())
 
 
@@ -106,15 +192,12 @@ def decode_with_tables(data: bytes, tables: np.ndarray, count: int) -> np.ndarra
     """Inverse of `encode_with_tables`: `count` symbols; CorruptBitstream if the data do not fit."""
     import constriction
 
-    tables = np.asarray(tables)
-    decoder = _decoder(data)
-    probs = np.ascontiguousarray(np.broadcast_to(tables.astype(np.float64), (count, tables.shape[-1])))
-    try:
-        out = decoder.decode(constriction.stream.model.Categorical(perfect=False), probs) if count else np.zeros(0, np.int32)
-    except (ValueError, RuntimeError) as exc:
-        raise CorruptBitstream(f"the entropy-coded payload cannot be decoded ({exc}); the bitstream is damaged, re-encode it.") from None
-    _finish(decoder, "entropy-coded")
-    return out.astype(np.int64)
+    t = _check_tables(tables, count)
+    reader = _Reader(_check_count(data, t.shape[1], count))
+    model = constriction.stream.model.Categorical(perfect=False)
+    blocks = [reader.read(model, rows) for _, rows in _periods(count, t)]
+    reader.finish()
+    return np.concatenate(blocks, dtype=np.int64) if blocks else np.zeros(0, np.int64)
 
 
 def _adaptive_blocks(count: int, alphabet: int) -> Iterator[tuple[slice, np.ndarray]]:
@@ -146,17 +229,18 @@ def encode_adaptive(symbols: np.ndarray, alphabet: int) -> bytes:
 
 
 def decode_adaptive(data: bytes, alphabet: int, count: int) -> np.ndarray:
-    """Inverse of `encode_adaptive`; CorruptBitstream if the data do not fit."""
+    """Inverse of `encode_adaptive`; CorruptBitstream if the data do not fit.
+
+    The output grows block by block as the payload yields symbols, so a header that announces
+    more than the payload holds costs no more memory than the payload itself.
+    """
     import constriction
 
-    decoder = _decoder(data)
-    out = np.empty(count, dtype=np.int64)
-    try:
-        for block, counts in _adaptive_blocks(count, alphabet):
-            model = constriction.stream.model.Categorical(counts.astype(np.float64), perfect=False)
-            out[block] = decoder.decode(model, block.stop - block.start)
-            counts += np.bincount(out[block], minlength=alphabet)
-    except (ValueError, RuntimeError) as exc:
-        raise CorruptBitstream(f"the entropy-coded payload cannot be decoded ({exc}); the bitstream is damaged, re-encode it.") from None
-    _finish(decoder, "entropy-coded")
-    return out
+    reader = _Reader(_check_count(data, alphabet, count))
+    blocks = []
+    for block, counts in _adaptive_blocks(count, alphabet):
+        symbols = reader.read(constriction.stream.model.Categorical(counts.astype(np.float64), perfect=False), block.stop - block.start)
+        counts += np.bincount(symbols, minlength=alphabet)
+        blocks.append(symbols)
+    reader.finish()
+    return np.concatenate(blocks, dtype=np.int64) if blocks else np.zeros(0, np.int64)

@@ -10,6 +10,8 @@ approaches the empirical entropy of the residuals.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 
@@ -48,6 +50,8 @@ class ScalarQuantizer(Codec):
         shape = check_shape(bits)
         levels = field(bits, "levels", int, 2, MAX_LEVELS)
         dtype = header_dtype(bits)
-        residuals = decode_adaptive(bits.payload, levels, int(np.prod(shape))).reshape(shape)
-        indices = np.mod(np.cumsum(residuals, axis=-1), levels)
-        return (torch.from_numpy(indices).double() / (levels - 1)).to(dtype)
+        # math.prod: a forged shape must not wrap around in int64 to a count the payload can hold.
+        indices = decode_adaptive(bits.payload, levels, math.prod(shape)).reshape(shape)
+        np.cumsum(indices, axis=-1, out=indices)
+        np.mod(indices, levels, out=indices)
+        return torch.from_numpy(indices).double().div_(levels - 1).to(dtype)

@@ -15,6 +15,8 @@ class WebP(PillowCodec):
     """WebP; `quality` 0 to 100 (with `lossless=True` it trades encoding effort for size instead)."""
 
     format = "WEBP"
+    max_side = 16383
+    # No smallest_file: lossless WebP (VP8L) codes a flat image of any size in a few dozen bytes.
 
     def __init__(self, quality: int = 80, lossless: bool = False, method: int = 4) -> None:
         if not features.check("webp"):

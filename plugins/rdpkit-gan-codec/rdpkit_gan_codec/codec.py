@@ -14,6 +14,8 @@ decoded with a model that did not write it.
 
 from __future__ import annotations
 
+import operator
+import reprlib
 from pathlib import Path
 from typing import Any
 
@@ -22,16 +24,16 @@ import torch
 
 import rdpkit
 from rdpkit.bitstream import Bitstream
-from rdpkit.codecs.measure import Rate
 from rdpkit.codecs.entropy import (
     decode_with_tables,
     encode_with_tables,
     quantize_frequencies,
 )
 from rdpkit.codecs.headers import check_shape, dtype_name, field, header_dtype
+from rdpkit.codecs.measure import Rate
 from rdpkit.errors import CorruptBitstream, InputError, RdpkitError
 from rdpkit.interfaces import Codec, Distortion
-from rdpkit.validation import check_images
+from rdpkit.validation import check_device, check_images, resolve_device
 
 from .config import GanConfig
 from .model import PRIOR_PRECISION, GanAutoencoder
@@ -96,7 +98,7 @@ class GanCodec(Codec):
         steps: int = 2000,
         batch_size: int = 64,
         seed: int = 0,
-        device: str | None = None,
+        device: str | torch.device | None = None,
         checkpoint: str | Path | None = None,
         resume: bool = True,
         progress: bool = True,
@@ -107,6 +109,7 @@ class GanCodec(Codec):
         `seed` on the CPU. With `checkpoint`, the state is saved there every 100 steps and a
         run finds it again with `resume=True` (a finished run just reloads it).
         """
+        dev = torch.device(usable_device(device))
         check_images(data, "data")
         if data.shape[0] < 2:
             raise InputError(f"data holds {data.shape[0]} image; fit needs at least 2 (e.g. rdpkit.data.digits()).")
@@ -114,7 +117,6 @@ class GanCodec(Codec):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise InputError(f"{name} must be a positive integer, got {value!r}.")
         distortion = self._distortion(tuple(data.shape[1:]))
-        dev = torch.device(device if device is not None else "cuda" if torch.cuda.is_available() else "cpu")
         shape = (int(data.shape[1]), int(data.shape[2]), int(data.shape[3]))
         run = new_run(self.config, shape, seed, dev)
         data = data.to(device=dev, dtype=torch.float32)
@@ -150,8 +152,9 @@ class GanCodec(Codec):
         return save_model(path, self.config, model.shape, model.state_dict())
 
     @classmethod
-    def load(cls, path: str | Path, device: str | None = None) -> GanCodec:
+    def load(cls, path: str | Path, device: str | torch.device | None = None) -> GanCodec:
         """A codec saved with `save`, on `device` (default: the CPU)."""
+        device = usable_device(device or "cpu")
         config, shape, state = load_model(path)
         codec = cls(**{k: getattr(config, k) for k in config.__dataclass_fields__})
         model = GanAutoencoder(config, shape)
@@ -159,13 +162,13 @@ class GanCodec(Codec):
             model.load_state_dict(state)
         except RuntimeError as exc:
             raise InputError(f"{str(path)!r} does not hold the weights its configuration describes ({str(exc).splitlines()[0]}); save the codec again.") from None
-        codec.model = model.to(device or "cpu").eval()
+        codec.model = model.to(device).eval()
         codec.fingerprint = fingerprint(config, shape, state)
         return codec
 
     def to(self, device: str | torch.device | None = None, dtype: torch.dtype | None = None) -> GanCodec:
         """Move the networks to a device or floating-point dtype; the integer prior keeps its values."""
-        self._trained().to(device=device, dtype=dtype)
+        self._trained().to(device=usable_device(device) if device is not None else None, dtype=dtype)
         return self
 
     # -- coding ----------------------------------------------------------------------------
@@ -186,13 +189,13 @@ class GanCodec(Codec):
         with torch.no_grad():
             return torch.cat([model.quantizer.indices(model.encoder(c.to(param))) for c in x.split(CHUNK)])
 
-    def _tables(self, n: int) -> np.ndarray:
-        prior = self._trained().prior.cpu().numpy()
-        return np.broadcast_to(prior, (n, *prior.shape)).reshape(-1, prior.shape[-1])
+    def _tables(self) -> np.ndarray:
+        """The prior, dim×L: latent entry j of every image is coded with row j (entropy.py takes the rows in turn)."""
+        return self._trained().prior.cpu().numpy()
 
     def _encode(self, x: torch.Tensor) -> Bitstream:
         idx = self.indices(x)
-        payload = encode_with_tables(idx.flatten().cpu().numpy(), self._tables(x.shape[0]))
+        payload = encode_with_tables(idx.flatten().cpu().numpy(), self._tables())
         header = {"dtype": dtype_name(x), "dim": self.config.dim, "levels": self.config.levels, "model": self.fingerprint}
         return Bitstream(self.codec_name, tuple(x.shape), payload, header)
 
@@ -207,12 +210,13 @@ class GanCodec(Codec):
             raise CorruptBitstream(f"this bitstream was written by gan model {written_by}, but this codec is model {self.fingerprint}; decode it with the model that wrote it (GanCodec.load).")
         if tuple(shape) != model.shape or field(bits, "dim", int) != self.config.dim or field(bits, "levels", int) != self.config.levels:
             raise CorruptBitstream(f"the gan bitstream header (shape {bits.shape}) does not match the model that wrote it; the bitstream is damaged, re-encode it.")
-        symbols = decode_with_tables(bits.payload, self._tables(n), n * self.config.dim)
+        symbols = decode_with_tables(bits.payload, self._tables(), n * self.config.dim)
         return torch.from_numpy(symbols).reshape(n, self.config.dim)
 
     def decode_indices(self, indices: torch.Tensor, seed: int | None = None) -> torch.Tensor:
         """g(f̂ + n) for N×dim indices, with n ~ U(−α/2, α/2)·bin drawn on the CPU from `seed`
         (so the same seed gives the same noise on every device). Images in the model's dtype."""
+        seed = check_seed(seed)
         model = self._trained()
         param = next(model.decoder.parameters())
         generator = torch.Generator().manual_seed(seed) if seed is not None else torch.Generator()
@@ -224,9 +228,28 @@ class GanCodec(Codec):
             return model.decode_latent(latent, noise.to(param)).clamp(0, 1)
 
     def _decode(self, bits: Bitstream, seed: int | None) -> torch.Tensor:
+        seed = check_seed(seed)  # before the work of entropy decoding
         dtype = header_dtype(bits)
         return self.decode_indices(self.read_indices(bits), seed).to(dtype)
 
     def rate(self, bits: Bitstream) -> dict[str, Any]:
         """Measured rate of a bitstream (rdpkit's `Rate`) beside the nominal dim·log2(L), in bits per image."""
         return {**Rate.of(bits).as_dict(), "nominal_bits_per_image": self.nominal_bits}
+
+
+def check_seed(seed: Any) -> int | None:
+    """`seed` if torch's generators take it (an integer from −2**63 to 2**64 − 1) or None, else InputError."""
+    if seed is None:
+        return None
+    try:
+        value = operator.index(seed)  # ints, numpy integers, integer tensors of one element; not floats or strings
+    except TypeError:
+        value = None
+    if isinstance(seed, bool) or value is None or not -(2**63) <= value < 2**64:
+        raise InputError(f"seed must be an integer from -2**63 to 2**64 - 1, or None for fresh noise, got {reprlib.repr(seed)}.")
+    return value
+
+
+def usable_device(device: str | torch.device | None) -> str:
+    """The device to run on, checked before any work ("auto" and None: a GPU when there is one), else InputError."""
+    return resolve_device(check_device(str(device) if isinstance(device, torch.device) else device))

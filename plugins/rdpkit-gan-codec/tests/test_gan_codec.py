@@ -7,7 +7,9 @@ trade-off. The rate-distortion-perception behaviour is in test_gan_codec_tradeof
 from __future__ import annotations
 
 import math
+import tracemalloc
 
+import numpy as np
 import pytest
 import torch
 from rdpkit_gan_codec import plugin, training
@@ -16,6 +18,7 @@ from rdpkit_gan_codec.quantizer import SoftToHardQuantizer
 
 import rdpkit
 import rdpkit.testing as rt
+from rdpkit.bitstream import Bitstream
 from rdpkit.data import digits
 
 SMALL = {"hidden": 16, "critic_hidden": 16}
@@ -238,3 +241,64 @@ def test_constructor_defaults_are_the_config_defaults():
 
     params = inspect.signature(GanCodec).parameters
     assert {k: p.default for k, p in params.items()} == {k: getattr(GanConfig(), k) for k in params}
+
+
+@pytest.mark.parametrize("seed", ["a", 1.5, True, 2**64, -(2**63) - 1, torch.tensor(0.5)])
+def test_decode_refuses_a_seed_that_is_not_an_integer(trained, data, seed):
+    with pytest.raises(rdpkit.InputError, match="seed must be an integer") as err:
+        trained.decode(trained.encode(data[:2]), seed=seed)
+    assert str(err.value).count(". ") == 0
+
+
+def test_decode_takes_every_integer_seed_torch_takes(trained, data):
+    bits = trained.encode(data[:2])
+    for seed in (0, -1, -(2**63), 2**64 - 1, np.int64(7), torch.tensor(7)):
+        assert trained.decode(bits, seed=seed).shape == (2, 1, 8, 8)
+
+
+@pytest.mark.parametrize(("device", "message"), [("bogus", "not a torch device"), ("cuda", "asks for a GPU"), ("meta", "not supported"), (3, "device must be a name")])
+def test_fit_checks_the_device_before_any_work(data, monkeypatch, device, message):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr("rdpkit_gan_codec.codec.new_run", lambda *a, **k: pytest.fail("fit started work on a device it had not checked"))
+    with pytest.raises(rdpkit.InputError, match=message):
+        GanCodec(**SMALL).fit(data, steps=1, device=device, progress=False)
+
+
+def test_load_and_to_check_the_device(saved, trained, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(rdpkit.InputError, match="not a torch device"):
+        GanCodec.load(saved, device="bogus")
+    with pytest.raises(rdpkit.InputError, match="asks for a GPU"):
+        GanCodec.load(saved, device="cuda:0")
+    with pytest.raises(rdpkit.InputError, match="not a torch device"):
+        trained.to("bogus")
+
+
+def forge(bits: Bitstream, payload: bytes | None = None, shape: tuple[int, ...] | None = None, **header) -> bytes:
+    """A bitstream with a valid CRC but altered contents."""
+    return Bitstream(bits.codec, shape or bits.shape, bits.payload if payload is None else payload, {**bits.header, **header}).to_bytes()
+
+
+def test_damaged_bitstreams_are_corrupt_bitstreams(trained, data):
+    bits = trained.encode(data[:50])
+    rng = np.random.default_rng(0)
+    damaged = [forge(bits, payload=rng.bytes(4 * int(rng.integers(1, 40)))) for _ in range(100)]
+    damaged += [forge(bits, payload=bits.payload[:-4]), forge(bits, payload=b""), forge(bits, payload=bits.payload + b"\0\0\0\1")]
+    damaged += [forge(bits, shape=(51, 1, 8, 8)), forge(bits, dim=True), forge(bits, levels=-5), forge(bits, dtype="int64"), forge(bits, model=None)]
+    for raw in damaged:
+        with pytest.raises(rdpkit.CorruptBitstream) as err:
+            trained.decode(raw, seed=0)
+        assert str(err.value).endswith(".") and str(err.value).count(". ") == 0
+
+
+@pytest.mark.parametrize("n", [10**6, 2**40])
+def test_a_header_announcing_more_images_than_the_payload_holds_is_refused_before_allocating(trained, data, n):
+    raw = forge(trained.encode(data[:2]), shape=(n, 1, 8, 8))
+    tracemalloc.start()
+    try:
+        with pytest.raises(rdpkit.CorruptBitstream, match="cannot hold|ends before"):
+            trained.decode(raw, seed=0)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * 2**20
