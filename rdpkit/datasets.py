@@ -1,0 +1,110 @@
+"""The evaluation sets of codec papers, as users download them, and the offline stand-in.
+
+    dataset("kodak:~/data/kodak")          # kodim01.png … kodim24.png (768×512 or 512×768)
+    dataset("clic2020:~/data/clic/valid")   # CLIC 2020 professional and/or mobile, valid or test
+    dataset("div2k:~/data/DIV2K_valid_HR")  # 0801.png … 0900.png (or the 800 training images)
+    dataset("builtin:held-out")             # the photographs that ship with scikit-image and scikit-learn
+
+A folder that is missing, or that lacks images the layout requires, is refused in one
+sentence naming what is missing; any other image source of rdpkit.data (a folder, a file,
+``builtin:NAME,...``) is a dataset too, taken as it is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .data import IMAGE_SUFFIXES, Source
+from .errors import InputError, suggestion
+
+#: How many images each known CLIC 2020 split holds (professional and mobile tracks).
+CLIC_2020 = {("professional", "valid"): 41, ("mobile", "valid"): 61, ("professional", "test"): 250, ("mobile", "test"): 178}
+LAYOUTS = ("kodak", "clic2020", "div2k")
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A named list of images (``builtin:NAME`` references or file paths)."""
+
+    name: str
+    images: tuple[str, ...]
+    spec: str
+
+    def source(self) -> Source:
+        return Source.parse(self.spec.partition(":")[2] if self.spec.partition(":")[0] in LAYOUTS else self.spec)
+
+    def identity(self) -> str:
+        """The dataset plus a digest of its files' bytes (a changed file makes new trials)."""
+        return f"{self.name}|{self.source().identity()}"
+
+
+def _folder(text: str, layout: str) -> Path:
+    folder = Path(text).expanduser()
+    if not text:
+        raise InputError(f"{layout} needs its folder after the colon, e.g. {layout}:~/data/{layout}.")
+    if not folder.is_dir():
+        raise InputError(f"the {layout} folder {text!r} does not exist; download the dataset and give the folder that holds its PNG files.")
+    return folder
+
+
+def _images(folder: Path) -> dict[str, Path]:
+    return {p.name: p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES}
+
+
+def kodak(text: str) -> Dataset:
+    """The Kodak set: kodim01.png … kodim24.png, all 24 of them."""
+    folder = _folder(text, "kodak")
+    found = _images(folder)
+    expected = [f"kodim{i:02d}.png" for i in range(1, 25)]
+    missing = [name for name in expected if name not in found]
+    if missing:
+        raise InputError(f"the kodak folder {text!r} lacks {len(missing)} of its 24 images (first {missing[0]}); the set is kodim01.png … kodim24.png.")
+    return Dataset("kodak", tuple(str(found[n]) for n in expected), f"kodak:{text}")
+
+
+def clic2020(text: str) -> Dataset:
+    """CLIC 2020: a split folder of PNGs (``valid/``), or the track/split folders above it (``professional/valid``...)."""
+    folder = _folder(text, "clic2020")
+    splits = [folder] if _images(folder) else [d for d in sorted(folder.glob("*/*")) if d.is_dir() and _images(d)]
+    if not splits:
+        raise InputError(f"the clic2020 folder {text!r} holds no PNG files, neither itself nor in professional/valid, mobile/valid, ...; give the folder the CLIC archive extracted to.")
+    images: list[str] = []
+    for split in splits:
+        files = sorted(_images(split).values())
+        track = next((t for t in ("professional", "mobile") if t in split.parts), None)
+        part = next((s for s in ("valid", "test") if s in split.name), None)
+        expected = CLIC_2020.get((track, part)) if track and part else None
+        if expected is not None and len(files) != expected:
+            raise InputError(f"{str(split)!r} holds {len(files)} images, but CLIC 2020 {track} {part} has {expected}; the download is incomplete.")
+        images += [str(f) for f in files]
+    return Dataset("clic2020", tuple(images), f"clic2020:{text}")
+
+
+def div2k(text: str) -> Dataset:
+    """DIV2K's high-resolution images: the validation set 0801–0900 or the training set 0001–0800."""
+    folder = _folder(text, "div2k")
+    found = _images(folder)
+    numbers = sorted(int(Path(n).stem) for n in found if Path(n).stem.isdigit() and len(Path(n).stem) == 4)
+    if not numbers:
+        raise InputError(f"the div2k folder {text!r} holds no images named like 0801.png; give DIV2K_valid_HR or DIV2K_train_HR.")
+    first, last = (801, 900) if numbers[0] >= 801 else (1, 800)
+    missing = [f"{i:04d}.png" for i in range(first, last + 1) if f"{i:04d}.png" not in found]
+    if missing:
+        raise InputError(f"the div2k folder {text!r} lacks {len(missing)} of the {last - first + 1} images {first:04d}–{last:04d} (first {missing[0]}); the download is incomplete.")
+    return Dataset("div2k", tuple(str(found[f"{i:04d}.png"]) for i in range(first, last + 1)), f"div2k:{text}")
+
+
+def dataset(spec: str) -> Dataset:
+    """A dataset by its layout and folder (``kodak:PATH``, ``clic2020:PATH``, ``div2k:PATH``), or any image source."""
+    layout, sep, rest = spec.partition(":")
+    if sep and layout in LAYOUTS:
+        return {"kodak": kodak, "clic2020": clic2020, "div2k": div2k}[layout](rest)
+    if sep and layout not in ("builtin",) and not Path(spec).exists() and len(layout) > 1:
+        hint = suggestion(layout, LAYOUTS)
+        if hint:
+            raise InputError(f"unknown dataset layout {layout!r}; {hint}")
+    source = Source.parse(spec)
+    if source.kind == "digits":
+        raise InputError("the digits are 8×8 drawings, not photographs; evaluate codecs on kodak:PATH, clic2020:PATH, div2k:PATH, builtin or a folder.")
+    return Dataset(source.text if source.kind != "builtin" else source.text.replace(":", "-"), tuple(source.references()), spec)

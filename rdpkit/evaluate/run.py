@@ -1,0 +1,196 @@
+"""`rdpkit evaluate`: codecs × settings on a dataset, through the trial layer, into curves.
+
+Codec settings are components (``jpeg,quality=30``); an option given as a list is a set of
+settings, one per value (``jpeg,quality=[10,30,50]``; several lists: every combination). The
+settings of one codec (its name and its options that are not lists) form one R-D curve.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..anchors import ResultFile
+from ..datasets import Dataset, dataset
+from ..errors import InputError, RdpkitError, WeightsUnavailable
+from ..options import Component
+from ..patches import patch_positions
+from ..registry import Registry, get_registry
+from ..store import Store
+from ..trial import RunSummary, run_trials
+from ..trial.executors import check_executor
+from .trial import EvaluateResult, EvaluateTrial
+
+#: Metrics every evaluation measures (PSNR comes with every trial).
+DEFAULT_DISTORTIONS = ("ms-ssim",)
+#: Feature extractors for FID/KID, best first: the field's Inception-v3 when its weights are here.
+FEATURE_PREFERENCE = ("inception-v3-fid", "pim", "nss")
+
+
+def expand(codec: str | Component) -> tuple[str, list[Component]]:
+    """A codec component with list-valued options → (its curve's label, one setting per combination)."""
+    c = Component.parse(codec, what="codec")
+    lists = {k: v for k, v in c.options.items() if isinstance(v, list)}
+    fixed = Component(c.name, {k: v for k, v in c.options.items() if k not in lists})
+    for k, v in lists.items():
+        if not v:
+            raise InputError(f"codec option {k!r} of {str(codec)!r} is an empty list; give at least one value.")
+    settings = [fixed.with_options(**dict(zip(lists, values))) for values in itertools.product(*lists.values())]
+    return str(fixed), settings
+
+
+def image_sizes(ds: Dataset) -> list[tuple[int, int]]:
+    """(height, width) of every image of a dataset, read from the file headers where it can."""
+    from PIL import Image
+
+    from ..data import load_image
+
+    sizes = []
+    for image in ds.images:
+        if image.startswith("builtin:"):
+            sizes.append(tuple(load_image(image).shape[-2:]))
+        else:
+            with Image.open(image) as im:
+                sizes.append((im.height, im.width))
+    return sizes  # type: ignore[return-value]
+
+
+def default_distortions(registry: Registry) -> tuple[list[Component], dict[str, str]]:
+    """MS-SSIM and every deep distortion whose weights are on this machine; and why the others were left out."""
+    chosen = [Component(n) for n in DEFAULT_DISTORTIONS]
+    left_out: dict[str, str] = {}
+    for info in registry.infos("distortion"):
+        if not info.needs_weights:
+            continue
+        try:
+            registry.create("distortion", info.qualified_name)
+        except (WeightsUnavailable, RdpkitError) as exc:
+            left_out[info.name] = str(exc)
+            continue
+        chosen.append(Component(info.qualified_name))
+    return chosen, left_out
+
+
+def default_features(registry: Registry) -> tuple[Component | None, dict[str, str]]:
+    """The first feature extractor of `FEATURE_PREFERENCE` that works here (and why the better ones did not)."""
+    left_out: dict[str, str] = {}
+    for name in FEATURE_PREFERENCE:
+        try:
+            registry.create("features", name)
+            return Component(name), left_out
+        except RdpkitError as exc:
+            left_out[name] = str(exc)
+    return None, left_out
+
+
+@dataclass
+class Evaluation:
+    """What an evaluation holds: its trials' results by curve, the anchors, and what was left out and why."""
+
+    dataset: Dataset
+    curves: dict[str, list[tuple[EvaluateTrial, EvaluateResult]]]
+    anchors: list[ResultFile]
+    store: Path
+    summary: RunSummary | None = None
+    left_out: dict[str, str] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)  # setting → why
+
+    def result_files(self) -> list[ResultFile]:
+        """Each codec's curve as a CompressAI result file (rate points sorted by rate), then the anchors."""
+        out = []
+        for label, points in self.curves.items():
+            summaries = sorted((r.summary() for _, r in points), key=lambda s: s["bpp"])
+            measures = [k for k in summaries[0] if all(math.isfinite(s.get(k, math.nan)) for s in summaries)] if summaries else []
+            results = {k: [s[k] for s in summaries] for k in ["bpp", *[m for m in measures if m != "bpp"]]}
+            trial = points[0][0]
+            description = f"rdpkit evaluate on {self.dataset.name} ({len(self.dataset.images)} images)"
+            meta = {"source": "rdpkit", "dataset": self.dataset.name, "codec": trial.codec.name,
+                    "settings": [str(t.codec) for t, _ in sorted(points, key=lambda p: p[1].summary()["bpp"])]}
+            if trial.features is not None and points[0][1].patch_scores is not None:
+                scores = points[0][1].patch_scores
+                meta.update(features=scores.features, feature_kind=scores.feature_kind, patches=scores.patches)
+            out.append(ResultFile(label, description, results, meta))
+        return [*out, *self.anchors]
+
+
+def evaluate(
+    codecs: Sequence[str | Component],
+    data: str = "builtin:held-out",
+    *,
+    distortions: Sequence[str | Component] | None = None,
+    features: str | Component | None = "auto",
+    anchors: Sequence[str] = (),
+    store: str | Path = Path("rdpkit-evaluate") / "evaluate.sqlite",
+    patch_size: int = 256,
+    seed: int = 0,
+    device: str = "auto",
+    executor: str | None = None,
+    workers: int | None = None,
+    address: str | None = None,
+    force: bool = False,
+    progress: bool = True,
+    registry: Registry | None = None,
+) -> Evaluation:
+    """Run every codec setting on the dataset `data` (resuming from `store`) and gather the curves.
+
+    `distortions`: None for `default_distortions`; `features`: a registered feature extractor
+    for FID/KID on patches, ``"auto"`` for the best one that works here, None for no FID/KID;
+    `anchors`: result files (``published:vtm`` or paths) drawn and compared with.
+    """
+    from ..anchors import anchor as read_anchor
+    from ..validation import check_device
+
+    explicit = registry is not None
+    registry = registry or get_registry()
+    check_executor(executor, workers, address)
+    device = check_device(device)
+    if not codecs and not anchors:
+        raise InputError("evaluate needs at least one codec setting, e.g. --codec jpeg,quality=[10,30,50].")
+    ds = dataset(data)
+    left_out: dict[str, str] = {}
+    if distortions is None:
+        metrics, left_out = default_distortions(registry)
+    else:
+        metrics = [Component.parse(d, what="distortion") for d in distortions]
+        for m in metrics:
+            m.create("distortion", registry)  # unknown names, bad options, missing weights: before anything runs
+    if features == "auto":
+        extractor, skipped = default_features(registry)
+        left_out.update({f"features {k}": v for k, v in skipped.items()})
+    else:
+        extractor = Component.parse(features, what="feature extractor") if features else None
+        if extractor is not None:
+            extractor.create("features", registry)
+    if not isinstance(patch_size, int) or isinstance(patch_size, bool) or patch_size < 16:
+        raise InputError(f"patch_size must be an integer of at least 16 pixels, got {patch_size!r}.")
+    if extractor is not None:
+        count = sum(len(patch_positions(h, w, patch_size)) for h, w in image_sizes(ds))
+        if count < 2:
+            raise InputError(f"the {len(ds.images)} image(s) of {ds.name} hold {count} patch(es) of {patch_size}×{patch_size}; FID and KID need at least 2: "
+                             "use a smaller --patch-size, larger images, or --features none.")
+    curves: dict[str, list[EvaluateTrial]] = {}
+    for c in codecs:
+        label, settings = expand(c)
+        for setting in settings:
+            setting.create("codec", registry)
+        curves.setdefault(label, []).extend(EvaluateTrial(s, label, ds, tuple(metrics), extractor, patch_size, seed, device) for s in settings)
+    read_anchors = [read_anchor(a) for a in anchors]
+    evaluation = Evaluation(ds, {}, read_anchors, Path(store), left_out=left_out)
+    trials = [t for ts in curves.values() for t in ts]
+    with Store(store) as db:
+        if trials:
+            evaluation.summary = run_trials(trials, db, executor=executor, workers=workers, address=address, force=force,
+                                            progress=progress, desc=f"evaluate on {ds.name}", registry=registry if explicit else None)
+        for label, ts in curves.items():
+            found = [(t, r) for t, r in ((t, t.load(db)) for t in ts) if r is not None]
+            if found:
+                evaluation.curves[label] = found  # type: ignore[assignment]
+            for t in ts:
+                row = db.get(t.key)
+                if row is not None and row.status == "failed":
+                    evaluation.failed[str(t.codec)] = (row.error or "").splitlines()[0]
+    return evaluation
