@@ -1,11 +1,22 @@
-"""Bjøntegaard delta rate: the average rate difference between two R-D curves at equal distortion.
+"""Bjøntegaard deltas: the average rate difference at equal quality, and the average quality difference at equal rate.
 
 BD-rate (Bjøntegaard, VCEG-M33, 2001; piecewise-cubic variant, VCEG-AL22 / JVET common
-test conditions) interpolates log-rate as a function of distortion for each codec, over the
-distortion interval both curves cover, and reports ``exp(mean difference) − 1`` in percent:
-negative when the test codec needs fewer bits than the anchor for the same distortion.
-The distortion axis may be any quality or distortion measure (PSNR, MSE, 1 − SSIM); only the
-interval both curves share matters, not the direction.
+test conditions) interpolates log-rate as a function of the metric for each codec, over the
+metric interval both curves cover, and reports ``exp(mean difference) − 1`` in percent:
+negative when the test codec needs fewer bits than the anchor for the same quality. The
+metric may be any quality or distortion measure (PSNR, MS-SSIM in dB, MSE, LPIPS, FID);
+only the interval both curves share matters, not the direction.
+
+BD-distortion (BD-PSNR when the metric is PSNR) interpolates the metric as a function of
+log-rate and reports the mean difference test − anchor over the log-rate interval both
+cover, in the metric's own unit: positive means the test codec has the higher value at
+equal rate (better for PSNR, worse for LPIPS or FID).
+
+Interpolation: ``pchip`` (piecewise-cubic Hermite, monotone: the JVET common test
+conditions' choice and the default), ``cubic`` (one least-squares cubic per curve,
+Bjøntegaard's original) or ``akima``. When the curves overlap over less than
+`MIN_OVERLAP` of the shorter curve's span, the delta extrapolates little but rests on a
+small part of either curve: a `BDOverlapWarning` says so.
 
 `bd_rate_at_perception` is the perception-aware counterpart: it compares the two codecs'
 R-D curves at (approximately) equal perception index, built as Blau & Michaeli (ICML 2019,
@@ -15,41 +26,77 @@ distortion at each rate.
 
 from __future__ import annotations
 
+import warnings
 from typing import Literal
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ..errors import InputError
+from .errors import InputError
 from .pareto import lower_envelope
 
-Method = Literal["pchip", "cubic"]
-METHODS = ("pchip", "cubic")
-_MIN_POINTS = {"pchip": 2, "cubic": 4}
+Method = Literal["pchip", "cubic", "akima"]
+METHODS = ("pchip", "cubic", "akima")
+_MIN_POINTS = {"pchip": 2, "cubic": 4, "akima": 2}
+#: Below this share of the shorter curve's span in common, a BD value is flagged (BDOverlapWarning).
+MIN_OVERLAP = 0.5
 
 
-def _curve(rate: ArrayLike, distortion: ArrayLike, which: str, method: str) -> tuple[np.ndarray, np.ndarray]:
-    r, d = np.asarray(rate, dtype=np.float64).ravel(), np.asarray(distortion, dtype=np.float64).ravel()
+class BDOverlapWarning(UserWarning):
+    """Two R-D curves share only a small part of their range, so their Bjøntegaard delta says little."""
+
+
+def _points(rate: ArrayLike, metric: ArrayLike, which: str, method: str) -> tuple[np.ndarray, np.ndarray]:
+    """A curve's log-rates and metric values, checked."""
+    if method not in METHODS:
+        raise InputError(f"method must be one of {', '.join(METHODS)}, got {method!r}.")
+    r, d = np.asarray(rate, dtype=np.float64).ravel(), np.asarray(metric, dtype=np.float64).ravel()
     if r.shape != d.shape:
-        raise InputError(f"the {which} curve has {r.size} rates but {d.size} distortions; give one of each per point.")
+        raise InputError(f"the {which} curve has {r.size} rates but {d.size} metric values; give one of each per point.")
     if r.size < _MIN_POINTS[method]:
         raise InputError(f"the {which} curve has {r.size} point(s) but {method} interpolation needs at least {_MIN_POINTS[method]}; add settings or use method='pchip'.")
     if not (np.isfinite(r).all() and np.isfinite(d).all()) or (r <= 0).any():
-        raise InputError(f"the {which} curve needs positive finite rates and finite distortions, got rates {r.tolist()} and distortions {d.tolist()}.")
-    order = np.argsort(d)
-    d, logr = d[order], np.log(r[order])
-    if (np.diff(d) == 0).any():
-        raise InputError(f"the {which} curve has two points with the same distortion {d[np.flatnonzero(np.diff(d) == 0)[0]]:.6g}; keep one point per distortion (e.g. its lowest rate).")
-    return d, logr
+        raise InputError(f"the {which} curve needs positive finite rates and finite metric values, got rates {r.tolist()} and values {d.tolist()}.")
+    return np.log(r), d
 
 
-def _integral(d: np.ndarray, logr: np.ndarray, lo: float, hi: float, method: str) -> float:
+def _sorted_by(x: np.ndarray, y: np.ndarray, which: str, axis: str) -> tuple[np.ndarray, np.ndarray]:
+    order = np.argsort(x)
+    x, y = x[order], y[order]
+    if (np.diff(x) == 0).any():
+        raise InputError(f"the {which} curve has two points with the same {axis} {x[np.flatnonzero(np.diff(x) == 0)[0]]:.6g}; keep one point per {axis} (e.g. its lowest rate).")
+    return x, y
+
+
+def _integral(x: np.ndarray, y: np.ndarray, lo: float, hi: float, method: str) -> float:
+    """∫ y(x) dx over [lo, hi], y interpolated through the points."""
     if method == "cubic":
-        poly = np.polyint(np.polyfit(d, logr, 3))
+        poly = np.polyint(np.polyfit(x, y, 3))
         return float(np.polyval(poly, hi) - np.polyval(poly, lo))
-    from scipy.interpolate import PchipInterpolator
+    from scipy.interpolate import Akima1DInterpolator, PchipInterpolator
 
-    return float(PchipInterpolator(d, logr).integrate(lo, hi))
+    if method == "akima" and x.size >= 3:
+        return float(Akima1DInterpolator(x, y).integrate(lo, hi))
+    return float(PchipInterpolator(x, y).integrate(lo, hi))  # Akima through two points is the same straight line
+
+
+def overlap(anchor: ArrayLike, test: ArrayLike) -> float:
+    """The share of the shorter curve's span (on one axis) that both curves cover, in [0, 1]."""
+    a, t = np.asarray(anchor, dtype=np.float64), np.asarray(test, dtype=np.float64)
+    common = min(a.max(), t.max()) - max(a.min(), t.min())
+    shorter = min(a.max() - a.min(), t.max() - t.min())
+    return float(np.clip(common / shorter, 0, 1)) if shorter > 0 else 0.0
+
+
+def _common(a: np.ndarray, t: np.ndarray, axis: str) -> tuple[float, float]:
+    lo, hi = max(a[0], t[0]), min(a[-1], t[-1])
+    if not hi > lo:
+        raise InputError(f"the two curves share no {axis} interval (anchor {a[0]:.6g}..{a[-1]:.6g}, test {t[0]:.6g}..{t[-1]:.6g}); a Bjøntegaard delta compares codecs where both reach the same {axis}s.")
+    share = overlap(a, t)
+    if share < MIN_OVERLAP:
+        warnings.warn(f"the two curves share {share:.0%} of the shorter one's {axis} span (below {MIN_OVERLAP:.0%}); the delta rests on a small part of either curve.",
+                      BDOverlapWarning, stacklevel=3)
+    return lo, hi
 
 
 def bd_rate(
@@ -62,18 +109,33 @@ def bd_rate(
 ) -> float:
     """BD-rate of the test curve against the anchor, in percent (negative: the test saves bits).
 
-    `method` is ``"pchip"`` (piecewise-cubic Hermite, monotone, the current standard) or
-    ``"cubic"`` (one least-squares cubic per curve, Bjøntegaard's original).
+    The "distortion" may be any quality or distortion measure; `method` is ``"pchip"``,
+    ``"cubic"`` or ``"akima"`` (see the module docstring).
     """
-    if method not in METHODS:
-        raise InputError(f"method must be one of {', '.join(METHODS)}, got {method!r}.")
-    da, la = _curve(anchor_rate, anchor_distortion, "anchor", method)
-    dt, lt = _curve(test_rate, test_distortion, "test", method)
-    lo, hi = max(da[0], dt[0]), min(da[-1], dt[-1])
-    if not hi > lo:
-        raise InputError(f"the two curves share no distortion interval (anchor {da[0]:.6g}..{da[-1]:.6g}, test {dt[0]:.6g}..{dt[-1]:.6g}); BD-rate compares rates where both codecs reach the same distortions.")
+    la, da = _points(anchor_rate, anchor_distortion, "anchor", method)
+    lt, dt = _points(test_rate, test_distortion, "test", method)
+    da, la = _sorted_by(da, la, "anchor", "metric value")
+    dt, lt = _sorted_by(dt, lt, "test", "metric value")
+    lo, hi = _common(da, dt, "metric value")
     mean_diff = (_integral(dt, lt, lo, hi, method) - _integral(da, la, lo, hi, method)) / (hi - lo)
     return float((np.exp(mean_diff) - 1) * 100)
+
+
+def bd_distortion(
+    anchor_rate: ArrayLike,
+    anchor_metric: ArrayLike,
+    test_rate: ArrayLike,
+    test_metric: ArrayLike,
+    *,
+    method: Method = "pchip",
+) -> float:
+    """BD-distortion (BD-PSNR for PSNR): the mean of test − anchor at equal rate, in the metric's unit."""
+    la, da = _points(anchor_rate, anchor_metric, "anchor", method)
+    lt, dt = _points(test_rate, test_metric, "test", method)
+    la, da = _sorted_by(la, da, "anchor", "rate")
+    lt, dt = _sorted_by(lt, dt, "test", "rate")
+    lo, hi = _common(la, lt, "rate")
+    return float((_integral(lt, dt, lo, hi, method) - _integral(la, da, lo, hi, method)) / (hi - lo))
 
 
 def curve_at_perception(rate: ArrayLike, distortion: ArrayLike, perception: ArrayLike, p_max: float) -> tuple[np.ndarray, np.ndarray]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ..errors import InputError
+from .errors import InputError
 
 
 def non_dominated(points: ArrayLike) -> np.ndarray:

@@ -12,9 +12,9 @@ The command line mirrors it: ``rdpkit sweep``, ``rdpkit results``, ``rdpkit repo
 
 from __future__ import annotations
 
-from .bdrate import bd_rate, bd_rate_at_perception, curve_at_perception
+from ..bdrate import bd_distortion, bd_rate, bd_rate_at_perception, curve_at_perception
 from .config import SweepConfig
-from .pareto import lower_envelope, non_dominated
+from ..pareto import lower_envelope, non_dominated
 from .plane import PlanePoint, load_matching, measure, plane_frame, plane_trials, write_plane
 from .presets import preset, presets
 from .report import results_frame, settings_frame, write_report
@@ -27,6 +27,7 @@ __all__ = [
     "SweepResult",
     "SweepSummary",
     "SweepTrial",
+    "bd_distortion",
     "bd_rate",
     "bd_rate_at_perception",
     "curve_at_perception",

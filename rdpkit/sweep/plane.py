@@ -29,7 +29,7 @@ from ..registry import Registry, get_registry
 from ..report import Page, figure_png, output_folder
 from .config import DataConfig, EvaluateConfig
 from .measure import measure_outputs
-from .pareto import non_dominated
+from ..pareto import non_dominated
 from .trial import SweepResult, SweepTrial
 
 

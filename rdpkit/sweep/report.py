@@ -28,8 +28,8 @@ from matplotlib.figure import Figure
 from ..errors import InputError
 from ..report import Page, figure_png, output_folder
 from ..store import Store
-from .bdrate import METHODS, bd_rate, bd_rate_at_perception, curve_at_perception
-from .pareto import lower_envelope, non_dominated
+from ..bdrate import METHODS, bd_rate, bd_rate_at_perception, curve_at_perception
+from ..pareto import lower_envelope, non_dominated
 from .trial import KIND, SweepResult, SweepTrial
 
 SETTING_COLUMNS = ["label", "codec", "setting"]
