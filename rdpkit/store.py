@@ -18,12 +18,13 @@ import json
 import os
 import socket
 import sqlite3
+import functools
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from .errors import InputError
 from .migrations import FROM_SCHEMA_1
@@ -69,7 +70,7 @@ def _owner() -> str:
 
 def _alive(owner: str | None) -> bool:
     """Whether the process that claimed a trial still runs (claims from other hosts are trusted)."""
-    if not owner:
+    if not owner or not isinstance(owner, str):
         return False
     host, _, pid = owner.rpartition(":")
     if host != socket.gethostname():
@@ -98,11 +99,31 @@ class StoredTrial:
 
     @property
     def seconds(self) -> float | None:
-        return None if self.started is None or self.finished is None else self.finished - self.started
+        numbers = all(isinstance(t, (int, float)) for t in (self.started, self.finished))
+        return self.finished - self.started if numbers else None  # type: ignore[operator]
 
     def as_dict(self) -> dict[str, Any]:
         return {"key": self.key, "kind": self.kind, "status": self.status, "config": self.config,
                 "result": self.result, "error": self.error, "seconds": self.seconds}
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _damaged(method: F) -> F:
+    """Turn what a damaged file raises while being read (SQLite errors, bad JSON, odd values) into one sentence."""
+
+    @functools.wraps(method)
+    def read(self: Store, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except InputError:
+            raise
+        except (sqlite3.Error, ValueError, KeyError, TypeError, AttributeError, IndexError, UnicodeDecodeError) as exc:
+            raise InputError(f"the result store {str(self.path)!r} is damaged ({type(exc).__name__}: {str(exc)[:120]}); "
+                             "restore it from a copy, or give another --store.") from None
+
+    return read  # type: ignore[return-value]
 
 
 class Store:
@@ -123,7 +144,7 @@ class Store:
             raise InputError(f"the result store {str(self.path)!r} is a folder; give the path of a .sqlite file.")
         if readonly:
             self._db = self._open_readonly()
-            self.schema = self._schema()
+            self.schema = self._checked_schema()
             return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -140,18 +161,15 @@ class Store:
             self._db.executescript(SCHEMA)
         except sqlite3.Error as exc:
             raise InputError(f"cannot open or write the result store {str(self.path)!r} ({exc}); choose a writable path.") from None
-        self._check_columns()
+        _damaged(Store._check_columns)(self)
         with self._transaction() as db:
             row = db.execute("SELECT value FROM meta WHERE name = 'schema'").fetchone()
             if row is None:
                 version = 1 if db.execute("SELECT 1 FROM trials LIMIT 1").fetchone() else SCHEMA_VERSION
                 db.execute("INSERT INTO meta (name, value) VALUES ('schema', ?)", (str(version),))
-        self.schema = self._schema()
-        if self.schema > SCHEMA_VERSION:
-            self._db.close()
-            raise InputError(f"the result store {str(self.path)!r} was written by a newer rdpkit (schema {self.schema}, this one reads up to {SCHEMA_VERSION}); upgrade rdpkit to read it.")
+        self.schema = self._checked_schema()
         if self.schema < SCHEMA_VERSION:
-            self._migrate()
+            _damaged(Store._migrate)(self)
 
     def _open_readonly(self) -> sqlite3.Connection:
         if not self.path.is_file():
@@ -171,7 +189,7 @@ class Store:
         if "trials" not in tables:
             db.close()
             raise InputError(f"{str(self.path)!r} is an SQLite database but not an rdpkit result store (it has no trials table); give the file a run wrote with --store.")
-        self._check_columns()
+        _damaged(Store._check_columns)(self)
         return db
 
     def _tables(self) -> set[str]:
@@ -188,6 +206,14 @@ class Store:
             return 1
         row = self._db.execute("SELECT value FROM meta WHERE name = 'schema'").fetchone()
         return int(row[0]) if row else 1
+
+    def _checked_schema(self) -> int:
+        """The store's schema version, refused when it is newer than this rdpkit reads or unreadable."""
+        schema = _damaged(Store._schema)(self)
+        if schema > SCHEMA_VERSION:
+            self._db.close()
+            raise InputError(f"the result store {str(self.path)!r} was written by a newer rdpkit (schema {schema}, this one reads up to {SCHEMA_VERSION}); upgrade rdpkit to read it.")
+        return schema
 
     def _upgraded(self, t: StoredTrial) -> StoredTrial:
         """A row of an older schema as the current one reads it (read-only stores are upgraded on the fly)."""
@@ -270,11 +296,13 @@ class Store:
             db.execute("DELETE FROM artifacts WHERE key = ?", (key,))
             db.execute("DELETE FROM trials WHERE key = ?", (key,))
 
+    @_damaged
     def owner_alive(self, key: str) -> bool:
         """Whether a running trial's claim belongs to a live process (a killed run's claims do not)."""
         row = self._db.execute("SELECT owner FROM trials WHERE key = ?", (key,)).fetchone()
         return bool(row) and _alive(row[0])
 
+    @_damaged
     def kinds(self) -> list[str]:
         """The kinds of trial the store holds, in order of first appearance."""
         return [r[0] for r in self._db.execute("SELECT kind FROM trials GROUP BY kind ORDER BY MIN(started)")]
@@ -295,14 +323,17 @@ class Store:
                 self._old_keys[config_key(upgrade(json.loads(config), None)[0]) if upgrade else old] = old
         return self._old_keys.get(key, key)
 
+    @_damaged
     def status(self, key: str) -> str | None:
         row = self._db.execute("SELECT status FROM trials WHERE key = ?", (self._stored_key(key),)).fetchone()
         return row[0] if row else None
 
+    @_damaged
     def get(self, key: str) -> StoredTrial | None:
         rows = self._select("WHERE key = ?", (self._stored_key(key),))
         return rows[0] if rows else None
 
+    @_damaged
     def trials(self, kind: str | None = None, status: str | None = None) -> list[StoredTrial]:
         clauses, args = [], []
         if kind:
@@ -313,10 +344,12 @@ class Store:
             args.append(status)
         return self._select(("WHERE " + " AND ".join(clauses)) if clauses else "", tuple(args))
 
+    @_damaged
     def artifact(self, key: str, name: str) -> bytes | None:
         row = self._db.execute("SELECT data FROM artifacts WHERE key = ? AND name = ?", (self._stored_key(key), name)).fetchone()
         return bytes(row[0]) if row else None
 
+    @_damaged
     def artifact_names(self, key: str) -> list[str]:
         return [r[0] for r in self._db.execute("SELECT name FROM artifacts WHERE key = ? ORDER BY name", (self._stored_key(key),))]
 

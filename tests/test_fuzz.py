@@ -36,10 +36,7 @@ def targets(fuzzer, tmp_path_factory):
     torch.set_num_threads(before)
 
 
-STORE_BUGS = "rdpkit/store.py lets sqlite3, json and KeyError errors out of damaged stores (issue 16; reported by the fuzzer)"
-
-
-@pytest.mark.parametrize("name", ["jpeg", "webp", "sq", "gan", "bitstream", pytest.param("store", marks=pytest.mark.xfail(strict=True, reason=STORE_BUGS))])
+@pytest.mark.parametrize("name", ["jpeg", "webp", "sq", "gan", "bitstream", "store"])
 def test_every_damaged_input_is_refused_with_rdpkits_own_error(fuzzer, targets, tmp_path, name):
     recorder = fuzzer.Recorder(tmp_path, keep=1)
     stats = fuzzer.fuzz([targets[name]], INPUTS, seed=16, recorder=recorder, slow=1.0, timeout=20.0)[name]
