@@ -1,0 +1,189 @@
+"""Range coding of integer latents with integer tables (constriction), in one stream per bitstream.
+
+A bitstream's latents come in segments (the hyper-latent z, then the latent y), each value
+with the index of the table it is coded with. Within a segment, values are coded table by
+table (stable order), each group with the table's frequencies as one constriction model; a
+value outside its table's range is coded as the escape symbol, and after the segment's
+groups, each escape's distance is coded as its bit length and then its bits, four at a time,
+with uniform models. Every model is built from integers only, so a stream decodes to the same
+values wherever it is decoded.
+
+The decoder is hardened as rdpkit.codecs.entropy is: it knows how many values to read before
+it reads them, refuses counts the payload cannot hold (entropy.max_symbols) before allocating,
+and re-encodes what it decodes, so a payload that runs out, holds more, or decodes to symbols
+whose encoding differs is a CorruptBitstream, never a silent misread or an error from the coder.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from rdpkit.codecs.entropy import max_symbols
+from rdpkit.errors import CorruptBitstream
+
+from .tables import PRECISION as PRECISION_BITS
+from .tables import Tables
+
+#: Values are clamped to lie within this distance of their table (a trained model's latents never come near).
+LIMIT = 1 << 20
+#: Bit length of the largest escape distance: zigzag(±LIMIT) < 2**22.
+MAX_BITS = 22
+_NIBBLE = 4
+_WORD = np.dtype("<u4")
+
+
+def _model(freqs: np.ndarray):  # noqa: ANN202 (a constriction model)
+    import constriction
+
+    return constriction.stream.model.Categorical(np.asarray(freqs, dtype=np.float64), perfect=False)
+
+
+_UNIFORM_BITS = np.ones(MAX_BITS + 1, dtype=np.int64)
+_UNIFORM_NIBBLE = np.ones(1 << _NIBBLE, dtype=np.int64)
+
+
+def _groups(table_index: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The positions ordered table by table (stable), the tables present, and how many values each has."""
+    order = np.argsort(table_index, kind="stable")
+    tables, counts = np.unique(table_index[order], return_counts=True)
+    return order, tables, counts
+
+
+def _zigzag(d: np.ndarray) -> np.ndarray:
+    return np.where(d >= 0, 2 * d, -2 * d - 1)
+
+
+def _unzigzag(u: np.ndarray) -> np.ndarray:
+    return np.where(u % 2 == 0, u // 2, -(u + 1) // 2)
+
+
+def _nibbles(bits: np.ndarray) -> np.ndarray:
+    """How many 4-bit digits follow each escape's bit length (the leading 1 is implied)."""
+    return np.maximum(bits - 1, 0).astype(np.int64) // _NIBBLE + (np.maximum(bits - 1, 0) % _NIBBLE > 0)
+
+
+class Writer:
+    """Encodes segments of values into one range-coded stream."""
+
+    def __init__(self) -> None:
+        import constriction
+
+        self.encoder = constriction.stream.queue.RangeEncoder()
+        self.ideal_bits = 0.0  # the code length the tables assign: −Σ log2 p, escapes included
+
+    def write(self, values: np.ndarray, table_index: np.ndarray, tables: Tables) -> None:
+        values, table_index = np.asarray(values, np.int64).ravel(), np.asarray(table_index, np.int64).ravel()
+        order, present, counts = _groups(table_index)
+        lows, sizes = tables.lows[table_index], tables.sizes[table_index]
+        values = np.clip(values, lows - LIMIT, lows + sizes - 2 + LIMIT)
+        s = values - lows
+        escape = (s < 0) | (s > sizes - 2)
+        symbols = np.where(escape, sizes - 1, s)
+        start = 0
+        for t, n in zip(present.tolist(), counts.tolist()):
+            block = symbols[order[start : start + n]].astype(np.int32)
+            freqs = tables.row(t)
+            self.encoder.encode(block, _model(freqs))
+            self.ideal_bits += float(n * PRECISION_BITS - np.log2(freqs[block]).sum())
+            start += n
+        where = order[escape[order]]
+        if where.size:
+            d = np.where(s[where] < 0, s[where], s[where] - (sizes[where] - 2))
+            self._escapes(_zigzag(d))
+
+    def _escapes(self, u: np.ndarray) -> None:
+        bits = np.array([int(v).bit_length() for v in u.tolist()], dtype=np.int64)
+        self.encoder.encode(bits.astype(np.int32), _model(_UNIFORM_BITS))
+        digits = []
+        for v, b in zip(u.tolist(), bits.tolist()):
+            rest = b - 1
+            for k in range(-(-max(rest, 0) // _NIBBLE)):
+                shift = max(rest - _NIBBLE * (k + 1), 0)
+                width = rest - _NIBBLE * k - shift
+                digits.append((v >> shift) & ((1 << width) - 1))
+        if digits:
+            self.encoder.encode(np.asarray(digits, dtype=np.int32), _model(_UNIFORM_NIBBLE))
+        self.ideal_bits += float(bits.size * math.log2(MAX_BITS + 1) + len(digits) * _NIBBLE)
+
+    def finish(self) -> bytes:
+        return np.asarray(self.encoder.get_compressed(), dtype=np.uint32).astype(_WORD).tobytes()
+
+
+class Reader:
+    """Decodes segments written by `Writer`, in the same order, from untrusted bytes.
+
+    `budget` is the total number of values the caller will ask for; it is checked against what
+    the payload can hold before anything is decoded or allocated.
+    """
+
+    def __init__(self, data: bytes, budget: int) -> None:
+        import constriction
+
+        if len(data) % 4:
+            raise CorruptBitstream(f"the entropy-coded payload is {len(data)} bytes, not a whole number of 32-bit words; the bitstream is damaged, re-encode it.")
+        if budget > max_symbols(len(data), 2):
+            raise CorruptBitstream(f"an entropy-coded payload of {len(data)} bytes cannot hold the {budget} values its header implies; the bitstream is damaged, re-encode it.")
+        self.words = np.frombuffer(data, dtype=_WORD).astype(np.uint32)
+        self.decoder = constriction.stream.queue.RangeDecoder(self.words)
+        self.mirror = constriction.stream.queue.RangeEncoder()
+
+    def _decode(self, model, count: int) -> np.ndarray:  # noqa: ANN001 (a constriction model)
+        try:
+            symbols = self.decoder.decode(model, count)
+            self.mirror.encode(symbols, model)
+        except Exception as exc:  # noqa: BLE001 (constriction raises AssertionError, ValueError... on invalid data)
+            raise CorruptBitstream(f"the entropy-coded payload cannot be decoded (constriction's {type(exc).__name__}); the bitstream is damaged, re-encode it.") from None
+        # Sealing adds at least one word to those written so far.
+        if self.mirror.pos()[0] >= self.words.size:
+            raise _ended()
+        return np.asarray(symbols, dtype=np.int64)
+
+    def read(self, table_index: np.ndarray, tables: Tables) -> np.ndarray:
+        table_index = np.asarray(table_index, np.int64).ravel()
+        order, present, counts = _groups(table_index)
+        symbols = np.empty(table_index.size, dtype=np.int64)
+        start = 0
+        for t, n in zip(present.tolist(), counts.tolist()):
+            symbols[order[start : start + n]] = self._decode(_model(tables.row(t)), n)
+            start += n
+        lows, sizes = tables.lows[table_index], tables.sizes[table_index]
+        values = lows + symbols
+        escape = symbols == sizes - 1
+        where = order[escape[order]]
+        if where.size:
+            d = _unzigzag(self._escapes(where.size))
+            values[where] = np.where(d < 0, lows[where] + d, lows[where] + sizes[where] - 2 + d)
+        return values
+
+    def _escapes(self, count: int) -> np.ndarray:
+        bits = self._decode(_model(_UNIFORM_BITS), count)
+        nibbles = _nibbles(bits)
+        total = int(nibbles.sum())
+        digits = self._decode(_model(_UNIFORM_NIBBLE), total) if total else np.zeros(0, np.int64)
+        out = np.zeros(count, dtype=np.int64)
+        pos = 0
+        for i, (b, k) in enumerate(zip(bits.tolist(), nibbles.tolist())):
+            if b == 0:
+                continue
+            v, rest = 1, b - 1
+            for j in range(k):
+                width = min(_NIBBLE, rest - _NIBBLE * j)
+                v = (v << width) | int(digits[pos])
+                pos += 1
+            out[i] = v
+        return out
+
+    def finish(self) -> None:
+        expected = self.mirror.get_compressed()
+        if expected.size > self.words.size:
+            raise _ended()
+        if not np.array_equal(expected, self.words[: expected.size]):
+            raise CorruptBitstream("the entropy-coded payload differs from the encoding of the values it decodes to; the bitstream is damaged, re-encode it.")
+        if expected.size < self.words.size:
+            raise CorruptBitstream("the entropy-coded payload holds more data than its header announces; the bitstream is damaged, re-encode it.")
+
+
+def _ended() -> CorruptBitstream:
+    return CorruptBitstream("the entropy-coded payload ends before the values its header announces; the bitstream is truncated, re-encode it.")
