@@ -106,3 +106,42 @@ def train(kind: str, out: Path, data: str, channels: int, latent_channels: int, 
         raise click.ClickException(str(exc)) from None
     click.echo(f"wrote {out} ({written['bytes']:,} bytes, sha256 {written['sha256']}) and {out.with_suffix('.json')}; "
                f"{steps} steps in {run.seconds:.0f} s of training")
+
+
+@main.command()
+@click.option("--crop", default=512, show_default=True, help="Side of the centre crops of the held-out photographs (0: whole images).")
+@click.option("--figure", "figure_path", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write the R-D figure here (PNG).")
+@click.option("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice).")
+def evaluate(crop: int, figure_path: Path | None, threads: int | None) -> None:
+    """The shipped models against JPEG on the held-out photographs: R-D points, BD-rate on PSNR, the figure."""
+    import torch
+
+    import rdpkit
+    from rdpkit.report import figure_png
+
+    from .evaluate import bd_rate_against, curve, figure, held_out, jpeg_curve, overlap
+
+    try:
+        if threads is not None:
+            torch.set_num_threads(threads)
+        images = held_out(crop or None)
+        curves = {"JPEG (Pillow, 4:2:0)": jpeg_curve(images)}
+        for kind in ("hyperprior", "factorized"):
+            codecs = {f"{kind} q={q}": rdpkit.codec(kind, quality=q) for q in range(1, 6)}
+            curves[f"{kind} (shipped)"] = curve(codecs, images)
+    except RdpkitError as exc:
+        raise click.ClickException(str(exc)) from None
+    anchor = curves["JPEG (Pillow, 4:2:0)"]
+    for label, points in curves.items():
+        click.echo(label)
+        for p in points:
+            click.echo(f"  {p.setting:16s} {p.bpp:7.4f} bpp  {p.psnr:6.2f} dB")
+        if points is not anchor:
+            lo, hi = overlap(anchor, points)
+            click.echo(f"  BD-rate against JPEG on PSNR: {bd_rate_against(anchor, points):+.1f}% (over {lo:.2f}-{hi:.2f} dB)")
+    if figure_path is not None:
+        sides = "whole images" if not crop else f"{crop}×{crop} centre crops"
+        fig = figure(curves, f"held-out photographs (astronaut, coffee, china), {sides}")
+        figure_path.parent.mkdir(parents=True, exist_ok=True)
+        figure_path.write_bytes(figure_png(fig))
+        click.echo(f"wrote {figure_path}")

@@ -17,4 +17,14 @@ def rdpkit_codecs() -> list[rdpkit.Spec]:
                     summary="learned transform codec with a scale hyperprior (mean=true: mean-scale); quality=1..5 loads the shipped models, or fit() / weights=compressai / weights=PATH",
                     needs_weights=False, weights="shipped with rdpkit-learned-codecs (sha256-checked), CompressAI's zoo files in the torch hub cache, or weights=PATH",
                     citation=HYPERPRIOR),
+        rdpkit.Spec("compressai-model", "rdpkit_learned_codecs.adapter:CompressAIProtocolCodec",
+                    summary="any model with CompressAI's compress/decompress protocol: model='package.module:callable' (and weights=PATH, stride=64)",
+                    citation="Bégaint et al., CompressAI: a PyTorch library and evaluation platform for end-to-end compression research, 2020"),
     ]
+
+
+@rdpkit.hookimpl
+def rdpkit_sweep_presets() -> list[rdpkit.Spec]:
+    return [rdpkit.Spec("learned-codecs-heldout", "rdpkit_learned_codecs.presets:heldout",
+                        summary="the shipped hyperprior and factorized codecs against JPEG and WebP on the held-out photographs (BD-rate, R-D curves; no training)",
+                        citation=HYPERPRIOR)]
