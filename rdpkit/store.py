@@ -151,7 +151,7 @@ class Store:
             self._db = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA busy_timeout=60000")
             tables = self._tables()
-        except (sqlite3.Error, OSError) as exc:
+        except (sqlite3.Error, OSError, UnicodeDecodeError) as exc:
             raise InputError(f"cannot open or write the result store {str(self.path)!r} ({exc}); choose a writable path.") from None
         if tables and "trials" not in tables:
             self._db.close()
@@ -184,8 +184,8 @@ class Store:
             db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=60, isolation_level=None, check_same_thread=False)
             self._db = db
             tables = self._tables()
-        except sqlite3.Error as exc:
-            raise InputError(f"cannot read the result store {str(self.path)!r} ({exc}); check that the file is readable and not damaged.") from None
+        except (sqlite3.Error, UnicodeDecodeError) as exc:
+            raise InputError(f"cannot read the result store {str(self.path)!r} ({type(exc).__name__}); check that the file is readable and not damaged.") from None
         if "trials" not in tables:
             db.close()
             raise InputError(f"{str(self.path)!r} is an SQLite database but not an rdpkit result store (it has no trials table); give the file a run wrote with --store.")
