@@ -246,8 +246,8 @@ class LearnedCodec(Codec):
                 z_hat = torch.round(model.hyper_latent(y)).clamp(-integer_net.ACTIVATION_LIMIT, integer_net.ACTIVATION_LIMIT)
                 writer.write(_ints(z_hat), _channel_index(z_hat.shape), self._tables(model.hyperprior))
                 index, means = self._scales(z_hat.long())
-                y_sym = torch.round(y) if means is None else torch.round(y - means.to(y))
-                writer.write(_ints(y_sym), index, self._tables(model.conditional))
+                y_sym = torch.round(y) if means is None else torch.round(y - _fixed(means).to(y))
+                writer.write(_ints(y_sym), index.ravel(), self._tables(model.conditional))
         header = {"dtype": dtype_name(x), "rate": self.rate_index, "model": self.fingerprint}
         return Bitstream(self.codec_name, tuple(x.shape), writer.finish(), header), writer.ideal_bits
 
@@ -259,23 +259,26 @@ class LearnedCodec(Codec):
         assert tables is not None, "tables are computed whenever a model is adopted"
         return tables
 
-    def _scales(self, z_hat: torch.Tensor) -> tuple[np.ndarray, torch.Tensor | None]:
-        """Each latent's table index (and μ, float64) from integer hyper-latents, by the integer hyper-synthesis."""
+    def _scales(self, z_hat: torch.Tensor) -> tuple[np.ndarray, np.ndarray | None]:
+        """Each latent's table index (and μ in units of 2**−FRACTION_BITS) from integer hyper-latents, by the integer hyper-synthesis."""
         model = self._trained()
         out = integer_net.run(self._integer, z_hat)
         m = self.config.latent_channels
         scales, means = (out[:, :m], out[:, m:]) if self.config.mean else (out, None)
-        index = scale_indices(scales, model.conditional.thresholds(integer_net.FRACTION_BITS)).numpy().ravel()
-        return index, None if means is None else means.double() * 2.0**-integer_net.FRACTION_BITS
+        index = scale_indices(scales, model.conditional.thresholds(integer_net.FRACTION_BITS)).numpy()
+        return index, None if means is None else means.numpy()
 
-    def _decode(self, bits: Bitstream, seed: int | None) -> torch.Tensor:
+    def symbols(self, bits: Bitstream | bytes) -> dict[str, np.ndarray]:
+        """What a bitstream holds, by entropy decoding alone (integers only, no floating point): the latent ŷ's
+        integers ("y", N×M×h×w, before adding μ), the hyper-latent's ("z") and each latent's table ("table")."""
+        if not isinstance(bits, Bitstream):
+            bits = Bitstream.from_bytes(bytes(bits))
         model = self._trained()
         n, c, h, w = check_shape(bits, channels=(1, 3))
         written_by = field(bits, "model", str)
         if written_by != self.fingerprint:
             raise CorruptBitstream(f"this bitstream was written by {self.KIND} model {written_by[:16]}, but this codec is model {self.fingerprint} ({self.source}); decode it with the model that wrote it.")
-        rate_index = field(bits, "rate", int, 0, self.config.rates - 1)
-        dtype = header_dtype(bits)
+        field(bits, "rate", int, 0, self.config.rates - 1)
         if n * h * w > self.max_pixels:
             raise CorruptBitstream(f"the bitstream header announces {n}×{h}×{w} = {n * h * w:,} pixels, more than this codec decodes (max_pixels={self.max_pixels:,}); if it is genuine, decode it with a codec created with a larger max_pixels.")
         s = self.config.stride
@@ -283,17 +286,28 @@ class LearnedCodec(Codec):
         y_shape = (n, self.config.latent_channels, hp // 16, wp // 16)
         z_shape = (n, self.config.channels, hp // 64, wp // 64) if self.config.kind == "hyperprior" else None
         reader = Reader(bits.payload, math.prod(y_shape) + (math.prod(z_shape) if z_shape else 0))
+        out: dict[str, np.ndarray] = {}
         if z_shape is None:
-            y_hat = torch.from_numpy(reader.read(_channel_index(y_shape), self._tables(model.prior))).double().reshape(y_shape)
+            out["table"] = _channel_index(y_shape).reshape(y_shape)
         else:
-            z_hat = torch.from_numpy(reader.read(_channel_index(z_shape), self._tables(model.hyperprior))).reshape(z_shape)
-            index, means = self._scales(z_hat)
-            y_hat = torch.from_numpy(reader.read(index, self._tables(model.conditional))).double().reshape(y_shape)
-            if means is not None:
-                y_hat = y_hat + means
+            out["z"] = reader.read(_channel_index(z_shape), self._tables(model.hyperprior)).reshape(z_shape)
+            out["table"], mu = self._scales(torch.from_numpy(out["z"]))
+            if mu is not None:
+                out["mu"] = mu
+        out["y"] = reader.read(out["table"].ravel(), self._tables(model.prior if z_shape is None else model.conditional)).reshape(y_shape)
         reader.finish()
+        return out
+
+    def _decode(self, bits: Bitstream, seed: int | None) -> torch.Tensor:
+        dtype = header_dtype(bits)
+        symbols = self.symbols(bits)
+        model = self._trained()
+        n, c, h, w = bits.shape
+        y_hat = torch.from_numpy(symbols["y"]).double()
+        if "mu" in symbols:
+            y_hat = y_hat + _fixed(symbols["mu"])
         param = next(model.parameters())
-        rate = torch.full((n,), rate_index, device=param.device)
+        rate = torch.full((n,), int(bits.header["rate"]), device=param.device)
         with torch.no_grad():
             x_hat = model.reconstruct(y_hat.to(param), rate)[:, :, :h, :w].clamp(0, 1)
         return (x_hat if c == 3 else x_hat.mean(1, keepdim=True)).to(dtype)
@@ -308,6 +322,11 @@ class LearnedCodec(Codec):
         estimated = model.estimated_bits(xp, torch.full((x.shape[0],), self.rate_index, device=param.device))
         n = x.shape[0]
         return RateReport(Rate.of(bits), float(estimated.double().mean()), table_bits / n)
+
+
+def _fixed(v: np.ndarray) -> torch.Tensor:
+    """Fixed-point integers as float64 values (exact: a power-of-two scaling)."""
+    return torch.from_numpy(v).double() * 2.0**-integer_net.FRACTION_BITS
 
 
 def _ints(v: torch.Tensor) -> np.ndarray:
