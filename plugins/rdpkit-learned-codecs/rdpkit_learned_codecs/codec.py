@@ -88,9 +88,9 @@ class LearnedCodec(Codec):
     def __init__(self, channels: int | None = None, latent_channels: int | None = None, lam: float | list[float] | None = None,
                  quality: int | None = None, weights: str | None = None, mean: bool = False, max_pixels: int = MAX_PIXELS) -> None:
         self.max_pixels = check_int(max_pixels, 1, 1 << 40, "max_pixels")
-        if weights is None and quality is not None:
-            weights = "shipped"
         given = {k: v for k, v in (("channels", channels), ("latent_channels", latent_channels), ("lam", lam)) if v is not None}
+        if weights is None and quality is not None and not given:
+            weights = "shipped"  # quality alone names a shipped model; with lam=[...] it is the rate to code at after fit
         self.model: CodecModel | None = None
         self.fingerprint = ""
         self.source = "untrained"
