@@ -206,3 +206,16 @@ def test_the_commands(tmp_path):
     assert bd.exit_code == 0, bd.output
     by_codec = {json.loads(line)["codec"]: json.loads(line) for line in bd.output.splitlines()}
     assert set(by_codec) == {"published:webp", "jpeg"} and by_codec["published:webp"]["psnr-rgb"] == pytest.approx(78.7, abs=0.1)
+
+
+def test_report_and_results_read_evaluations_from_the_store(tmp_path):
+    folder = tmp_path / "images"
+    _write_images(folder, ["a.png"], (64, 64))
+    evaluate(["jpeg,quality=[20,60]"], str(folder), distortions=[], features=None, store=tmp_path / "s.sqlite", executor="inline", progress=False)
+    out = CliRunner().invoke(cli, ["report", "--store", str(tmp_path / "s.sqlite"), "--out", str(tmp_path / "rep"), "--anchor", "published:jpeg"])
+    assert out.exit_code == 0, out.output
+    assert (tmp_path / "rep" / "evaluate" / "index.html").exists() and (tmp_path / "rep" / "evaluate" / "results" / "jpeg.json").exists()
+    bd = pd.read_csv(tmp_path / "rep" / "evaluate" / "bd.csv")
+    assert set(bd.anchor) == {"published:jpeg"}
+    rows = [json.loads(line) for line in CliRunner().invoke(cli, ["results", "--store", str(tmp_path / "s.sqlite"), "--json"]).output.splitlines()]
+    assert [r["kind"] for r in rows] == ["evaluate", "evaluate"] and rows[0]["components"]["codec"].startswith("rdpkit ")

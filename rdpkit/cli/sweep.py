@@ -75,6 +75,10 @@ def results_cmd(store: Path, quiet: bool, as_json: bool) -> None:
             print_json({"key": t.key, "kind": t.kind, "status": t.status, "config": t.config,
                         **{k: r.get(k) for k in ("verdict", "verdict_reason", "psnr", "ssim", "distortion_value", "near_identical_level")},
                         "seconds": r.get("seconds", t.seconds), "components": _components(r), "error": t.error})
+        for t in db.trials():
+            if t.kind not in ("sweep", "recovery"):
+                print_json({"key": t.key, "kind": t.kind, "status": t.status, "config": t.config, "seconds": t.seconds,
+                            "components": _components(t.result), "error": t.error})
         return
     if sweep:
         rows = []
@@ -89,16 +93,24 @@ def results_cmd(store: Path, quiet: bool, as_json: bool) -> None:
             [t.result["verdict"], t.result["psnr"], t.result["ssim"]] if t.result else ["", "", t.error.splitlines()[0] if t.error else ""])]
             for t in recovery]
         table(f"recovery trials in {store}", ["key", "status", "distortion", "image", "init", "verdict", "PSNR (dB)", "SSIM / error"], rows)
-    if not sweep and not recovery:
+    others = [t for t in db.trials() if t.kind not in ("sweep", "recovery")]
+    if others:
+        rows = [[t.key, t.kind, t.status, ", ".join(f"{k}={v}" for k, v in t.config.items() if isinstance(v, (str, int, float)))[:120],
+                 (t.error or "").splitlines()[0] if t.error else ""] for t in others]
+        table(f"other trials in {store}", ["key", "kind", "status", "configuration", "error"], rows)
+    if not sweep and not recovery and not others:
         console.print(f"{store} holds no trial yet.")
 
 
 @cli.command("report")
 @store_option(None, "to read (opened read-only)")
 @click.option("--out", default="report", show_default=True, type=click.Path(file_okay=False, path_type=Path), help="Folder for the figures, CSV files and HTML pages.")
+@click.option("--anchor", "anchors", multiple=True, metavar="published:NAME | FILE", help="Result files to draw and compare evaluations with (repeatable), e.g. published:vtm.")
 @output_options
-def report_cmd(store: Path, out: Path, quiet: bool, as_json: bool) -> None:
-    """Figures, CSV and self-contained HTML pages for what a store holds: index.html for sweeps, audit.html for recovery runs."""
+def report_cmd(store: Path, out: Path, anchors: tuple[str, ...], quiet: bool, as_json: bool) -> None:
+    """Figures, CSV and self-contained HTML pages for what a store holds: index.html for sweeps, audit.html for recovery runs, evaluate/ for evaluations."""
+    from ..evaluate import write as write_evaluation
+    from ..evaluate.run import from_store as evaluation_from_store
     from ..recovery.audit import from_store
     from ..recovery.report import write_report as write_audit
     from ..store import Store
@@ -111,6 +123,8 @@ def report_cmd(store: Path, out: Path, quiet: bool, as_json: bool) -> None:
         written.append(write_sweep(db, out))
     if "recovery" in kinds:
         written.append(write_audit(from_store(db), Path(out) / "audit.html"))
+    if "evaluate" in kinds:
+        written.append(write_evaluation(evaluation_from_store(db, anchors), Path(out) / "evaluate"))
     if not written:
         raise InputError(f"{str(store)!r} holds no finished trial to report; run `rdpkit sweep` or `rdpkit audit` with --store {store} first.")
     if as_json:

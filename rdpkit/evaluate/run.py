@@ -194,3 +194,26 @@ def evaluate(
                 if row is not None and row.status == "failed":
                     evaluation.failed[str(t.codec)] = (row.error or "").splitlines()[0]
     return evaluation
+
+
+def from_store(db: Store, anchors: Sequence[str] = ()) -> Evaluation:
+    """Every finished evaluation trial a store holds (of its first dataset), as an Evaluation."""
+    from ..anchors import anchor as read_anchor
+
+    rows = db.trials(kind=EvaluateTrial.kind)
+    done = [(row, EvaluateTrial.result_from_row(db, row)) for row in rows]
+    done = [(row, r) for row, r in done if r is not None]
+    if not done:
+        raise InputError(f"{str(db.path)!r} holds no finished evaluation; run `rdpkit evaluate --store {db.path}` first.")
+    first = done[0][0].config["dataset"]
+    ds = Dataset(first.partition("|")[0], tuple(dict.fromkeys(img["image"] for _, r in done for img in r.images)), first.partition("|")[0])
+    curves: dict[str, list[tuple[EvaluateTrial, EvaluateResult]]] = {}
+    for row, result in done:
+        c = row.config
+        if c["dataset"] != first:
+            continue
+        features = Component.parse(c["features"]) if c["features"] else None
+        trial = EvaluateTrial(Component(c["codec"], dict(c["options"])), c["label"], ds, tuple(Component.parse(d) for d in c["distortions"]),
+                              features, c["patch_size"], c["seed"])
+        curves.setdefault(c["label"], []).append((trial, result))  # type: ignore[arg-type]
+    return Evaluation(ds, curves, [read_anchor(a) for a in anchors], Path(db.path))
