@@ -1,21 +1,25 @@
 """PIM checkpoints: safetensors files holding the weights and the architecture, checked before use.
 
 Next to every checkpoint that `rdpkit-pim train` writes lies a JSON record of how it was
-made (command, seed, data, software versions, wall time). The checkpoint that ships with
-the package is verified against the sha256 recorded below before it is loaded.
+made (command, seed, data, software versions, wall time) and of the file's sha256; a
+checkpoint with a record is verified against it before it is read. The checkpoint that
+ships with the package is also verified against the sha256 written below, which a record
+replaced along with the file cannot change.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Any
 
+import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
-from rdpkit.errors import WeightsUnavailable
+from rdpkit.errors import InputError, WeightsUnavailable
 
 from .model import Config, PIMModel
 
@@ -49,36 +53,86 @@ def save(model: PIMModel, path: str | Path, record: dict[str, Any]) -> dict[str,
     return record
 
 
+def _digest(expected: str) -> str:
+    if not (isinstance(expected, str) and re.fullmatch(r"[0-9a-fA-F]{64}", expected.strip())):
+        raise InputError(f"sha256 must be the checkpoint's digest, 64 hexadecimal digits, got {expected!r}; leave it out to check against the record next to the checkpoint.")
+    return expected.strip().lower()
+
+
+def _recorded_sha256(path: Path) -> str | None:
+    """The sha256 in the record next to `path`, or None when there is no record."""
+    record = record_path(path)
+    if not record.is_file():
+        return None
+    try:
+        digest = json.loads(record.read_text())["sha256"]
+        if not isinstance(digest, str):
+            raise TypeError(digest)
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):
+        raise WeightsUnavailable(
+            f"the record {str(record)!r} of the PIM checkpoint is not valid JSON with a sha256 field, so the checkpoint cannot be verified; "
+            "restore the record written with the checkpoint, or delete it to load the checkpoint unverified."
+        ) from None
+    return digest.lower()
+
+
+def _config(meta: dict[str, str], where: str, fix: str) -> Config:
+    try:
+        config = Config.from_dict(json.loads(meta["config"]))
+        if min(config.as_dict().values()) < 1:
+            raise ValueError(config)
+    except (KeyError, ValueError, TypeError, AttributeError):  # missing key, bad JSON, not an object, not integers
+        raise WeightsUnavailable(f"the PIM checkpoint {where} has no readable architecture in its metadata (a JSON object of positive integers under 'config'); {fix}.") from None
+    return config
+
+
 def load(path: str | Path | None = None, *, expected_sha256: str | None = None) -> PIMModel:
     """A PIM model in eval mode from `path` (default: the shipped checkpoint, always verified).
 
-    With `expected_sha256`, the file must have exactly that digest. Any problem (missing
-    file, digest mismatch, damaged file, not a PIM checkpoint) raises WeightsUnavailable
-    with one sentence.
+    The file must have the sha256 of the record next to it, when there is one, and
+    `expected_sha256`, when given. Any problem (missing file, digest mismatch, damaged
+    file, not a PIM checkpoint, non-finite weights) raises WeightsUnavailable with one
+    sentence; a malformed `expected_sha256` raises InputError.
     """
     if path is None:
         path, expected_sha256 = SHIPPED, SHIPPED_SHA256
     path = Path(path)
+    expected = [] if expected_sha256 is None else [(_digest(expected_sha256), "by the sha256 given")]
+    where = repr(str(path))
+    fix = "reinstall rdpkit-pim" if path == SHIPPED else "retrain it with `rdpkit-pim train`"
+    if path.is_dir():
+        raise WeightsUnavailable(f"the PIM checkpoint {where} is a folder, not a checkpoint file; give the path of the .safetensors file written by `rdpkit-pim train`.")
     if not path.is_file():
-        fix = "reinstall rdpkit-pim" if path == SHIPPED else "train one with `rdpkit-pim train --out CHECKPOINT` or give the right path"
-        raise WeightsUnavailable(f"the PIM checkpoint {str(path)!r} does not exist; {fix}.")
-    if expected_sha256:
+        hint = "reinstall rdpkit-pim" if path == SHIPPED else "train one with `rdpkit-pim train --out CHECKPOINT` or give the right path"
+        raise WeightsUnavailable(f"the PIM checkpoint {where} does not exist; {hint}.")
+    recorded = _recorded_sha256(path)
+    if recorded is not None:
+        expected.append((recorded, f"by its record {record_path(path).name!r}"))
+    if expected:
         digest = sha256(path)
-        if digest != expected_sha256.lower():
-            raise WeightsUnavailable(
-                f"the PIM checkpoint {str(path)!r} has sha256 {digest[:12]}… but {expected_sha256[:12]}… was expected, so it is damaged or "
-                "was replaced; reinstall rdpkit-pim (for the shipped checkpoint) or retrain it with `rdpkit-pim train`."
-            )
+        for want, source in expected:
+            if digest != want:
+                raise WeightsUnavailable(
+                    f"the PIM checkpoint {where} has sha256 {digest[:12]}… but {want[:12]}… was expected {source}, so it is damaged or "
+                    f"was replaced; {fix}."
+                )
     try:
         with safe_open(str(path), framework="pt") as f:
             meta = f.metadata() or {}
         tensors = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as exc:
-        raise WeightsUnavailable(f"the PIM checkpoint {str(path)!r} cannot be read as safetensors ({exc}); retrain it with `rdpkit-pim train`.") from None
+        raise WeightsUnavailable(f"the PIM checkpoint {where} cannot be read as safetensors ({exc}); {fix}.") from None
     if meta.get("format") != FORMAT:
-        raise WeightsUnavailable(f"{str(path)!r} is not a PIM checkpoint (format {meta.get('format')!r}, expected {FORMAT!r}); give a file written by `rdpkit-pim train`.")
-    model = PIMModel(Config.from_dict(json.loads(meta["config"])))
-    missing, unexpected = model.load_state_dict(tensors, strict=False)
+        raise WeightsUnavailable(f"{where} is not a PIM checkpoint (format {meta.get('format')!r}, expected {FORMAT!r}); give a file written by `rdpkit-pim train`.")
+    bad = next((k for k, t in tensors.items() if t.is_floating_point() and not bool(torch.isfinite(t).all())), None)
+    if bad is not None:
+        raise WeightsUnavailable(f"the PIM checkpoint {where} holds non-finite weights (NaN or Inf) in {bad!r}, so every distance would be NaN; {fix}.")
+    model = PIMModel(_config(meta, where, fix))
+    try:
+        missing, unexpected = model.load_state_dict(tensors, strict=False)
+    except RuntimeError as exc:  # size mismatches; the first line names the first one
+        first = next((line.strip() for line in str(exc).splitlines() if "size mismatch" in line), "")
+        raise WeightsUnavailable(f"the PIM checkpoint {where} holds weights whose shapes do not match its own architecture ({first.rstrip('.')}); {fix}.") from None
     if missing or unexpected:
-        raise WeightsUnavailable(f"the PIM checkpoint {str(path)!r} does not match its own architecture (missing {missing[:3]}, unexpected {unexpected[:3]}); retrain it with `rdpkit-pim train`.")
+        raise WeightsUnavailable(f"the PIM checkpoint {where} does not match its own architecture (missing {missing[:3]}, unexpected {unexpected[:3]}); {fix}.")
     return model.eval()

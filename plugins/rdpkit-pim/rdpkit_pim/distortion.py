@@ -16,7 +16,8 @@ class PIM(rdpkit.Distortion):
     """Perceptual Information Metric (Bhardwaj et al., NeurIPS 2020), trained without labels by rdpkit-pim.
 
     `checkpoint` is a file written by ``rdpkit-pim train`` (default: the checkpoint shipped
-    with the package, verified by its sha256); `sha256`, when given, must match the file.
+    with the package, verified by its sha256); it must match the sha256 in the record
+    ``rdpkit-pim train`` wrote next to it, when that record is there, and `sha256`, when given.
     Images are N×3×H×W (grey images N×1×H×W are repeated to three channels), at least
     16×16 for the default architecture. The value is in nats, averaged over locations
     and scales.

@@ -108,3 +108,10 @@ def test_too_small_images_are_refused(pim):
     x = torch.rand(1, 3, 8, 8)
     with pytest.raises(rdpkit.InputError, match="at least 16×16"):
         pim(x, x)
+
+
+def test_the_distribution_states_its_licence():
+    # `rdpkit plugins` shows the licence the installed metadata states (reinstall after editing pyproject.toml).
+    import importlib.metadata
+
+    assert importlib.metadata.metadata("rdpkit-pim").get("License-Expression") == "MIT"

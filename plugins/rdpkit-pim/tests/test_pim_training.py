@@ -178,3 +178,94 @@ def test_other_safetensors_files_are_refused(tmp_path):
 def test_missing_file_is_one_sentence(tmp_path):
     with pytest.raises(rdpkit.WeightsUnavailable, match="does not exist; train one"):
         checkpoint.load(tmp_path / "nothing.safetensors")
+
+
+def _one_sentence(err: pytest.ExceptionInfo) -> str:
+    msg = str(err.value)
+    assert msg.endswith(".") and ". " not in msg and "\n" not in msg, msg
+    return msg
+
+
+def _flip_last_byte(path) -> None:
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0x01  # inside the last tensor's data: the file still parses
+    path.write_bytes(bytes(data))
+
+
+def test_a_flipped_byte_is_caught_by_the_record_beside_the_checkpoint(tmp_path):
+    path = tmp_path / "m.safetensors"
+    checkpoint.save(PIMModel(TINY), path, {})
+    _flip_last_byte(path)
+    with pytest.raises(rdpkit.WeightsUnavailable, match="has sha256 .* but .* was expected") as err:
+        checkpoint.load(path)
+    assert "m.json" in _one_sentence(err)
+    with pytest.raises(rdpkit.WeightsUnavailable, match="has sha256"):
+        PIM(checkpoint=path)
+    checkpoint.record_path(path).unlink()  # no record, nothing to check against
+    assert checkpoint.load(path).config == TINY
+
+
+def test_the_digest_given_must_agree_with_the_record_too(tmp_path):
+    path = tmp_path / "m.safetensors"
+    checkpoint.save(PIMModel(TINY), path, {})
+    _flip_last_byte(path)
+    with pytest.raises(rdpkit.WeightsUnavailable, match="has sha256"):
+        checkpoint.load(path, expected_sha256=checkpoint.sha256(path))
+
+
+@pytest.mark.parametrize("digest", ["", "   ", "abc", "g" * 64])
+def test_an_empty_or_malformed_digest_is_refused(tmp_path, digest):
+    path = tmp_path / "m.safetensors"
+    checkpoint.save(PIMModel(TINY), path, {})
+    with pytest.raises(rdpkit.InputError, match="64 hexadecimal digits") as err:
+        PIM(checkpoint=path, sha256=digest)
+    _one_sentence(err)
+
+
+def test_an_unreadable_record_is_one_sentence(tmp_path):
+    path = tmp_path / "m.safetensors"
+    checkpoint.save(PIMModel(TINY), path, {})
+    checkpoint.record_path(path).write_text("{not json")
+    with pytest.raises(rdpkit.WeightsUnavailable, match="record .* is not valid JSON") as err:
+        checkpoint.load(path)
+    _one_sentence(err)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_non_finite_weights_are_refused(tmp_path, bad):
+    model = PIMModel(TINY)
+    with torch.no_grad():
+        model.frontend[0][0].weight[0, 0, 0, 0] = bad
+    checkpoint.save(model, tmp_path / "m.safetensors", {})
+    with pytest.raises(rdpkit.WeightsUnavailable, match="non-finite") as err:
+        checkpoint.load(tmp_path / "m.safetensors")
+    assert "frontend.0.0.weight" in _one_sentence(err)
+
+
+def _write_raw(path, metadata: dict[str, str], tensors: dict[str, torch.Tensor] | None = None) -> None:
+    tensors = tensors if tensors is not None else {k: v.contiguous() for k, v in PIMModel(TINY).state_dict().items()}
+    save_file(tensors, str(path), metadata=metadata)
+
+
+@pytest.mark.parametrize(
+    ("metadata", "match"),
+    [
+        ({"format": checkpoint.FORMAT}, "architecture"),
+        ({"format": checkpoint.FORMAT, "config": "{scales: 2"}, "architecture"),
+        ({"format": checkpoint.FORMAT, "config": "[1, 2]"}, "architecture"),
+        ({"format": checkpoint.FORMAT, "config": '{"scales": "two"}'}, "architecture"),
+        ({"format": checkpoint.FORMAT, "config": json.dumps(dict(TINY.as_dict(), channels=5))}, "shape"),
+    ],
+)
+def test_broken_metadata_and_wrong_shapes_are_one_sentence(tmp_path, metadata, match):
+    path = tmp_path / "m.safetensors"
+    _write_raw(path, metadata)
+    with pytest.raises(rdpkit.WeightsUnavailable, match=match) as err:
+        checkpoint.load(path)
+    _one_sentence(err)
+
+
+def test_a_folder_is_not_called_missing(tmp_path):
+    with pytest.raises(rdpkit.WeightsUnavailable, match="is a folder") as err:
+        checkpoint.load(tmp_path)
+    assert "does not exist" not in _one_sentence(err)

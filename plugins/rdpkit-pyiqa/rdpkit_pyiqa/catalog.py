@@ -50,8 +50,20 @@ NOT_DIFFERENTIABLE = frozenset({"mad", "entropy", "piqe", "niqe", "niqe_matlab",
 #: Language-model scorers: they generate or compare token probabilities, not a loss to descend.
 LANGUAGE_MODELS = ("qalign", "qrealign", "compare2score", "fgresq")
 
-#: Smallest side pyiqa accepts (measured): pyramid depth and window size set it.
-MIN_SIZE = {"ms_ssim": 161, "cw_ssim": 64, "vif": 33}
+#: Smallest side at which each weight-free distortion gives finite values that see the damage,
+#: measured by measure_min_size.py (next to this package; its docstring states the criteria).
+#: Below it pyiqa raises (ssim, vif, cw_ssim, ms_ssim: window size and pyramid depth), returns
+#: NaN (gmsd at 2 and 3 px, fsim at 1 px), or returns 0 for clearly noisy images (vsi at 1 px;
+#: mad, whose high-quality index finds no visible difference on small images).
+MIN_SIZE = {
+    "ssim": 11, "ms_ssim": 161, "psnr": 1, "nlpd": 1, "mad": 79, "cw_ssim": 64,
+    "gmsd": 4, "vif": 33, "fsim": 2, "vsi": 2,
+}
+
+#: Metrics that give wrong values on non-square images, so the plugin takes square ones only:
+#: pyiqa's MAD builds its contrast sensitivity filter as cols×rows and reshapes it to rows×cols,
+#: which scrambles it when the two differ (MAD is then 0 for σ = 0.2 noise at 96×103).
+SQUARE_ONLY = frozenset({"mad"})
 
 #: Metrics that also take one-channel images; the rest convert RGB (to Y or chroma) and need 3.
 GRAY_OK = frozenset({"psnr", "psnry", "ssim", "ssimc", "vsi", "mad", "cw_ssim", "entropy", "piqe"})
@@ -71,6 +83,7 @@ class Entry:
     differentiable: bool
     min_size: int
     channels: tuple[int, ...]
+    square_only: bool
 
     @property
     def kind(self) -> str:
@@ -140,6 +153,7 @@ def entries() -> tuple[Entry, ...]:
             differentiable=_differentiable(pyiqa_name),
             min_size=MIN_SIZE.get(pyiqa_name, 0),
             channels=(1, 3) if pyiqa_name in GRAY_OK else (3,),
+            square_only=pyiqa_name in SQUARE_ONLY,
         ))
     return tuple(out)
 

@@ -20,6 +20,7 @@ from rdpkit import InputError, PluginUnavailable
 
 from .catalog import Entry, entry
 from .offline import no_downloads
+from .weights import check_finite, safe_loading
 
 # pip names of the optional modules some pyiqa metrics import while they are built.
 _PIP_NAMES = {"pkg_resources": "'setuptools<81'", "icecream": "icecream", "transformers": "transformers"}
@@ -32,7 +33,7 @@ def _create(e: Entry, download: bool, options: dict[str, Any]) -> torch.nn.Modul
     guard = contextlib.nullcontext() if download else no_downloads(e.name)
     try:
         # pyiqa prints progress chatter ("Loading pretrained model ...") on stdout.
-        with guard, contextlib.redirect_stdout(io.StringIO()):
+        with guard, safe_loading(e.name), contextlib.redirect_stdout(io.StringIO()):
             model = pyiqa.create_metric(e.pyiqa_name, device="cpu", **options)
     except ModuleNotFoundError as exc:
         pip = _PIP_NAMES.get(exc.name or "", exc.name)
@@ -41,6 +42,7 @@ def _create(e: Entry, download: bool, options: dict[str, Any]) -> torch.nn.Modul
         if options:
             raise InputError(f"{e.name} rejected the options {sorted(options)} ({exc}); see pyiqa's documentation of {e.pyiqa_name!r} for the options it takes.") from None
         raise
+    check_finite(e.name, model.net)
     return model.net
 
 
@@ -63,6 +65,11 @@ class _PyiqaModule:
             fix = "repeat the gray channel with x.expand(-1, 3, -1, -1)" if x.shape[1] == 1 else "convert the images to RGB"
             raise InputError(f"{self.entry.name} takes {need}, got {x.shape[1]}; {fix}.")
 
+    def _check_square(self, x: torch.Tensor) -> None:
+        h, w = x.shape[-2:]
+        if self.entry.square_only and h != w:
+            raise InputError(f"{self.entry.name} takes square images only (pyiqa's {self.entry.pyiqa_name} gives wrong values on others), got {h}×{w}; crop them to {min(h, w)}×{min(h, w)}.")
+
     def _run(self, *images: torch.Tensor) -> torch.Tensor:
         """pyiqa's score per image, in float32, with gradients only where the metric has them."""
         grad = torch.is_grad_enabled() and self.entry.differentiable
@@ -76,6 +83,12 @@ class _PyiqaModule:
             out = self.net(*inputs)
         if isinstance(out, tuple):
             out = out[0]
+        if not bool(torch.isfinite(out).all()):
+            size = "×".join(str(s) for s in images[0].shape[-2:])
+            raise InputError(
+                f"{self.entry.name} returned NaN or Inf for these {size} images, where pyiqa's formula is undefined "
+                "(typically flat or very small images); use larger, textured images or another metric."
+            )
         return out.reshape(images[0].shape[0])
 
 
@@ -84,6 +97,7 @@ class PyiqaDistortion(_PyiqaModule, rdpkit.Distortion):
 
     def _distance(self, x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
         self._check_channels(x)
+        self._check_square(x)
         t = self.entry.transform
         if t == "offset":
             # Two calls, not one on the concatenated pairs: on the CPU the doubled batch was
@@ -102,6 +116,7 @@ class PyiqaCritic(_PyiqaModule, rdpkit.Critic):
 
     def _score(self, x: torch.Tensor) -> torch.Tensor:
         self._check_channels(x)
+        self._check_square(x)
         s = self._run(x)
         return (s if self.entry.transform == "identity" else -s).to(x.dtype)
 

@@ -24,7 +24,7 @@ pyiqa = pytest.importorskip("pyiqa")
 # (pyiqa name, hypothesis examples, image side): the slow ones get few, small examples.
 WEIGHT_FREE_FR = [
     ("ssim", 6, 32), ("ssimc", 6, 32), ("psnr", 8, 32), ("psnry", 6, 32), ("fsim", 4, 32), ("gmsd", 6, 32),
-    ("vsi", 2, 32), ("vif", 2, 33), ("nlpd", 2, 32), ("mad", 2, 32), ("cw_ssim", 2, 64), ("ms_ssim", 2, 161),
+    ("vsi", 2, 32), ("vif", 2, 33), ("nlpd", 2, 32), ("mad", 2, 79), ("cw_ssim", 2, 64), ("ms_ssim", 2, 161),
 ]
 WEIGHT_FREE_NR = ["entropy", "piqe"]
 
@@ -233,3 +233,142 @@ def test_undefined_gradients_on_flat_images_are_taken_as_zero(registry):
     y = x.clone().mul(0.8).requires_grad_(True)
     registry.create("distortion", "pyiqa-fsim")(x, y).sum().backward()
     assert bool(torch.isfinite(y.grad).all())
+
+
+# -- sizes, finite values, safe loading -----------------------------------------------------
+
+
+def _measurer():
+    """plugins/rdpkit-pyiqa/measure_min_size.py, the script that measured catalog.MIN_SIZE."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(catalog.__file__).parents[1] / "measure_min_size.py"
+    spec = importlib.util.spec_from_file_location("measure_min_size", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+MEASURED = ["ssim", "ms_ssim", "psnr", "nlpd", "mad", "cw_ssim", "gmsd", "vif", "fsim", "vsi"]
+
+
+def test_every_measured_metric_has_its_minimum_in_the_catalogue():
+    assert set(MEASURED) <= set(catalog.MIN_SIZE) and set(_measurer().METRICS) == set(MEASURED)
+
+
+@pytest.mark.parametrize("name", MEASURED)
+def test_the_recorded_minimum_side_gives_finite_values_that_see_the_noise(registry, name):
+    measure = _measurer()
+    e = catalog.entry(name)
+    d = registry.create("distortion", e.name)
+    assert d.min_size == e.min_size >= 1
+    assert measure.failure(d, e.min_size) == ""
+    # Not every side below fails (mad works at 76 and 77 but not 78); the one just below must.
+    assert e.min_size == 1 or measure.failure(d, e.min_size - 1) != ""
+
+
+@pytest.mark.parametrize(("name", "side"), [("gmsd", 2), ("gmsd", 3), ("fsim", 1), ("ssim", 8)])
+def test_images_below_the_minimum_are_refused_with_one_sentence(registry, name, side):
+    x = torch.rand(1, 3, side, side)
+    with pytest.raises(rdpkit.InputError, match=f"at least {catalog.MIN_SIZE[name]}×{catalog.MIN_SIZE[name]}") as err:
+        registry.create("distortion", catalog.rdpkit_name(name))(x, x)
+    assert str(err.value).endswith(".") and str(err.value).count(". ") == 0
+
+
+def test_mad_on_small_images_is_refused_rather_than_blind_to_noise(registry):
+    x = load_image("builtin:astronaut", size=16).reshape(1, 3, 16, 16)
+    y = (x + 0.2 * torch.randn(x.shape, generator=torch.Generator().manual_seed(0))).clamp(0, 1)
+    with pytest.raises(rdpkit.InputError, match="at least"):
+        registry.create("distortion", "pyiqa-mad")(x, y)
+
+
+def test_mad_refuses_non_square_images_where_pyiqa_scrambles_its_filter(registry):
+    x = load_image("builtin:astronaut", size=(96, 103)).reshape(1, 3, 96, 103)
+    y = (x + 0.2 * torch.randn(x.shape, generator=torch.Generator().manual_seed(0))).clamp(0, 1)
+    assert float(pyiqa_direct("mad", y, x)) == 0.0  # pyiqa's own value: blind to heavy noise
+    with pytest.raises(rdpkit.InputError, match="square images only.*got 96×103; crop them to 96×96") as err:
+        registry.create("distortion", "pyiqa-mad")(x, y)
+    assert str(err.value).endswith(".") and str(err.value).count(". ") == 0
+
+
+class _Broken(torch.nn.Module):
+    """Stands for a pyiqa network that returns NaN or Inf."""
+
+    def __init__(self, value: float) -> None:
+        super().__init__()
+        self.value = value
+
+    def forward(self, *images: torch.Tensor) -> torch.Tensor:
+        return torch.full((images[0].shape[0],), self.value)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+@pytest.mark.parametrize(("kind", "name"), [("distortion", "pyiqa-gmsd"), ("distortion", "pyiqa-psnr"), ("critic", "pyiqa-entropy")])
+def test_non_finite_pyiqa_output_is_one_sentence(registry, kind, name, value):
+    m = registry.create(kind, name)
+    m.net = _Broken(value)
+    x = torch.rand(1, 3, 32, 32)
+    with pytest.raises(rdpkit.InputError, match=f"{name} .*returned NaN or Inf") as err:
+        m(x, x.flip(-1)) if kind == "distortion" else m.score(x)
+    assert str(err.value).endswith(".") and str(err.value).count(". ") == 0
+
+
+def test_pyiqa_checkpoints_are_loaded_as_weights_only(tmp_path):
+    from rdpkit_pyiqa.weights import safe_loading
+
+    class Payload:
+        """Creates a file when unpickled: proof that the file's code ran."""
+
+        def __reduce__(self):
+            return (open, (str(tmp_path / "ran"), "w"))
+
+    path = tmp_path / "plain.pth"
+    torch.save({"w": Payload()}, path)
+    with pytest.raises(rdpkit.WeightsUnavailable, match="does not unpickle") as err, safe_loading("pyiqa-x"):
+        torch.load(path, map_location="cpu", weights_only=False)  # what pyiqa's loaders ask for
+    assert not (tmp_path / "ran").exists() and "weights_only" not in str(err.value)
+
+
+def test_a_cached_pyiqa_file_that_fails_the_hash_in_its_name_is_refused(registry, no_network, empty_caches, tmp_path):
+    import pyiqa.utils.download_util
+
+    folder = tmp_path / "hub" / "pyiqa"
+    folder.mkdir(parents=True)
+    torch.save({"w": torch.zeros(3)}, folder / "PieAPPv0.1-0937b014.pth")  # the right name, other content
+    assert pyiqa.utils.download_util.DEFAULT_CACHE_DIR == str(folder)
+    with pytest.raises(rdpkit.WeightsUnavailable, match="sha256 .* does not start with '0937b014'") as err:
+        registry.create("distortion", "pyiqa-pieapp")
+    assert str(err.value).endswith(".") and str(err.value).count(". ") == 0
+
+
+def test_non_finite_weights_are_refused_when_the_metric_is_built(registry, monkeypatch):
+    import pyiqa as real
+
+    make = real.create_metric
+
+    def poisoned(*args, **kwargs):
+        metric = make(*args, **kwargs)
+        metric.net.register_buffer("poison", torch.tensor([1.0, float("nan")]))
+        return metric
+
+    monkeypatch.setattr(real, "create_metric", poisoned)
+    with pytest.raises(rdpkit.WeightsUnavailable, match="non-finite") as err:
+        registry.create("distortion", "pyiqa-gmsd")
+    assert "'poison'" in str(err.value)
+
+
+def test_the_distribution_states_its_licence():
+    # `rdpkit plugins` shows the licence the installed metadata states (reinstall after editing pyproject.toml).
+    import importlib.metadata
+
+    assert importlib.metadata.metadata("rdpkit-pyiqa").get("License-Expression") == "MIT"
+
+
+def test_readme_states_pyiqas_licence_as_installed():
+    import importlib.metadata
+    from pathlib import Path
+
+    licence = importlib.metadata.metadata("pyiqa").get("License-Expression")
+    readme = (Path(catalog.__file__).parents[1] / "README.md").read_text()
+    assert licence == "PolyForm-Noncommercial-1.0.0" and licence in readme and "noncommercial" in readme.lower()

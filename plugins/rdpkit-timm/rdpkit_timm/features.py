@@ -15,7 +15,7 @@ import torch
 
 import rdpkit
 
-from .weights import cached_weights
+from .weights import cached_weights, check_finite, load_failure
 
 
 class DeepFeatures(rdpkit.Distortion):
@@ -52,7 +52,13 @@ class DeepFeatures(rdpkit.Distortion):
         cfg = model.pretrained_cfg
         if pretrained:
             overlay = None if download else {"file": cached_weights(backbone, cfg)}
-            model = timm.create_model(backbone, pretrained=True, features_only=True, out_indices=layers, pretrained_cfg_overlay=overlay)
+            try:
+                model = timm.create_model(backbone, pretrained=True, features_only=True, out_indices=layers, pretrained_cfg_overlay=overlay)
+            except Exception as exc:  # safetensors, torch.load and load_state_dict errors alike mean an unusable file
+                if overlay is None:
+                    raise
+                raise load_failure(backbone, overlay["file"], exc) from None
+            check_finite(backbone, model)
         else:
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(seed)

@@ -5,11 +5,20 @@ timm publishes most weights on the Hugging Face Hub (``model.safetensors`` or
 torch hub caches. `cached_weights` looks in both caches and returns the file, which timm
 then loads as a local file (``pretrained_cfg_overlay={"file": ...}``): no look-up, no
 request, no timeout.
+
+Neither cache checks a file once it is there, so `cached_weights` does: the Hugging Face
+cache names each downloaded weights file (a blob) by its sha256, and the torch hub names
+files with a sha256 prefix (``resnet18-5c106cde.pth``); a file whose content disagrees
+with its name is refused. `load_failure` and `check_finite` turn what goes wrong while
+timm reads the file into one sentence.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import pickle
+import re
 from typing import Any
 from urllib.parse import urlparse
 
@@ -18,6 +27,59 @@ import torch
 import rdpkit
 
 HF_FILES = ("model.safetensors", "pytorch_model.bin")
+# At least 8 hex digits: shorter runs after a dash are ordinary words, not hashes.
+_HASH_PREFIX = r"-([a-f0-9]{8,64})\."
+
+
+def _sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _verified(name: str, path: str) -> str:
+    """`path`, once its content agrees with the sha256 its cache names it by (when it is named by one)."""
+    blob = os.path.basename(os.path.realpath(path))
+    if re.fullmatch(r"[0-9a-f]{64}", blob):
+        want, how = blob, f"the Hugging Face blob it is stored as, {blob[:12]}…"
+    else:
+        found = re.search(_HASH_PREFIX, os.path.basename(path))
+        if found is None:
+            return path
+        want, how = found.group(1), f"the prefix {found.group(1)!r} in its name"
+    digest = _sha256(path)
+    if not digest.startswith(want):
+        raise rdpkit.WeightsUnavailable(
+            f"timm backbone {name!r} cannot use {path!r}: its sha256 {digest[:12]}… does not match {how}, "
+            "so it is damaged or was replaced; delete it and fetch it again, or create the metric with download=True."
+        )
+    return path
+
+
+def load_failure(name: str, path: str, exc: BaseException) -> rdpkit.WeightsUnavailable:
+    """One sentence for an error timm raised while reading the weights file `path`."""
+    link: BaseException | None = exc
+    while link is not None and not isinstance(link, pickle.UnpicklingError):
+        link = link.__cause__ or link.__context__
+    if link is not None:
+        # timm's own message advises weights_only=False, the path that runs the file's code.
+        return rdpkit.WeightsUnavailable(
+            f"timm backbone {name!r} cannot use {path!r}: it holds Python objects besides tensors, which rdpkit does not unpickle "
+            "because that can run code from the file; delete it and fetch it again, or create the metric with download=True."
+        )
+    return rdpkit.WeightsUnavailable(
+        f"timm backbone {name!r}'s weights file {path!r} cannot be loaded ({type(exc).__name__}), so it is damaged or belongs to another model; "
+        "delete it and fetch it again, or create the metric with download=True."
+    )
+
+
+def check_finite(name: str, model: torch.nn.Module) -> None:
+    """Refuse a backbone with a NaN or infinite parameter or buffer."""
+    for key, tensor in [*model.named_parameters(), *model.named_buffers()]:
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise rdpkit.WeightsUnavailable(f"timm backbone {name!r} loaded non-finite weights (NaN or Inf) into {key!r}; delete its weights file and fetch it again.")
 
 
 def cached_weights(name: str, cfg: Any) -> str:
@@ -33,7 +95,7 @@ def cached_weights(name: str, cfg: Any) -> str:
         for file in (filename,) if filename else HF_FILES:
             found = huggingface_hub.try_to_load_from_cache(repo, file, cache_dir=hf_cache)
             if isinstance(found, str):
-                return found
+                return _verified(name, found)
         raise rdpkit.WeightsUnavailable(
             f"timm backbone {name!r} needs {filename or HF_FILES[0]!r} of the Hugging Face repository {repo!r}, which is not in "
             f"the Hugging Face cache {hf_cache}; fetch it there with `hf download {repo}`, "
@@ -42,7 +104,7 @@ def cached_weights(name: str, cfg: Any) -> str:
     if url:
         path = os.path.join(torch.hub.get_dir(), "checkpoints", os.path.basename(urlparse(url).path))
         if os.path.isfile(path):
-            return path
+            return _verified(name, path)
         raise rdpkit.WeightsUnavailable(
             f"timm backbone {name!r} needs the weights file {os.path.basename(path)!r}, which is not in {os.path.dirname(path)}; "
             f"put it there (it is published at {url}), or create the metric with download=True to fetch it or pretrained=False for a random backbone."

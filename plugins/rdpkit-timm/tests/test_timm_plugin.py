@@ -97,3 +97,87 @@ def test_missing_weights_are_one_sentence(registry, hf_cache):
 def test_bad_options_are_one_sentence(registry, options, match):
     with pytest.raises(rdpkit.InputError, match=match):
         registry.create("distortion", "timm", pretrained=False, **options)
+
+
+def _one_sentence(err: pytest.ExceptionInfo) -> str:
+    msg = str(err.value)
+    assert msg.endswith(".") and ". " not in msg and "\n" not in msg, msg
+    return msg
+
+
+def _cache_file(hf_cache, name: str, content: bytes, blob: str | None = None):
+    """Lay `content` out as the Hugging Face cache does: a blob named by its sha256, linked from a snapshot."""
+    import hashlib
+
+    repo = hf_cache / "models--timm--resnet18.a1_in1k"
+    blob = blob or hashlib.sha256(content).hexdigest()
+    (repo / "blobs").mkdir(parents=True, exist_ok=True)
+    (repo / "blobs" / blob).write_bytes(content)
+    snapshot = repo / "snapshots" / "0123456789abcdef"
+    snapshot.mkdir(parents=True, exist_ok=True)
+    (repo / "refs").mkdir(exist_ok=True)
+    (repo / "refs" / "main").write_text("0123456789abcdef")
+    (snapshot / name).symlink_to(f"../../blobs/{blob}")
+
+
+def _safetensors_bytes(state, tmp_path) -> bytes:
+    from safetensors.torch import save_file
+
+    save_file(state, str(tmp_path / "staged.safetensors"))
+    return (tmp_path / "staged.safetensors").read_bytes()
+
+
+def test_a_cached_file_that_fails_its_blob_sha256_is_refused(registry, hf_cache, tmp_path):
+    torch.manual_seed(9)
+    state = timm.create_model("resnet18", pretrained=False).state_dict()
+    content = bytearray(_safetensors_bytes(state, tmp_path))
+    import hashlib
+
+    blob = hashlib.sha256(content).hexdigest()
+    content[-1] ^= 0x01  # one flipped bit in the last weight: the file still parses
+    _cache_file(hf_cache, "model.safetensors", bytes(content), blob=blob)
+    with pytest.raises(rdpkit.WeightsUnavailable, match="sha256 .* does not match") as err:
+        registry.create("distortion", "timm")
+    _one_sentence(err)
+
+
+def test_a_cached_file_with_non_finite_weights_is_refused(registry, hf_cache, tmp_path):
+    state = timm.create_model("resnet18", pretrained=False).state_dict()
+    state["layer1.0.conv1.weight"][0, 0, 0, 0] = float("nan")
+    _cache_file(hf_cache, "model.safetensors", _safetensors_bytes(state, tmp_path))
+    with pytest.raises(rdpkit.WeightsUnavailable, match="non-finite") as err:
+        registry.create("distortion", "timm")
+    assert "layer1.0.conv1.weight" in _one_sentence(err)
+
+
+def test_a_damaged_cached_file_is_one_sentence(registry, hf_cache):
+    _cache_file(hf_cache, "model.safetensors", b"not safetensors at all")
+    with pytest.raises(rdpkit.WeightsUnavailable, match="cannot be loaded") as err:
+        registry.create("distortion", "timm")
+    _one_sentence(err)
+
+
+class _Payload:
+    def __init__(self, marker) -> None:
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_a_cached_pickle_with_code_is_refused_without_advising_the_unsafe_path(registry, hf_cache, tmp_path):
+    import io
+
+    buffer = io.BytesIO()
+    torch.save({"conv1.weight": _Payload(tmp_path / "ran")}, buffer)
+    _cache_file(hf_cache, "pytorch_model.bin", buffer.getvalue())
+    with pytest.raises(rdpkit.WeightsUnavailable, match="does not unpickle") as err:
+        registry.create("distortion", "timm")
+    assert not (tmp_path / "ran").exists() and "weights_only" not in _one_sentence(err)
+
+
+def test_the_distribution_states_its_licence():
+    # `rdpkit plugins` shows the licence the installed metadata states (reinstall after editing pyproject.toml).
+    import importlib.metadata
+
+    assert importlib.metadata.metadata("rdpkit-timm").get("License-Expression") == "MIT"
