@@ -1,6 +1,6 @@
 """The factorized prior of Ballé et al. (ICLR 2018, appendix 6.1): one learned density per channel.
 
-Each channel's cumulative c(v) is a sigmoid of a small monotone network (filters 1-3-3-3-1,
+Each channel's cumulative c(v) is a sigmoid of a small monotone network (filters 1-3-3-3-3-1,
 softplus matrices, tanh gates), exactly CompressAI's EntropyBottleneck, so its checkpoints map
 across. The likelihood of a quantised value is c(v + ½) − c(v − ½), computed on the side of
 the median where the sigmoids do not saturate. Unlike CompressAI, no auxiliary loss learns the
@@ -19,7 +19,7 @@ from torch import nn
 from .gdn import lower_bound
 from .tables import MAX_VALUES, TAIL_MASS, Tables, from_pmfs, register_table_buffers
 
-FILTERS = (3, 3, 3)
+FILTERS = (3, 3, 3, 3)
 INIT_SCALE = 10.0
 #: Likelihoods are bounded below so that −log2 stays finite (CompressAI's bound).
 LIKELIHOOD_BOUND = 1e-9
