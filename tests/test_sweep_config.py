@@ -50,7 +50,9 @@ def test_presets_come_from_plugins_and_parse():
     assert {"digits", "digits-smoke"} <= set(names)
     for name in names:
         cfg = preset(name)
-        assert list(sweep_trials(cfg).values()) and cfg.evaluate.perception.name == "rdpkit:wasserstein-critic"
+        assert list(sweep_trials(cfg).values()), f"preset {name} holds no trial"
+        assert all(c.codec.name.partition(":")[0] for c in cfg.codecs) and ":" in cfg.evaluate.perception.name, "presets name components qualified"
+    assert preset("digits").evaluate.perception.name == "rdpkit:wasserstein-critic"
     assert len(sweep_trials(preset("digits-smoke"))) <= 6
 
 
