@@ -139,6 +139,17 @@ def evaluate(crop: int, figure_path: Path | None, threads: int | None) -> None:
         if points is not anchor:
             lo, hi = overlap(anchor, points)
             click.echo(f"  BD-rate against JPEG on PSNR: {bd_rate_against(anchor, points):+.1f}% (over {lo:.2f}-{hi:.2f} dB)")
+    click.echo("rate from the bytes beside the model's estimate (mean over images, bits per pixel)")
+    for kind in ("hyperprior", "factorized"):
+        for q in range(1, 6):
+            codec = rdpkit.codec(kind, quality=q)
+            reports = [codec.rate(x) for x in images]
+            pixels = [x.shape[-1] * x.shape[-2] for x in images]
+            measured = sum(r.rate.bits_per_image / p for r, p in zip(reports, pixels)) / len(images)
+            estimated = sum(r.estimated_bits_per_image / p for r, p in zip(reports, pixels)) / len(images)
+            payload = sum(r.rate.payload_bits_per_image / p for r, p in zip(reports, pixels)) / len(images)
+            click.echo(f"  {kind} q={q}: measured {measured:.4f} (payload {payload:.4f}), estimated {estimated:.4f}, "
+                       f"gap {measured - estimated:+.4f} bpp ({100 * (measured - estimated) / estimated:+.1f}%; payload alone {100 * (payload - estimated) / estimated:+.1f}%)")
     if figure_path is not None:
         sides = "whole images" if not crop else f"{crop}×{crop} centre crops"
         fig = figure(curves, f"held-out photographs (astronaut, coffee, china), {sides}")

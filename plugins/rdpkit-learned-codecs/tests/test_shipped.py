@@ -1,0 +1,71 @@
+"""The shipped models: verified at load, carrying the record of how they were made, and (acceptance) beating
+JPEG on photographs they never saw; the sweep preset that compares them with JPEG and WebP."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+import rdpkit
+import rdpkit.testing as rt
+from rdpkit.errors import WeightsUnavailable
+from rdpkit_learned_codecs import plugin, shipped
+from rdpkit_learned_codecs.evaluate import bd_rate_against, curve, held_out, jpeg_curve, overlap
+from rdpkit_learned_codecs.storage import sha256_file
+
+RECORD_FIELDS = {"command", "seed", "data", "schedule", "architecture", "versions", "training_wall_s", "sha256", "bytes", "history"}
+
+
+@pytest.mark.parametrize("kind", ["hyperprior", "factorized"])
+def test_shipped_files_match_their_digests_and_records(kind):
+    path, digest = shipped.shipped(kind)
+    record = json.loads(path.with_suffix(".json").read_text())
+    assert len(digest) == 64 and sha256_file(path) == digest == record["sha256"]
+    assert RECORD_FIELDS <= record.keys() and record["data"]["source"] == "builtin:training"
+    assert not set(record["data"]["images"]) & {f"builtin:{n}" for n in rdpkit.data.HELD_OUT}
+
+
+@pytest.mark.parametrize("kind, rates", [("hyperprior", 5), ("factorized", 5)])
+def test_quality_loads_a_shipped_model_ready_to_code(kind, rates):
+    codec = rdpkit.codec(kind, quality=rates)
+    assert codec.fitted and not codec.learnable and codec.config.rates == rates
+    rt.check_codec(codec)
+
+
+def test_a_shipped_file_that_was_replaced_is_refused(tmp_path, monkeypatch):
+    path, _ = shipped.shipped("factorized")
+    copy = tmp_path / path.name
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 1
+    copy.write_bytes(bytes(data))
+    monkeypatch.setattr(shipped, "FOLDER", tmp_path)
+    with pytest.raises(WeightsUnavailable, match="damaged or was replaced"):
+        rdpkit.codec("factorized", quality=1)
+    monkeypatch.setitem(shipped.SHIPPED, "factorized", (path.name, ""))
+    with pytest.raises(WeightsUnavailable, match="no recorded sha256"):
+        rdpkit.codec("factorized", quality=1)
+
+
+def test_acceptance_hyperprior_beats_jpeg_on_held_out_photographs():
+    # 256×256 centre crops of astronaut, coffee and china (never trained on); the README's figure uses 512×512.
+    images = held_out(256)
+    jpeg = jpeg_curve(images, (5, 10, 20, 30, 50, 75))
+    ours = curve({q: rdpkit.codec("hyperprior", quality=q) for q in range(1, 6)}, images)
+    lo, hi = overlap(jpeg, ours)
+    assert hi - lo > 3, f"the curves share only {lo:.1f}-{hi:.1f} dB"
+    assert bd_rate_against(jpeg, ours) < -10
+
+
+def test_the_preset_is_a_valid_sweep_that_trains_nothing():
+    from rdpkit.sweep.config import SweepConfig
+
+    registry = rt.fresh_registry()
+    registry.register(plugin, distribution="rdpkit-learned-codecs")
+    spec = next(s for s in plugin.rdpkit_sweep_presets() if s.name == "learned-codecs-heldout")
+    from rdpkit_learned_codecs.presets import heldout
+
+    config = SweepConfig.from_dict(heldout())
+    config.validate(registry)
+    assert spec.name == config.name and config.data.split[0] == 0
