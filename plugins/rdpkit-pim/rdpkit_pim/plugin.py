@@ -18,3 +18,17 @@ def rdpkit_distortions() -> list[rdpkit.Spec]:
             citation=CITATION,
         )
     ]
+
+
+@rdpkit.hookimpl
+def rdpkit_feature_extractors() -> list[rdpkit.Spec]:
+    return [
+        rdpkit.Spec(
+            "pim",
+            "rdpkit_pim.features:PIMFeatures",
+            summary="PIM's representation z: per scale, the spatial mean and spread of E[z | x] (self-trained, offline: FID/KID with no download)",
+            needs_weights=True,
+            weights="shipped with rdpkit-pim (sha256-checked), or checkpoint=PATH",
+            citation=CITATION,
+        )
+    ]

@@ -115,3 +115,14 @@ def test_the_distribution_states_its_licence():
     import importlib.metadata
 
     assert importlib.metadata.metadata("rdpkit-pim").get("License-Expression") == "MIT"
+
+
+def test_pim_representation_as_a_feature_extractor():
+    f = rdpkit.features("pim")
+    assert f.feature_kind == "self-trained" and f.info.distribution == "rdpkit-pim"
+    rt.check_features(f, max_examples=3)
+    x = rdpkit.load_source("builtin:held-out", size=64)
+    noisy = (x + 0.2 * torch.randn(x.shape, generator=torch.Generator().manual_seed(0))).clamp(0, 1)
+    same = rdpkit.divergence("frechet", extractor="pim").estimate(torch.cat([x, x]), torch.cat([x, x])).value
+    far = rdpkit.divergence("frechet", extractor="pim").estimate(torch.cat([x, x]), torch.cat([noisy, noisy])).value
+    assert same < 1e-9 < far, "noise moves the images in PIM's space"
