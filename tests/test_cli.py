@@ -67,3 +67,15 @@ def test_plugins_counts_per_kind_and_list_says_which_plugins_failed(monkeypatch)
     listing = run("list")
     assert listing.exit_code == 0 and "1 plugin(s) did not load (broken); `rdpkit plugins` says why." in listing.output
     assert "kaput" in run("plugins").output
+
+
+def test_plugins_name_a_dependency_whose_licence_restricts_use():
+    import importlib.util
+
+    if importlib.util.find_spec("rdpkit_pyiqa") is None or importlib.util.find_spec("pyiqa") is None:
+        import pytest
+
+        pytest.skip("rdpkit-pyiqa is not installed (make test WITHOUT=rdpkit-pyiqa)")
+    recs = {r["name"]: r for r in map(json.loads, run("plugins", "--json").output.splitlines())}
+    assert recs["pyiqa"]["licence"].startswith("MIT (installs pyiqa: PolyForm-Noncommercial")
+    assert recs["builtin"]["licence"] == "MIT"

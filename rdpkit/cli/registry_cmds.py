@@ -16,8 +16,11 @@ from .common import JSON_HELP
 from .output import console, print_json, table
 
 
-def licence(distribution: str) -> str:
-    """The licence a distribution's metadata states (License-Expression, License, or a licence classifier)."""
+#: Words in a licence that restrict how its software may be used: such a dependency is named beside the plugin's own licence.
+RESTRICTIVE = ("noncommercial", "non-commercial", "polyform", "commons clause", "proprietary", "cc-by-nc")
+
+
+def _own_licence(distribution: str) -> str:
     import importlib.metadata as md
 
     try:
@@ -29,6 +32,28 @@ def licence(distribution: str) -> str:
         classifiers = [c.split("::")[-1].strip() for c in meta.get_all("Classifier") or [] if c.startswith("License ::")]
         text = ", ".join(classifiers) or (text.splitlines()[0][:60] if text else "not stated")
     return text
+
+
+def licence(distribution: str) -> str:
+    """The licence a distribution's metadata states, and any direct dependency whose licence restricts use
+    (a plugin under MIT that installs a non-commercial library is not free to use commercially)."""
+    import importlib.metadata as md
+    import re
+
+    own = _own_licence(distribution)
+    try:
+        requires = md.requires(distribution) or []
+    except md.PackageNotFoundError:
+        return own
+    notes = []
+    for requirement in requires:
+        if "extra ==" in requirement:
+            continue
+        name = re.split(r"[\s;<>=!~\[(]", requirement.strip(), maxsplit=1)[0]
+        theirs = _own_licence(name)
+        if any(word in theirs.lower() for word in RESTRICTIVE):
+            notes.append(f"{name}: {theirs}")
+    return own + (f" (installs {'; '.join(notes)})" if notes else "")
 
 
 def _registered(r: PluginRecord, verbose: bool) -> str:
