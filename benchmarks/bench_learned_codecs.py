@@ -51,10 +51,11 @@ import json, sys, time, numpy as np, torch
 from compressai.models import ScaleHyperprior
 torch.set_num_threads(int(sys.argv[3]))
 state = torch.load(sys.argv[1], weights_only=True)
+scale_table = state.pop("gaussian_conditional.scale_table")
 net = ScaleHyperprior(state["g_a.0.weight"].shape[0], state["g_a.6.weight"].shape[0])
-missing, unexpected = net.load_state_dict(state, strict=False)
-assert not unexpected and all(k.endswith(("_quantized_cdf", "_offset", "_cdf_length", "quantiles", "target", ".bound", "pedestal", "scale_bound")) for k in missing), (missing, unexpected)
-net.update(force=True)
+missing, unexpected = torch.nn.Module.load_state_dict(net, state, strict=False)  # CompressAI's own override wants its CDF buffers, which update() computes
+assert not unexpected and all(k.endswith(("_quantized_cdf", "_offset", "_cdf_length", "quantiles", "target", ".bound", "pedestal", "scale_bound", "scale_table")) for k in missing), (missing, unexpected)
+net.update(scale_table=scale_table, force=True)
 net.eval()
 x = torch.from_numpy(np.load(sys.argv[2]))
 best = {"encode": 1e9, "decode": 1e9}
