@@ -215,3 +215,24 @@ def test_bad_options_are_one_sentence(options, match):
 def test_coding_before_training_says_what_to_do(photo):
     with pytest.raises(rdpkit.RdpkitError, match="not trained; call fit"):
         HyperpriorCodec(channels=8, latent_channels=12).encode(photo)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_mutated_bitstreams_raise_only_rdpkit_errors(tiny_codecs, kind, photo):
+    codec = tiny_codecs[kind]
+    bits = codec.encode(photo[..., :40, :40])
+
+    @settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+    @given(st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), min_size=1, max_size=6), st.integers(0, 3))
+    def fuzz(edits, cut):
+        payload = bytearray(bits.payload)
+        for pos, value in edits:
+            payload[pos % len(payload)] = value
+        forged = Bitstream(bits.codec, bits.shape, bytes(payload[: len(payload) - 4 * cut]), bits.header)
+        try:
+            y = codec.decode(forged.to_bytes())
+        except rdpkit.RdpkitError:
+            return
+        assert y.shape == (1, 3, 40, 40) and 0 <= float(y.min()) and float(y.max()) <= 1
+
+    fuzz()
