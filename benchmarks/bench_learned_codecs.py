@@ -40,11 +40,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from rdpkit_learned_codecs import integer_net
+from rdpkit_learned_codecs.padding import pad
 
 import rdpkit
 from rdpkit.data import load_image
-from rdpkit_learned_codecs import integer_net
-from rdpkit_learned_codecs.padding import pad
 
 COMPRESSAI_SIDE = r"""
 import json, sys, time, numpy as np, torch

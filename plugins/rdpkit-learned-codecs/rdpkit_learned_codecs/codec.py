@@ -231,7 +231,7 @@ class LearnedCodec(Codec):
     def _code(self, x: torch.Tensor) -> tuple[Bitstream, float]:
         """The bitstream of `x` and the code length its tables assign (bits)."""
         model = self._trained()
-        n, c, h, w = x.shape
+        n, c = x.shape[:2]
         if c not in (1, 3):
             raise InputError(f"the {self.KIND} codec codes RGB (or grey) images, got {c} channels; give N×3×H×W or N×1×H×W images.")
         param = next(model.parameters())
@@ -274,7 +274,7 @@ class LearnedCodec(Codec):
         if not isinstance(bits, Bitstream):
             bits = Bitstream.from_bytes(bytes(bits))
         model = self._trained()
-        n, c, h, w = check_shape(bits, channels=(1, 3))
+        n, _, h, w = check_shape(bits, channels=(1, 3))
         written_by = field(bits, "model", str)
         if written_by != self.fingerprint:
             raise CorruptBitstream(f"this bitstream was written by {self.KIND} model {written_by[:16]}, but this codec is model {self.fingerprint} ({self.source}); decode it with the model that wrote it.")

@@ -34,7 +34,7 @@ _NIBBLE = 4
 _WORD = np.dtype("<u4")
 
 
-def _model(freqs: np.ndarray):  # noqa: ANN202 (a constriction model)
+def _model(freqs: np.ndarray):
     import constriction
 
     return constriction.stream.model.Categorical(np.asarray(freqs, dtype=np.float64), perfect=False)
@@ -129,7 +129,7 @@ class Reader:
         self.decoder = constriction.stream.queue.RangeDecoder(self.words)
         self.mirror = constriction.stream.queue.RangeEncoder()
 
-    def _decode(self, model, count: int) -> np.ndarray:  # noqa: ANN001 (a constriction model)
+    def _decode(self, model, count: int) -> np.ndarray:
         try:
             symbols = self.decoder.decode(model, count)
             self.mirror.encode(symbols, model)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -71,7 +70,3 @@ def scale_indices(scales_fixed: torch.Tensor, thresholds: torch.Tensor) -> torch
     count of integer comparisons, the same on every machine.
     """
     return torch.searchsorted(thresholds, scales_fixed.contiguous(), right=False)
-
-
-def as_numpy(indices: torch.Tensor) -> np.ndarray:
-    return indices.cpu().numpy().astype(np.int64)

@@ -13,8 +13,3 @@ def pad(x: torch.Tensor, stride: int) -> torch.Tensor:
         return x
     # Replicate, not zeros: a flat edge costs almost no bits and does not ring into the image.
     return F.pad(x, (0, pw, 0, ph), mode="replicate")
-
-
-def latent_size(h: int, w: int, stride: int) -> tuple[int, int]:
-    """The latent's height and width for an h×w image (after padding)."""
-    return -(-h // stride), -(-w // stride)

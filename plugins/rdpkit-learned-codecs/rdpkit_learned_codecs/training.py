@@ -11,7 +11,7 @@ interrupted one stopped.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -132,10 +132,6 @@ def train(run: Run, crops: Crops, schedule: Schedule, *, seed: int, checkpoint: 
     bar.close()
     model.eval()
     return run
-
-
-def schedule_record(schedule: Schedule) -> dict[str, Any]:
-    return asdict(schedule)
 
 
 def finish(model: CodecModel, *, half: bool = False) -> CodecModel:

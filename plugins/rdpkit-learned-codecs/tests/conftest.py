@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from rdpkit_learned_codecs.codec import FactorizedCodec, HyperpriorCodec
 
 TINY = {"channels": 8, "latent_channels": 12}

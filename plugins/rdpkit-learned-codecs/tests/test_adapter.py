@@ -6,11 +6,16 @@ import struct
 
 import pytest
 import torch
+from rdpkit_learned_codecs.adapter import (
+    CompressAIProtocolCodec,
+    ProtocolView,
+    pack,
+    unpack,
+)
 
 import rdpkit.testing as rt
 from rdpkit.bitstream import Bitstream
 from rdpkit.errors import CorruptBitstream, InputError
-from rdpkit_learned_codecs.adapter import CompressAIProtocolCodec, ProtocolView, pack, unpack
 
 
 class Toy(torch.nn.Module):

@@ -10,13 +10,13 @@ import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from rdpkit_learned_codecs import plugin
+from rdpkit_learned_codecs.codec import FactorizedCodec, HyperpriorCodec
 
 import rdpkit
 import rdpkit.testing as rt
 from rdpkit.bitstream import Bitstream
 from rdpkit.errors import CorruptBitstream, InputError, WeightsUnavailable
-from rdpkit_learned_codecs import plugin
-from rdpkit_learned_codecs.codec import FactorizedCodec, HyperpriorCodec
 
 KINDS = ["factorized", "hyperprior", "mean-scale"]
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 import torch
-
-from rdpkit.errors import InputError, WeightsUnavailable
 from rdpkit_learned_codecs import compressai
 from rdpkit_learned_codecs.codec import FactorizedCodec, HyperpriorCodec
 from rdpkit_learned_codecs.config import COMPRESSAI_LAMBDAS
 from rdpkit_learned_codecs.model import CodecModel
+
+from rdpkit.errors import InputError, WeightsUnavailable
 
 KINDS = {"bmshj2018-factorized": ("factorized", False), "bmshj2018-hyperprior": ("hyperprior", False), "mbt2018-mean": ("hyperprior", True)}
 CASES = [(arch, q) for arch in KINDS for q in range(1, 9)]

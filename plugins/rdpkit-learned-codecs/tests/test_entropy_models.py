@@ -5,12 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from scipy.stats import norm
-
 from rdpkit_learned_codecs.factorized_prior import FactorizedDensity
-from rdpkit_learned_codecs.gaussian import GaussianConditional, default_scale_table, scale_indices
+from rdpkit_learned_codecs.gaussian import (
+    GaussianConditional,
+    default_scale_table,
+    scale_indices,
+)
 from rdpkit_learned_codecs.gdn import GDN
 from rdpkit_learned_codecs.tables import MAX_VALUES, PRECISION, distance
+from scipy.stats import norm
 
 
 def test_gdn_and_igdn_follow_their_formula():

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from rdpkit_learned_codecs import integer_net as I
+from rdpkit_learned_codecs.transforms import hyper_synthesis
 from torch import nn
 
 from rdpkit.errors import InputError
-from rdpkit_learned_codecs import integer_net as I
-from rdpkit_learned_codecs.transforms import hyper_synthesis
 
 
 def _reference(layers: list[I.IntegerLayer], z: np.ndarray) -> np.ndarray:

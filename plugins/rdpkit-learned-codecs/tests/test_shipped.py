@@ -6,14 +6,19 @@ from __future__ import annotations
 import json
 
 import pytest
-import torch
+from rdpkit_learned_codecs import plugin, shipped
+from rdpkit_learned_codecs.evaluate import (
+    bd_rate_against,
+    curve,
+    held_out,
+    jpeg_curve,
+    overlap,
+)
+from rdpkit_learned_codecs.storage import sha256_file
 
 import rdpkit
 import rdpkit.testing as rt
 from rdpkit.errors import WeightsUnavailable
-from rdpkit_learned_codecs import plugin, shipped
-from rdpkit_learned_codecs.evaluate import bd_rate_against, curve, held_out, jpeg_curve, overlap
-from rdpkit_learned_codecs.storage import sha256_file
 
 RECORD_FIELDS = {"command", "seed", "data", "schedule", "architecture", "versions", "training_wall_s", "sha256", "bytes", "history"}
 

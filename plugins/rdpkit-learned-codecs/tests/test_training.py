@@ -7,11 +7,11 @@ import json
 import pytest
 import torch
 from click.testing import CliRunner
-
-from rdpkit.errors import InputError
 from rdpkit_learned_codecs.cli import main
 from rdpkit_learned_codecs.codec import FactorizedCodec, HyperpriorCodec
 from rdpkit_learned_codecs.crops import Crops
+
+from rdpkit.errors import InputError
 
 FIT = {"batch_size": 2, "crop": 32, "progress": False, "device": "cpu"}
 
