@@ -91,3 +91,17 @@ def test_tables_of_another_model_are_far_apart():
     a, b = FactorizedDensity(3).tables(), FactorizedDensity(3).tables()
     assert distance(a, a) == 0 and distance(a, b) > 0.05
     assert distance(a, GaussianConditional().tables()) == pytest.approx(1.0)
+
+
+def test_transforms_shrink_by_their_strides_and_synthesis_takes_extra_channels():
+    from rdpkit_learned_codecs.transforms import analysis, hyper_analysis, hyper_synthesis, synthesis
+
+    x = torch.rand(2, 3, 64, 128)
+    y = analysis(8, 12)(x)
+    assert y.shape == (2, 12, 4, 8)
+    assert synthesis(8, 12)(y).shape == x.shape
+    noise = torch.rand(2, 5, 4, 8)
+    assert synthesis(16, 12, extra_channels=5)(torch.cat([y, noise], 1)).shape == x.shape
+    for mean in (False, True):
+        z = hyper_analysis(8, 12, mean)(y)
+        assert z.shape == (2, 8, 1, 2) and hyper_synthesis(8, 12, mean)(z).shape == (2, 24 if mean else 12, 4, 8)
