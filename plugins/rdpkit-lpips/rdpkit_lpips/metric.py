@@ -13,9 +13,7 @@ that needs no download, and an instructive one in the reference-recovery test.
 
 from __future__ import annotations
 
-import hashlib
 import os
-import pickle
 import warnings
 from typing import ClassVar
 from urllib.parse import urlparse
@@ -23,6 +21,7 @@ from urllib.parse import urlparse
 import torch
 
 import rdpkit
+from rdpkit.weights import check_finite, load_tensors, sha256
 
 #: sha256 of the calibrated linear layers, lpips/weights/v0.1/<net>.pth, as lpips 0.1.4 ships them.
 LINEAR_SHA256 = {
@@ -31,14 +30,6 @@ LINEAR_SHA256 = {
     "squeeze": "4a5350f23600cb79923ce65bb07cbf57dca461329894153e05a1346bd531cf76",
 }
 BACKBONE_NAMES = {"alex": "AlexNet", "vgg": "VGG16", "squeeze": "SqueezeNet 1.1"}
-
-
-def _sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def backbone_url(net: str) -> str:
@@ -59,7 +50,7 @@ def _check_linear_layers(net: str) -> None:
     import lpips
 
     path = os.path.join(os.path.dirname(lpips.__file__), "weights", "v0.1", f"{net}.pth")
-    if not os.path.isfile(path) or _sha256(path) != LINEAR_SHA256[net]:
+    if not os.path.isfile(path) or sha256(path) != LINEAR_SHA256[net]:
         raise rdpkit.WeightsUnavailable(
             f"lpips-{net} needs the linear layers {path!r} with the sha256 {LINEAR_SHA256[net][:12]}… of lpips 0.1.4, "
             "but the file is missing, damaged or replaced; reinstall lpips with pip install --force-reinstall 'lpips>=0.1.4,<0.2'."
@@ -80,27 +71,11 @@ def _backbone_state(net: str, download: bool) -> dict[str, torch.Tensor]:
             )
         os.makedirs(folder, exist_ok=True)
         torch.hub.download_url_to_file(url, path, hash_prefix=prefix or None)
-    digest = _sha256(path)
-    if not digest.startswith(prefix):
-        raise rdpkit.WeightsUnavailable(
-            f"lpips-{net} cannot use {name!r} in {folder}: its sha256 {digest[:12]}… does not start with {prefix!r} as its name says, "
-            f"so it is damaged or was replaced; delete it and put the file published at {url} there."
-        )
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        # torch's own message advises weights_only=False, the path that runs the file's code.
-        raise rdpkit.WeightsUnavailable(
-            f"lpips-{net} cannot use {name!r} in {folder}: it holds Python objects besides tensors, which rdpkit does not unpickle "
-            f"because that can run code from the file; delete it and put the file published at {url} there."
-        ) from None
-    except Exception as exc:  # noqa: BLE001 (torch.load raises zip, EOF and runtime errors on damaged files)
-        raise rdpkit.WeightsUnavailable(f"lpips-{net} cannot read {name!r} in {folder} ({type(exc).__name__}); delete it and put the file published at {url} there.") from None
+    what = f"lpips-{net}"
+    state = load_tensors(path, what, map_location="cpu")  # checks the digest in the name first
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise rdpkit.WeightsUnavailable(f"lpips-{net} cannot use {name!r} in {folder}: it is not a state dict of tensors; delete it and put the file published at {url} there.")
-    bad = next((k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())), None)
-    if bad is not None:
-        raise rdpkit.WeightsUnavailable(f"lpips-{net} cannot use {name!r} in {folder}: it holds non-finite weights (NaN or Inf) in {bad!r}; delete it and put the file published at {url} there.")
+    check_finite(what, state)
     return state
 
 

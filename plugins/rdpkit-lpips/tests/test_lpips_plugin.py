@@ -121,7 +121,7 @@ def test_a_cached_backbone_that_fails_the_hash_in_its_name_is_refused(registry, 
 
     os.makedirs(hub / "checkpoints")
     torch.save(alexnet().state_dict(), metric.backbone_file("alex"))  # the published name, other content
-    with pytest.raises(rdpkit.WeightsUnavailable, match="does not start with '7be5be79'") as err:
+    with pytest.raises(rdpkit.WeightsUnavailable, match="not 7be5be79 as its name says") as err:
         registry.create("distortion", "lpips-alex")
     _one_sentence(err)
 

@@ -17,10 +17,10 @@ import torch
 
 import rdpkit
 from rdpkit import InputError, PluginUnavailable
+from rdpkit.weights import check_finite, tensors_only
 
 from .catalog import Entry, entry
 from .offline import no_downloads
-from .weights import check_finite, safe_loading
 
 # pip names of the optional modules some pyiqa metrics import while they are built.
 _PIP_NAMES = {"pkg_resources": "'setuptools<81'", "icecream": "icecream", "transformers": "transformers"}
@@ -33,7 +33,7 @@ def _create(e: Entry, download: bool, options: dict[str, Any]) -> torch.nn.Modul
     guard = contextlib.nullcontext() if download else no_downloads(e.name)
     try:
         # pyiqa prints progress chatter ("Loading pretrained model ...") on stdout.
-        with guard, safe_loading(e.name), contextlib.redirect_stdout(io.StringIO()):
+        with guard, tensors_only(e.name), contextlib.redirect_stdout(io.StringIO()):
             model = pyiqa.create_metric(e.pyiqa_name, device="cpu", **options)
     except ModuleNotFoundError as exc:
         pip = _PIP_NAMES.get(exc.name or "", exc.name)

@@ -14,8 +14,9 @@ from collections.abc import Sequence
 import torch
 
 import rdpkit
+from rdpkit.weights import check_finite
 
-from .weights import cached_weights, check_finite, load_failure
+from .weights import cached_weights, load_failure
 
 
 class DeepFeatures(rdpkit.Distortion):
@@ -58,7 +59,7 @@ class DeepFeatures(rdpkit.Distortion):
                 if overlay is None:
                     raise
                 raise load_failure(backbone, overlay["file"], exc) from None
-            check_finite(backbone, model)
+            check_finite(f"timm backbone {backbone!r}", model)
         else:
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(seed)

@@ -9,52 +9,28 @@ request, no timeout.
 Neither cache checks a file once it is there, so `cached_weights` does: the Hugging Face
 cache names each downloaded weights file (a blob) by its sha256, and the torch hub names
 files with a sha256 prefix (``resnet18-5c106cde.pth``); a file whose content disagrees
-with its name is refused. `load_failure` and `check_finite` turn what goes wrong while
-timm reads the file into one sentence.
+with its name is refused (rdpkit.weights). `load_failure` turns what goes wrong while timm
+reads the file into one sentence.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import pickle
-import re
 from typing import Any
 from urllib.parse import urlparse
 
 import torch
 
 import rdpkit
+from rdpkit.weights import check_named_digest
 
 HF_FILES = ("model.safetensors", "pytorch_model.bin")
-# At least 8 hex digits: shorter runs after a dash are ordinary words, not hashes.
-_HASH_PREFIX = r"-([a-f0-9]{8,64})\."
-
-
-def _sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _verified(name: str, path: str) -> str:
     """`path`, once its content agrees with the sha256 its cache names it by (when it is named by one)."""
-    blob = os.path.basename(os.path.realpath(path))
-    if re.fullmatch(r"[0-9a-f]{64}", blob):
-        want, how = blob, f"the Hugging Face blob it is stored as, {blob[:12]}…"
-    else:
-        found = re.search(_HASH_PREFIX, os.path.basename(path))
-        if found is None:
-            return path
-        want, how = found.group(1), f"the prefix {found.group(1)!r} in its name"
-    digest = _sha256(path)
-    if not digest.startswith(want):
-        raise rdpkit.WeightsUnavailable(
-            f"timm backbone {name!r} cannot use {path!r}: its sha256 {digest[:12]}… does not match {how}, "
-            "so it is damaged or was replaced; delete it and fetch it again, or create the metric with download=True."
-        )
+    check_named_digest(path, f"timm backbone {name!r}")
     return path
 
 
@@ -73,13 +49,6 @@ def load_failure(name: str, path: str, exc: BaseException) -> rdpkit.WeightsUnav
         f"timm backbone {name!r}'s weights file {path!r} cannot be loaded ({type(exc).__name__}), so it is damaged or belongs to another model; "
         "delete it and fetch it again, or create the metric with download=True."
     )
-
-
-def check_finite(name: str, model: torch.nn.Module) -> None:
-    """Refuse a backbone with a NaN or infinite parameter or buffer."""
-    for key, tensor in [*model.named_parameters(), *model.named_buffers()]:
-        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
-            raise rdpkit.WeightsUnavailable(f"timm backbone {name!r} loaded non-finite weights (NaN or Inf) into {key!r}; delete its weights file and fetch it again.")
 
 
 def cached_weights(name: str, cfg: Any) -> str:

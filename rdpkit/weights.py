@@ -1,0 +1,117 @@
+"""Reading weights files safely: the one set of checks every plugin's loader uses.
+
+- `sha256` of a file, streamed;
+- `check_named_digest`: the caches name files by their digest (a Hugging Face blob is its
+  full sha256; torch hub puts a prefix in the name, ``resnet18-5c106cde.pth``) but check it
+  only while downloading: a file whose content disagrees with its name is refused here;
+- `load_tensors`: ``torch.load(weights_only=True)`` (tensors and plain containers, never
+  code), with one sentence for a file that holds more, or cannot be read;
+- `check_finite`: a NaN or infinite weight makes every value NaN, so it is refused;
+- `tensors_only`: for libraries that call ``torch.load`` themselves with
+  ``weights_only=False`` (pyiqa, torchvision, torch-fidelity), a block in which every
+  ``torch.load`` goes through `load_tensors`.
+
+Messages never repeat torch's advice to load with ``weights_only=False``: that is the path
+that runs a file's code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import re
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import torch
+
+from .errors import WeightsUnavailable
+
+# At least 8 hex digits after a dash: shorter runs are ordinary words ("model-add.pth"), not hashes.
+_NAMED = re.compile(r"-([a-f0-9]{8,64})\.")
+_LOCK = threading.Lock()
+
+
+def sha256(path: str | os.PathLike[str]) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def named_digest(path: str | os.PathLike[str]) -> str | None:
+    """The sha256 (or its prefix) a cache names the file by, if it names it by one."""
+    blob = os.path.basename(os.path.realpath(path))
+    if re.fullmatch(r"[0-9a-f]{64}", blob):
+        return blob
+    found = _NAMED.search(os.path.basename(os.fspath(path)))
+    return found.group(1) if found else None
+
+
+def check_named_digest(path: str | os.PathLike[str], what: str) -> None:
+    """Refuse `path` when its content does not have the digest its name (or its cache blob) carries."""
+    want = named_digest(path)
+    if want is None:
+        return
+    digest = sha256(path)
+    if not digest.startswith(want):
+        raise WeightsUnavailable(
+            f"{what} cannot use {os.fspath(path)!r}: its sha256 starts {digest[:12]}, not {want[:12]} as its name says, "
+            "so it is damaged or was replaced; delete it and fetch it again.")
+
+
+def load_tensors(f: Any, what: str, **kwargs: Any) -> Any:
+    """``torch.load(f, weights_only=True)``: tensors and plain containers only, one sentence for anything else."""
+    path = os.fspath(f) if isinstance(f, (str, os.PathLike)) else getattr(f, "name", None)
+    name = repr(path) if isinstance(path, str) else "a weights file"
+    if isinstance(path, str) and os.path.isfile(path):
+        check_named_digest(path, what)
+    kwargs["weights_only"] = True
+    try:
+        return _REAL_LOAD(f, **kwargs)
+    except pickle.UnpicklingError as exc:
+        if "global" in str(exc).lower():  # torch refused a global the file names: it holds more than tensors
+            raise WeightsUnavailable(f"{what} needs {name}, which holds Python objects besides tensors; rdpkit does not unpickle those, "
+                                     "because that can run code from the file: use a copy saved as plain tensors.") from None
+        raise WeightsUnavailable(f"{what} cannot read {name} (it is not a torch file); it is damaged or belongs to another program: "
+                                 "delete it and fetch it again.") from None
+    except (OSError, RuntimeError, EOFError, ValueError) as exc:
+        raise WeightsUnavailable(f"{what} cannot read {name} ({type(exc).__name__}); it is damaged or belongs to another model: "
+                                 "delete it and fetch it again.") from None
+
+
+def check_finite(what: str, weights: torch.nn.Module | Mapping[str, torch.Tensor]) -> None:
+    """Refuse a network (or a table of tensors) holding a NaN or infinite value."""
+    items = [*weights.named_parameters(), *weights.named_buffers()] if isinstance(weights, torch.nn.Module) else list(weights.items())
+    for key, tensor in items:
+        if isinstance(tensor, torch.Tensor) and tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise WeightsUnavailable(f"{what} has non-finite weights (NaN or Inf) in {key!r}, so every value would be NaN; "
+                                     "delete its weights file and fetch it again.")
+
+
+_REAL_LOAD = torch.load
+
+
+@contextmanager
+def tensors_only(what: str) -> Iterator[None]:
+    """Within the block, every ``torch.load`` (a library's own included) reads tensors only and checks named digests.
+
+    It replaces ``torch.load`` process-wide for the block's duration, under a lock, so loads
+    in other threads meanwhile get the same safety.
+    """
+    def load(f: Any, *args: Any, **kwargs: Any) -> Any:
+        kwargs.pop("weights_only", None)
+        if args:  # torch.load(f, map_location, pickle_module, ...): keep the map_location
+            kwargs.setdefault("map_location", args[0])
+        return load_tensors(f, what, **{k: v for k, v in kwargs.items() if k in ("map_location", "mmap")})
+
+    with _LOCK:
+        torch.load = load  # type: ignore[assignment]
+        try:
+            yield
+        finally:
+            torch.load = _REAL_LOAD

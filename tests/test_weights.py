@@ -1,0 +1,59 @@
+"""rdpkit.weights: the checks every loader of weights files uses."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import rdpkit
+from rdpkit.weights import check_finite, check_named_digest, load_tensors, named_digest, sha256, tensors_only
+
+
+class Payload:
+    """Creates a file when unpickled: proof that a file's code ran."""
+
+    def __init__(self, target):
+        self.target = target
+
+    def __reduce__(self):
+        return (open, (str(self.target), "w"))
+
+
+def test_named_digests_are_checked(tmp_path):
+    path = tmp_path / "model.pth"
+    torch.save({"w": torch.ones(2)}, path)
+    named = tmp_path / f"model-{sha256(path)[:8]}.pth"
+    named.write_bytes(path.read_bytes())
+    assert named_digest(named) == sha256(path)[:8] and named_digest(path) is None
+    check_named_digest(named, "test")
+    wrong = tmp_path / "model-00000000.pth"
+    wrong.write_bytes(path.read_bytes())
+    with pytest.raises(rdpkit.WeightsUnavailable, match="not 00000000 as its name says"):
+        load_tensors(wrong, "test")
+    assert named_digest(tmp_path / "model-add.pth") is None, "a short word after a dash is not a hash"
+
+
+def test_only_tensors_are_read_and_no_code_runs(tmp_path):
+    path = tmp_path / "evil.pth"
+    torch.save({"w": Payload(tmp_path / "ran")}, path)
+    with pytest.raises(rdpkit.WeightsUnavailable, match="holds Python objects besides tensors") as err:
+        load_tensors(path, "test")
+    with pytest.raises(rdpkit.WeightsUnavailable), tensors_only("a library"):
+        torch.load(path, map_location="cpu", weights_only=False)  # as pyiqa and torch-fidelity call it
+    assert not (tmp_path / "ran").exists() and "weights_only=False" not in str(err.value)
+    assert torch.load is not None and torch.load.__module__.startswith("torch"), "torch.load is restored after the block"
+    damaged = tmp_path / "damaged.pth"
+    damaged.write_bytes(b"not a zip file at all")
+    with pytest.raises(rdpkit.WeightsUnavailable, match="cannot read"):
+        load_tensors(damaged, "test")
+
+
+def test_non_finite_weights_are_refused():
+    with pytest.raises(rdpkit.WeightsUnavailable, match="non-finite weights .* in 'b'"):
+        check_finite("test", {"a": torch.ones(2), "b": torch.tensor([1.0, float("nan")])})
+    net = torch.nn.Linear(2, 2)
+    check_finite("test", net)
+    with torch.no_grad():
+        net.weight[0, 0] = float("inf")
+    with pytest.raises(rdpkit.WeightsUnavailable, match="'weight'"):
+        check_finite("test", net)
