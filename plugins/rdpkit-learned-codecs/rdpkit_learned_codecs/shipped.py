@@ -11,7 +11,7 @@ from pathlib import Path
 FOLDER = Path(__file__).parent / "weights"
 #: kind → (file name, sha256).
 SHIPPED = {
-    "hyperprior": ("hyperprior-small.safetensors", ""),
+    "hyperprior": ("hyperprior-small.safetensors", "42e01394468ce85f900dcb425485c570e75877ab9fceecd4e8c4b8311004df5d"),
     "factorized": ("factorized-small.safetensors", ""),
 }
 
