@@ -23,7 +23,16 @@ from .errors import (
     WeightsUnavailable,
 )
 from .hookspecs import hookimpl
-from .registry import Registry, available, codec, critic, distortion, divergence, features, get_registry
+from .registry import (
+    Registry,
+    available,
+    codec,
+    critic,
+    distortion,
+    divergence,
+    features,
+    get_registry,
+)
 from .spec import KINDS, Info, Spec
 
 __version__ = "0.1.0"

@@ -337,4 +337,4 @@ class FeatureExtractor(nn.Module, ABC):
 
 
 INTERFACES: dict[str, type] = {"distortion": Distortion, "divergence": Divergence, "codec": Codec, "critic": Critic, "features": FeatureExtractor}
-__all__ = ["Bitstream", "Codec", "Critic", "Distortion", "Divergence", "Estimate", "FeatureExtractor", "INTERFACES", "psnr"]
+__all__ = ["INTERFACES", "Bitstream", "Codec", "Critic", "Distortion", "Divergence", "Estimate", "FeatureExtractor", "psnr"]

@@ -18,7 +18,15 @@ from typing import Any
 import pluggy
 
 from . import hookspecs
-from .errors import AmbiguousNameError, InputError, PluginError, PluginUnavailable, RdpkitError, UnknownNameError, suggestion
+from .errors import (
+    AmbiguousNameError,
+    InputError,
+    PluginError,
+    PluginUnavailable,
+    RdpkitError,
+    UnknownNameError,
+    suggestion,
+)
 from .hookspecs import HOOKS, PROJECT
 from .spec import KINDS, PRESET, RESERVED_DISTRIBUTION, Info, Spec
 
@@ -316,7 +324,7 @@ def _type_hints(factory: Any) -> dict[str, Any]:
     target = factory.__init__ if isinstance(factory, type) else factory
     try:
         return typing.get_type_hints(target)
-    except Exception:  # noqa: BLE001  (a plugin's annotations may name types we cannot resolve: then we do not check)
+    except Exception:
         return {}
 
 

@@ -13,12 +13,12 @@ changes the file); a file that is not an rdpkit store is refused without being t
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 import socket
 import sqlite3
-import functools
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager

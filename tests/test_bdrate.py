@@ -8,7 +8,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import rdpkit
-from rdpkit.bdrate import BDOverlapWarning, bd_distortion, bd_rate, bd_rate_at_perception, curve_at_perception
+from rdpkit.bdrate import (
+    BDOverlapWarning,
+    bd_distortion,
+    bd_rate,
+    bd_rate_at_perception,
+    curve_at_perception,
+)
 from rdpkit.pareto import lower_envelope, non_dominated
 
 METHODS = ["pchip", "cubic"]

@@ -51,7 +51,7 @@ def look(page: Path, width: int) -> dict:
          "--disable-component-update", "--disable-sync", f"--user-data-dir={profile}", f"--window-size={width},900",
          "--virtual-time-budget=10000", "--dump-dom", probed.as_uri()],
         capture_output=True, text=True, timeout=120, check=True).stdout
-    found = re.search(r'<pre id="probe">(.*?)</pre>', dom, re.S)
+    found = re.search(r'<pre id="probe">(.*?)</pre>', dom, re.DOTALL)
     assert found, f"the page did not finish loading in Chromium: {dom[-500:]}"
     return json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&"))
 

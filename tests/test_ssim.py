@@ -12,7 +12,14 @@ from skimage.metrics import structural_similarity
 import rdpkit
 from rdpkit.data import load_image
 from rdpkit.degrade import degrade
-from rdpkit.ssim import _components_torch, _window, ms_ssim, ms_ssim_min_size, ssim, ssim_components
+from rdpkit.ssim import (
+    _components_torch,
+    _window,
+    ms_ssim,
+    ms_ssim_min_size,
+    ssim,
+    ssim_components,
+)
 from rdpkit.testing import devices
 
 VALUE_TOL = 1e-4  # the agreement bound with scikit-image and pytorch_msssim

@@ -118,7 +118,7 @@ def _sweep(tmp_path: Path, text: str, *extra: str) -> tuple[int, str, Path]:
         (("name = \"toy\"", "name = toy"), "is not valid TOML"),
     ],
 )
-def test_bad_config_is_refused_before_anything_runs(tmp_path, toy_plugin, change, message):  # noqa: F811
+def test_bad_config_is_refused_before_anything_runs(tmp_path, toy_plugin, change, message):
     assert GOOD.count(change[0]) == 1
     code, output, store = _sweep(tmp_path, GOOD.replace(*change))
     assert code == 2 and message in output and "Traceback" not in output, output
@@ -126,7 +126,7 @@ def test_bad_config_is_refused_before_anything_runs(tmp_path, toy_plugin, change
     assert not any(toy_plugin.iterdir()), "no trial may have started"
 
 
-def test_unwritable_store_is_refused_before_anything_runs(tmp_path, toy_plugin):  # noqa: F811
+def test_unwritable_store_is_refused_before_anything_runs(tmp_path, toy_plugin):
     (tmp_path / "a-file").write_text("x")
     (tmp_path / "sweep.toml").write_text(GOOD)
     result = CliRunner().invoke(cli, ["sweep", str(tmp_path / "sweep.toml"), "--store", str(tmp_path / "a-file" / "s.sqlite")])
@@ -134,7 +134,7 @@ def test_unwritable_store_is_refused_before_anything_runs(tmp_path, toy_plugin):
     assert not any(toy_plugin.iterdir())
 
 
-def test_a_store_holding_the_sweep_needs_resume(tmp_path, toy_plugin):  # noqa: F811
+def test_a_store_holding_the_sweep_needs_resume(tmp_path, toy_plugin):
     (tmp_path / "sweep.toml").write_text(GOOD)
     with Store(tmp_path / "out" / "s.sqlite") as s:  # as a finished run leaves it
         for key, trial in sweep_trials(SweepConfig.from_toml(tmp_path / "sweep.toml")).items():

@@ -15,7 +15,13 @@ from rdpkit.cli import cli
 from rdpkit.data import load_images, save_png
 from rdpkit.degrade import degrade
 from rdpkit.store import Store
-from rdpkit.sweep.plane import PlanePoint, load_matching, measure, plane_frame, plane_trials
+from rdpkit.sweep.plane import (
+    PlanePoint,
+    load_matching,
+    measure,
+    plane_frame,
+    plane_trials,
+)
 from rdpkit.trial import run_trials
 
 NAMES = ["astronaut", "camera", "coffee", "chelsea"]
@@ -31,7 +37,7 @@ def folders(tmp_path):
     return tmp_path
 
 
-def test_folders_are_matched_by_name_and_measured(folders, toy_plugin):  # noqa: F811
+def test_folders_are_matched_by_name_and_measured(folders, toy_plugin):
     ref, outs = load_matching(folders / "ref", {k: folders / k for k in ("identity", "blur", "noise")})
     assert ref.shape == (4, 3, 32, 32) and torch.equal(outs["identity"], ref)
     points = {p.name: p for p in measure(ref, outs, fr="mse", perception="toy-mean-gap")}
@@ -85,7 +91,7 @@ def test_a_no_reference_critic_is_a_perception_index(folders):
     assert points["blur"].perception == pytest.approx(float(expected), rel=1e-6)
 
 
-def test_plane_command_from_folders_and_from_codecs(folders, toy_plugin):  # noqa: F811
+def test_plane_command_from_folders_and_from_codecs(folders, toy_plugin):
     args = ["plane", "--reference", str(folders / "ref"), "--outputs", f"blur={folders / 'blur'}", "--outputs", f"noise={folders / 'noise'}",
             "--perception", "toy-mean-gap", "--out", str(folders / "plane"), "--json", "--quiet"]
     result = CliRunner().invoke(cli, args)

@@ -47,7 +47,7 @@ def _marker_name(config: dict) -> str:
     return f"levels{config['options']['levels']}-seed{config['seed']}"
 
 
-def test_sigkill_mid_sweep_then_resume_loses_nothing_and_reruns_nothing(tmp_path, toy_plugin):  # noqa: F811
+def test_sigkill_mid_sweep_then_resume_loses_nothing_and_reruns_nothing(tmp_path, toy_plugin):
     spec = toy_sweep([2, 3, 4, 5], [0, 1], delay=1.0)
     (tmp_path / "sweep.toml").write_text(_toml(spec))
     store = tmp_path / "s.sqlite"
@@ -86,7 +86,7 @@ def test_sigkill_mid_sweep_then_resume_loses_nothing_and_reruns_nothing(tmp_path
         assert after[key].result["key"] == key
 
 
-def test_two_sweeps_on_one_store_share_the_trials(tmp_path, toy_plugin):  # noqa: F811
+def test_two_sweeps_on_one_store_share_the_trials(tmp_path, toy_plugin):
     spec = toy_sweep([2, 3, 4], [0, 1], delay=0.4)
     (tmp_path / "sweep.toml").write_text(_toml(spec))
     store = tmp_path / "s.sqlite"
@@ -104,7 +104,7 @@ def test_two_sweeps_on_one_store_share_the_trials(tmp_path, toy_plugin):  # noqa
 MEASURED = ("rate", "distortions", "divergences", "perception")
 
 
-def test_local_pool_and_ray_give_the_same_results(tmp_path, toy_plugin):  # noqa: F811
+def test_local_pool_and_ray_give_the_same_results(tmp_path, toy_plugin):
     cfg = SweepConfig.from_dict(toy_sweep([2, 5], [0, 1]))
     results = {}
     for executor in ("local", "ray"):
@@ -117,7 +117,7 @@ def test_local_pool_and_ray_give_the_same_results(tmp_path, toy_plugin):  # noqa
     assert len({json.dumps(r["distortions"]) for r in results["local"].values()}) == 4, "seeds and settings must give different trials"
 
 
-def test_results_and_report_commands(tmp_path, toy_plugin):  # noqa: F811
+def test_results_and_report_commands(tmp_path, toy_plugin):
     label = "<script>alert(1)</script>"
     store = tmp_path / "s.sqlite"
     run_sweep(SweepConfig.from_dict(toy_sweep([2, 4, 8, 16], [0], label=label)), store, workers=1, progress=False)
@@ -143,7 +143,7 @@ def test_results_and_report_commands(tmp_path, toy_plugin):  # noqa: F811
     assert missing.exit_code == 2 and "does not exist" in missing.output
 
 
-def test_failing_trials_and_a_dead_worker_do_not_stop_the_sweep(tmp_path, toy_plugin):  # noqa: F811
+def test_failing_trials_and_a_dead_worker_do_not_stop_the_sweep(tmp_path, toy_plugin):
     spec = toy_sweep([2], [0])
     spec["codec"].append({**spec["codec"][0], "label": "bug", "name": "toy-quant,dither=true,delay=-1.0"})  # time.sleep(-1) raises
     spec["codec"].append({**spec["codec"][0], "label": "crash", "name": "toy-quant,dither=true,crash=true"})
@@ -185,7 +185,7 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process tree from /proc (Linux)")
-def test_killing_the_sweep_leaves_no_worker_behind(tmp_path, toy_plugin):  # noqa: F811
+def test_killing_the_sweep_leaves_no_worker_behind(tmp_path, toy_plugin):
     spec = toy_sweep([2, 3, 4, 5], [0], delay=3.0)
     (tmp_path / "sweep.toml").write_text(_toml(spec))
     proc = subprocess.Popen([*RDPKIT, "sweep", str(tmp_path / "sweep.toml"), "--store", str(tmp_path / "s.sqlite"), "--workers", "2", "--quiet"],

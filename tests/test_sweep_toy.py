@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from installed import install_plugin
 
 import rdpkit
 import rdpkit.testing as rt
-from installed import install_plugin
 from rdpkit.bitstream import Bitstream
 from rdpkit.interfaces import Codec, Divergence, Estimate
 

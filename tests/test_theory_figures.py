@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 
 from rdpkit.theory import bernoulli_rdp, gaussian_drp_w2, perception_distortion_linear
-from rdpkit.theory.figures import bernoulli_rd_figure, bernoulli_rdp_figure, gaussian_figure, perception_distortion_figure, render, save
+from rdpkit.theory.figures import (
+    bernoulli_rd_figure,
+    bernoulli_rdp_figure,
+    gaussian_figure,
+    perception_distortion_figure,
+    render,
+    save,
+)
 
 
 def _lines(fig):

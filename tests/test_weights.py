@@ -6,7 +6,14 @@ import pytest
 import torch
 
 import rdpkit
-from rdpkit.weights import check_finite, check_named_digest, load_tensors, named_digest, sha256, tensors_only
+from rdpkit.weights import (
+    check_finite,
+    check_named_digest,
+    load_tensors,
+    named_digest,
+    sha256,
+    tensors_only,
+)
 
 
 class Payload:

@@ -28,7 +28,7 @@ def cli() -> None:
     """Perceptual metrics and codecs: a registry, a blind-spot test and rate-distortion-perception sweeps."""
 
 
-from . import diverge, evaluate, recover, registry_cmds, score, sweep, theory  # noqa: E402,F401  (they add their commands to `cli`)
+from . import diverge, evaluate, recover, registry_cmds, score, sweep, theory  # noqa: F401  (they add their commands to `cli`)
 
 
 def main() -> None:

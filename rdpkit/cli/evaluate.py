@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import click
@@ -69,7 +70,8 @@ def evaluate_cmd(codecs: tuple[str, ...], data: str, distortions: tuple[str, ...
 def bd_cmd(anchor: str | None, curves: tuple[str, ...], metrics: tuple[str, ...], method: str, list_names: bool, csv_path: Path | None,
            quiet: bool, as_json: bool) -> None:
     """BD-rates of result files (CompressAI's format) against an anchor, e.g. every published Kodak codec against VTM."""
-    from ..anchors import anchor as read, published_names
+    from ..anchors import anchor as read
+    from ..anchors import published_names
     from ..evaluate.report import bd_frame, bd_wide
 
     if list_names:
@@ -89,5 +91,5 @@ def bd_cmd(anchor: str | None, curves: tuple[str, ...], metrics: tuple[str, ...]
         for row in wide.to_dict(orient="records"):
             print_json(row)
         return
-    rows = [[r["codec"], *("" if v != v else f"{v:+.1f}" for v in (r.get(m, float("nan")) for m in wanted))] for r in wide.to_dict(orient="records")]
+    rows = [[r["codec"], *("" if math.isnan(v) else f"{v:+.1f}" for v in (r.get(m, math.nan) for m in wanted))] for r in wide.to_dict(orient="records")]
     table(f"BD-rate (%) against {files[0].name} ({method})", ["codec", *wanted], rows)

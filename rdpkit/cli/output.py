@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
-
-import sys
 
 # Piped or captured output is not cut to 80 columns: tables keep every name whole.
 console = Console() if sys.stdout.isatty() else Console(width=240)

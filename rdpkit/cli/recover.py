@@ -10,7 +10,16 @@ from rich.markup import escape
 
 from ..errors import InputError
 from . import cli
-from .common import COMPONENT_HELP, F, _apply, device_option, executor_options, output_options, progress, store_option
+from .common import (
+    COMPONENT_HELP,
+    F,
+    _apply,
+    device_option,
+    executor_options,
+    output_options,
+    progress,
+    store_option,
+)
 from .output import console, print_json, table
 
 

@@ -7,14 +7,13 @@ from collections import Counter
 import click
 from rich.markup import escape
 
-from ..hookspecs import HOOKS
 from ..errors import AmbiguousNameError, RdpkitError
+from ..hookspecs import HOOKS
 from ..registry import PluginRecord, Registry, get_registry
 from ..spec import Info
 from . import cli
 from .common import JSON_HELP
 from .output import console, print_json, table
-
 
 #: Words in a licence that restrict how its software may be used: such a dependency is named beside the plugin's own licence.
 RESTRICTIVE = ("noncommercial", "non-commercial", "polyform", "commons clause", "proprietary", "cc-by-nc")

@@ -10,7 +10,14 @@ import click
 
 from ..errors import InputError
 from . import cli
-from .common import COMPONENT_HELP, device_option, executor_options, output_options, progress, store_option
+from .common import (
+    COMPONENT_HELP,
+    device_option,
+    executor_options,
+    output_options,
+    progress,
+    store_option,
+)
 from .output import console, print_json, table
 
 
@@ -158,7 +165,14 @@ def plane_cmd(reference: Path | None, outputs: tuple[str, ...], data: str | None
 
     from ..options import parse_options
     from ..store import Store
-    from ..sweep.plane import PlanePoint, load_matching, measure, plane_frame, plane_trials, write_plane
+    from ..sweep.plane import (
+        PlanePoint,
+        load_matching,
+        measure,
+        plane_frame,
+        plane_trials,
+        write_plane,
+    )
     from ..trial import run_trials
     from ..trial.executors import check_executor
 

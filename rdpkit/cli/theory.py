@@ -60,7 +60,13 @@ def load_array(path: Path, what: str) -> np.ndarray:
 def bernoulli_cmd(p: float, P_text: str | None, out: Path, points: int) -> None:
     """R(D, P) of a Bernoulli(p) source in closed form: figures (ICML 2019 Fig. 3 and 4) and a CSV."""
     from ..theory.bernoulli import bernoulli_rd, bernoulli_rdp
-    from ..theory.figures import bernoulli_axes, bernoulli_rd_figure, bernoulli_rdp_figure, render, save
+    from ..theory.figures import (
+        bernoulli_axes,
+        bernoulli_rd_figure,
+        bernoulli_rdp_figure,
+        render,
+        save,
+    )
 
     if not 0.0 < p < 1.0:
         raise InputError(f"--p must lie strictly between 0 and 1 (with p = 0 or 1 the source is constant and R(D, P) = 0 everywhere), got {p}.")

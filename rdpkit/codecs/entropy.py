@@ -118,7 +118,7 @@ class _Reader:
                 self.mirror.encode(symbols, model)
             else:
                 self.mirror.encode(symbols, model, probabilities)
-        except Exception as exc:  # noqa: BLE001 (constriction raises AssertionError, ValueError... on invalid data)
+        except Exception as exc:
             raise CorruptBitstream(f"the entropy-coded payload cannot be decoded (constriction's {type(exc).__name__}); the bitstream is damaged, re-encode it.") from None
         # Sealing adds at least one word to those written so far.
         if self.mirror.pos()[0] >= self.size:

@@ -96,7 +96,7 @@ class PillowCodec(Codec):
                 im = Image.open(io.BytesIO(data), formats=[self.format])
             except (Image.DecompressionBombWarning, Image.DecompressionBombError):
                 raise CorruptBitstream(f"{where} announces more pixels than PIL.Image.MAX_IMAGE_PIXELS, not the {size[0]}×{size[1]} of the header; the bitstream is damaged, re-encode it.") from None
-            except Exception as exc:  # noqa: BLE001 (Pillow raises OSError, SyntaxError, ValueError... on bad data)
+            except Exception as exc:
                 raise _unreadable(where, exc) from None
             with im:
                 if im.size != (size[1], size[0]):
@@ -104,7 +104,7 @@ class PillowCodec(Codec):
                 try:
                     im.load()
                     image = im.convert("L" if channels == 1 else "RGB")
-                except Exception as exc:  # noqa: BLE001 (as above)
+                except Exception as exc:
                     raise _unreadable(where, exc) from None
         array = np.array(image, dtype=np.uint8).reshape(size[0], size[1], channels)
         return torch.from_numpy(array).permute(2, 0, 1)[None]

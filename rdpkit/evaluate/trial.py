@@ -121,7 +121,7 @@ class EvaluateTrial(Trial):
         for image in tqdm(self.dataset.images, desc=str(self.codec), unit="image", disable=not progress or None, leave=False):
             x = load_image(image).to(dev)
             coded = round_trip(codec, x, seed=self.seed)
-            n, _, h, w = x.shape
+            h, w = x.shape[-2:]
             row: dict[str, Any] = {"image": image.rpartition("/")[2], "height": h, "width": w, "bytes": coded.rate.bytes,
                                    "bpp": coded.rate.bpp, "psnr-rgb": min(float(psnr(x, coded.x_hat)[0]), 100.0)}
             with torch.no_grad():

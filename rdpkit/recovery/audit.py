@@ -25,7 +25,7 @@ from ..trial import run_trials
 from ..trial.executors import check_executor
 from .profiles import PROFILES
 from .result import RecoveryResult
-from .run import Case, make_settings
+from .run import make_settings
 from .settings import Settings
 from .trial import RecoveryTrial
 

@@ -23,7 +23,7 @@ def _source_id(source: str) -> str:
     """An image or initialisation as configured, plus a digest of the file's bytes when it is a file."""
     try:
         return Source.parse(source).identity()
-    except Exception:  # noqa: BLE001  (a degradation such as jpeg:10 is not an image source)
+    except Exception:
         return source
 
 

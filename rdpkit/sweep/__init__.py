@@ -13,9 +13,16 @@ The command line mirrors it: ``rdpkit sweep``, ``rdpkit results``, ``rdpkit repo
 from __future__ import annotations
 
 from ..bdrate import bd_distortion, bd_rate, bd_rate_at_perception, curve_at_perception
-from .config import SweepConfig
 from ..pareto import lower_envelope, non_dominated
-from .plane import PlanePoint, load_matching, measure, plane_frame, plane_trials, write_plane
+from .config import SweepConfig
+from .plane import (
+    PlanePoint,
+    load_matching,
+    measure,
+    plane_frame,
+    plane_trials,
+    write_plane,
+)
 from .presets import preset, presets
 from .report import results_frame, settings_frame, write_report
 from .runner import SweepSummary, run_sweep, sweep_trials

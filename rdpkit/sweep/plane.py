@@ -25,11 +25,11 @@ from matplotlib.figure import Figure
 
 from ..errors import InputError
 from ..options import Component
+from ..pareto import non_dominated
 from ..registry import Registry, get_registry
 from ..report import Page, figure_png, output_folder
 from .config import DataConfig, EvaluateConfig
 from .measure import measure_outputs
-from ..pareto import non_dominated
 from .trial import SweepResult, SweepTrial
 
 

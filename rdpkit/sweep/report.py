@@ -25,11 +25,11 @@ import pandas as pd
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 
+from ..bdrate import METHODS, bd_rate, bd_rate_at_perception, curve_at_perception
 from ..errors import InputError
+from ..pareto import lower_envelope, non_dominated
 from ..report import Page, figure_png, output_folder
 from ..store import Store
-from ..bdrate import METHODS, bd_rate, bd_rate_at_perception, curve_at_perception
-from ..pareto import lower_envelope, non_dominated
 from .trial import KIND, SweepResult, SweepTrial
 
 SETTING_COLUMNS = ["label", "codec", "setting"]

@@ -19,7 +19,12 @@ from matplotlib.figure import Figure
 
 from ..report import figure_bytes, output_folder
 from .bernoulli import bernoulli_rd, bernoulli_rdp
-from .gaussian import gaussian_dr, gaussian_drp_w2, mmse_linear, perception_distortion_linear
+from .gaussian import (
+    gaussian_dr,
+    gaussian_drp_w2,
+    mmse_linear,
+    perception_distortion_linear,
+)
 
 
 def bernoulli_axes(p: float, n: int = 200) -> tuple[np.ndarray, np.ndarray]:

@@ -20,7 +20,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from ..store import StoredTrial, Store, config_key
+from ..store import Store, StoredTrial, config_key
 
 if TYPE_CHECKING:
     from ..registry import Registry

@@ -70,7 +70,7 @@ def run_task(task: Task, registry: Registry | None = None) -> Outcome:
         return Outcome(records=[r.to_record() for r in results])
     except RdpkitError as exc:
         return Outcome(error=f"{type(exc).__name__}: {exc}")
-    except Exception as exc:  # noqa: BLE001  (a plugin's bug must fail its trials, not the run)
+    except Exception as exc:
         return Outcome(error=f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}")
 
 

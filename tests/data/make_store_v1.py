@@ -5,9 +5,12 @@ The migration test loads the file it wrote with today's code.
 """
 import sys
 from pathlib import Path
+
 from rdpkit.recovery.audit import audit
 from rdpkit.sweep.config import SweepConfig
 from rdpkit.sweep.runner import run_sweep
+
+
 def main():
     path = Path(sys.argv[1])
     audit(["mse", "ssim"], images=["builtin:astronaut"], inits=["noise"], size=32, steps=30, device="cpu", store=path, progress=False)
