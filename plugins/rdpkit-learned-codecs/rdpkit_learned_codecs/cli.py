@@ -137,8 +137,11 @@ def evaluate(crop: int, figure_path: Path | None, threads: int | None) -> None:
         for p in points:
             click.echo(f"  {p.setting:16s} {p.bpp:7.4f} bpp  {p.psnr:6.2f} dB")
         if points is not anchor:
-            lo, hi = overlap(anchor, points)
-            click.echo(f"  BD-rate against JPEG on PSNR: {bd_rate_against(anchor, points):+.1f}% (over {lo:.2f}-{hi:.2f} dB)")
+            try:
+                lo, hi = overlap(anchor, points)
+                click.echo(f"  BD-rate against JPEG on PSNR: {bd_rate_against(anchor, points):+.1f}% (over {lo:.2f}-{hi:.2f} dB)")
+            except RdpkitError as exc:
+                click.echo(f"  BD-rate against JPEG on PSNR: n/a ({exc})")
     click.echo("rate from the bytes beside the model's estimate (mean over images, bits per pixel)")
     for kind in ("hyperprior", "factorized"):
         for q in range(1, 6):

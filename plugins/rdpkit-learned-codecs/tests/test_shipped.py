@@ -74,3 +74,14 @@ def test_the_preset_is_a_valid_sweep_that_trains_nothing():
     config = SweepConfig.from_dict(heldout())
     config.validate(registry)
     assert spec.name == config.name and config.data.split[0] == 0
+
+
+def test_evaluate_command_prints_points_bd_rates_and_gaps_and_draws_the_figure(tmp_path):
+    from click.testing import CliRunner
+
+    from rdpkit_learned_codecs.cli import main
+
+    result = CliRunner().invoke(main, ["evaluate", "--crop", "64", "--figure", str(tmp_path / "rd.png")])
+    assert result.exit_code == 0, result.output
+    assert result.output.count("BD-rate against JPEG on PSNR") == 2 and "estimated" in result.output
+    assert (tmp_path / "rd.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
