@@ -11,7 +11,7 @@ from pathlib import Path
 FOLDER = Path(__file__).parent / "weights"
 #: kind → (file name, sha256).
 SHIPPED = {
-    "hyperprior": ("hyperprior-small.safetensors", "42e01394468ce85f900dcb425485c570e75877ab9fceecd4e8c4b8311004df5d"),
+    "hyperprior": ("hyperprior-small.safetensors", "d05c1310e6a30e59b0e0d0a8c932853c8642dc64d711481af8176bbfaee9bb63"),
     "factorized": ("factorized-small.safetensors", "469a910d0e3dd78f41d1e74619747de111fdfcb462d2308841cb7bf9a7b0db41"),
 }
 
