@@ -12,7 +12,7 @@ FOLDER = Path(__file__).parent / "weights"
 #: kind → (file name, sha256).
 SHIPPED = {
     "hyperprior": ("hyperprior-small.safetensors", "d05c1310e6a30e59b0e0d0a8c932853c8642dc64d711481af8176bbfaee9bb63"),
-    "factorized": ("factorized-small.safetensors", "469a910d0e3dd78f41d1e74619747de111fdfcb462d2308841cb7bf9a7b0db41"),
+    "factorized": ("factorized-small.safetensors", "2919ffb08af6e603a918ef02e136522db6449deed2690e202442cc68659e77d5"),
 }
 
 
