@@ -20,7 +20,7 @@ from rdpkit.bdrate import bd_rate
 from rdpkit.codecs.measure import round_trip
 from rdpkit.data import HELD_OUT, load_image
 
-JPEG_QUALITIES = (5, 10, 15, 20, 30, 40, 50, 65, 80, 90)
+JPEG_QUALITIES = (5, 10, 15, 20, 30, 40, 50, 65)
 
 
 @dataclass(frozen=True)
