@@ -94,7 +94,12 @@ def test_tables_of_another_model_are_far_apart():
 
 
 def test_transforms_shrink_by_their_strides_and_synthesis_takes_extra_channels():
-    from rdpkit_learned_codecs.transforms import analysis, hyper_analysis, hyper_synthesis, synthesis
+    from rdpkit_learned_codecs.transforms import (
+        analysis,
+        hyper_analysis,
+        hyper_synthesis,
+        synthesis,
+    )
 
     x = torch.rand(2, 3, 64, 128)
     y = analysis(8, 12)(x)

@@ -79,7 +79,6 @@ def test_the_preset_is_a_valid_sweep_that_trains_nothing():
 
 def test_evaluate_command_prints_points_bd_rates_and_gaps_and_draws_the_figure(tmp_path):
     from click.testing import CliRunner
-
     from rdpkit_learned_codecs.cli import main
 
     result = CliRunner().invoke(main, ["evaluate", "--crop", "64", "--figure", str(tmp_path / "rd.png")])
