@@ -9,14 +9,14 @@ constants are left behind: rdpkit computes its integer tables from the weights (
 
 The zoo's files are looked for where CompressAI's zoo leaves them, torch hub's cache
 (``$TORCH_HOME/hub/checkpoints``, by default ``~/.cache/torch/hub/checkpoints``); nothing is
-ever downloaded. The file names come from CompressAI 1.2.8 (data/compressai_params.json,
+ever downloaded; a zoo file whose content does not start with the digest in its name is
+refused, as are pickled objects and non-finite weights. The file names come from CompressAI 1.2.8 (data/compressai_params.json,
 written by scripts/compressai_param_names.py).
 """
 
 from __future__ import annotations
 
 import json
-import pickle
 import re
 from functools import cache
 from pathlib import Path
@@ -88,19 +88,18 @@ def config_of(state: dict[str, torch.Tensor], kind: str, lam: float) -> ModelCon
 
 
 def read(path: str | Path) -> dict[str, torch.Tensor]:
-    """A CompressAI checkpoint's state dict, read with weights_only=True (a training checkpoint's "state_dict" entry too)."""
+    """A CompressAI checkpoint's state dict (a training checkpoint's "state_dict" entry too), through rdpkit.weights:
+    tensors only (weights_only), a file named by a digest (as the zoo's are) checked against it, finite weights."""
+    from rdpkit.weights import check_finite, load_tensors
+
     path = Path(path)
-    where = repr(str(path))
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        raise InputError(f"{where} holds Python objects besides tensors, which are not unpickled because that can run code from the file; save the model's state_dict() alone.") from None
-    except Exception as exc:  # noqa: BLE001 (torch.load raises zip, EOF and runtime errors on damaged files)
-        raise InputError(f"{where} cannot be read as a PyTorch checkpoint ({type(exc).__name__}); download it again.") from None
+    what = f"the CompressAI checkpoint {path.name!r}"
+    data = load_tensors(path, what, map_location="cpu")
     if isinstance(data, dict) and isinstance(data.get("state_dict"), dict):
         data = data["state_dict"]
     if not (isinstance(data, dict) and data and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in data.items())):
-        raise InputError(f"{where} is not a state dict (names → tensors); save the model's state_dict().")
+        raise InputError(f"{str(path)!r} is not a state dict (names → tensors); save the model's state_dict().")
+    check_finite(what, data)
     return data
 
 

@@ -58,7 +58,7 @@ def test_a_compressai_file_codes_like_any_model(tmp_path, photo):
     torch.manual_seed(0)
     state = _fake_state("bmshj2018-factorized", 1)
     state = {k: (v * 0.01 if v.is_floating_point() else v) for k, v in state.items()}
-    path = tmp_path / "bmshj2018-factorized-prior-1-446d5c7f.pth.tar"
+    path = tmp_path / "my-factorized.pth.tar"
     torch.save({"state_dict": state, "epoch": 3}, path)
     codec = FactorizedCodec(weights=str(path))
     assert codec.fitted and not codec.learnable and codec.config.channels == 128
@@ -74,15 +74,29 @@ def test_missing_zoo_file_names_it_and_the_folder_without_the_network(tmp_path, 
     assert "mbt2018-mean-3-723404a8.pth.tar" in message and str(tmp_path / "hub" / "checkpoints") in message
 
 
-def test_zoo_file_in_the_hub_cache_is_found(tmp_path, monkeypatch, no_network, photo):
+def test_zoo_file_in_the_hub_cache_is_found_and_checked_against_its_name(tmp_path, monkeypatch, no_network, photo):
+    from rdpkit.weights import sha256
+
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-    state = {k: (v * 0.01 if v.is_floating_point() else v) for k, v in _fake_state("bmshj2018-hyperprior", 2).items()}
     folder = tmp_path / "hub" / "checkpoints"
     folder.mkdir(parents=True)
-    torch.save(state, folder / "bmshj2018-hyperprior-2-93677231.pth.tar")
+    state = {k: (v * 0.01 if v.is_floating_point() else v) for k, v in _fake_state("bmshj2018-hyperprior", 2).items()}
+    staged = tmp_path / "staged.pth.tar"
+    torch.save(state, staged)
+    # The zoo names files by their sha256's first 8 digits: these random weights get their own.
+    listed = compressai.names()
+    entry = listed["architectures"]["bmshj2018-hyperprior"]["2"]
+    name = f"bmshj2018-hyperprior-2-{sha256(staged)[:8]}.pth.tar"
+    patched = {**listed, "architectures": {**listed["architectures"], "bmshj2018-hyperprior": {"2": {**entry, "file": name}}}}
+    monkeypatch.setattr(compressai, "names", lambda: patched)
+    staged.rename(folder / name)
     codec = HyperpriorCodec(weights="compressai", quality=2)
     assert codec.config.lams == (COMPRESSAI_LAMBDAS[1],) and codec.source.startswith("compressai:")
     assert codec.decode(codec.encode(photo).to_bytes()).shape == photo.shape
+    monkeypatch.setattr(compressai, "names", lambda: {**listed})
+    (folder / name).rename(folder / entry["file"])  # the real zoo name, the wrong content
+    with pytest.raises(WeightsUnavailable, match="damaged or was replaced"):
+        HyperpriorCodec(weights="compressai", quality=2)
 
 
 def test_other_architectures_and_pickles_are_refused(tmp_path):
@@ -90,8 +104,12 @@ def test_other_architectures_and_pickles_are_refused(tmp_path):
         compressai.map_state(_fake_state("bmshj2018-hyperprior", 1), "factorized")
     path = tmp_path / "pickled.pth"
     torch.save({"state_dict": {"g_a.0.weight": torch.zeros(1)}, "note": object.__new__(_Opaque)}, path)
-    with pytest.raises(InputError, match="not unpickled"):
+    with pytest.raises(WeightsUnavailable, match="besides tensors"):
         compressai.read(path)
+    nan = tmp_path / "nan.pth"
+    torch.save({"g_a.0.weight": torch.full((2,), float("nan"))}, nan)
+    with pytest.raises(WeightsUnavailable, match="non-finite"):
+        compressai.read(nan)
 
 
 class _Opaque:
