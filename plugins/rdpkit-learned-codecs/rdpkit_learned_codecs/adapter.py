@@ -34,6 +34,7 @@ from rdpkit.errors import CorruptBitstream, InputError
 from rdpkit.interfaces import Codec
 
 from . import compressai
+from .codec import MAX_PIXELS, HyperpriorCodec
 from .padding import pad
 
 _U8, _U32 = struct.Struct(">B"), struct.Struct(">I")
@@ -104,7 +105,9 @@ def build(model: str, weights: str | None) -> torch.nn.Module:
 class CompressAIProtocolCodec(Codec):
     """An rdpkit codec around a model with compress/decompress (CompressAI's protocol); `stride` is what the model needs sizes to divide."""
 
-    def __init__(self, model: Any = "rdpkit_learned_codecs.adapter:shipped_hyperprior", weights: str | None = None, stride: int = 64) -> None:
+    def __init__(self, model: Any = "rdpkit_learned_codecs.adapter:shipped_hyperprior", weights: str | None = None, stride: int = 64,
+                 max_pixels: int = MAX_PIXELS) -> None:
+        self.max_pixels = check_int(max_pixels, 1, 1 << 40, "max_pixels")
         net = build(model, weights) if isinstance(model, str) else model
         if not (callable(getattr(net, "compress", None)) and callable(getattr(net, "decompress", None))):
             raise InputError(f"{type(net).__name__} has no compress(x) and decompress(strings, shape) methods; it does not follow CompressAI's protocol.")
@@ -130,6 +133,8 @@ class CompressAIProtocolCodec(Codec):
 
     def _decode(self, bits: Bitstream, seed: int | None) -> torch.Tensor:
         n, c, h, w = check_shape(bits)
+        if n * h * w > self.max_pixels:
+            raise CorruptBitstream(f"the bitstream header announces {n}×{h}×{w} = {n * h * w:,} pixels, more than this codec decodes (max_pixels={self.max_pixels:,}); if it is genuine, decode it with a codec created with a larger max_pixels.")
         if field(bits, "model", str) != self.fingerprint:
             raise CorruptBitstream(f"this bitstream was written by model {bits.header.get('model')!r}, not by this one ({self.fingerprint}); decode it with the model that wrote it.")
         latent = field(bits, "latent", list)
@@ -166,6 +171,4 @@ class ProtocolView:
 
 def shipped_hyperprior() -> ProtocolView:
     """The shipped hyperprior at its middle rate, through the protocol (the adapter's default model)."""
-    from .codec import HyperpriorCodec
-
     return ProtocolView(HyperpriorCodec(quality=3))

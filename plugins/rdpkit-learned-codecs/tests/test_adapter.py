@@ -66,6 +66,9 @@ def test_a_bitstream_of_another_model_or_a_failing_decompress_is_one_sentence(ph
     broken = Bitstream(bits.codec, bits.shape, pack([[b"\x01\x02"], [b"side"]]), bits.header).to_bytes()
     with pytest.raises(CorruptBitstream, match="decompress failed"):
         a.decode(broken)
+    huge = Bitstream(bits.codec, (1, 3, 10**6, 10**6), bits.payload, bits.header).to_bytes()
+    with pytest.raises(CorruptBitstream, match="max_pixels"):
+        a.decode(huge)
 
 
 def test_models_without_the_protocol_or_factories_that_do_not_import_are_refused():
