@@ -115,3 +115,92 @@ def tensors_only(what: str) -> Iterator[None]:
             yield
         finally:
             torch.load = _REAL_LOAD
+
+
+# -- training checkpoints ----------------------------------------------------------------------
+
+#: The checkpoint key holding the sha256 of the rest of the checkpoint.
+DIGEST_KEY = "sha256"
+
+
+def _feed(h: Any, value: Any) -> None:
+    """Hash nested dicts, lists, tensors, numbers and strings in an order that does not depend on insertion."""
+    if isinstance(value, torch.Tensor):
+        t = value.detach().cpu().contiguous()
+        h.update(f"T{t.dtype}{tuple(t.shape)}".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    elif isinstance(value, dict):
+        h.update(f"D{len(value)}".encode())
+        for key in sorted(value, key=repr):
+            _feed(h, key)
+            _feed(h, value[key])
+    elif isinstance(value, (list, tuple)):
+        h.update(f"L{len(value)}".encode())
+        for item in value:
+            _feed(h, item)
+    else:
+        h.update(f"{type(value).__name__}:{value!r};".encode())
+
+
+def content_digest(value: Any) -> str:
+    """The sha256 of a nested checkpoint (tensors by their bytes, dtype and shape; dict keys in sorted order)."""
+    h = hashlib.sha256()
+    _feed(h, value)
+    return h.hexdigest()
+
+
+def first_non_finite(value: Any, prefix: str = "") -> str | None:
+    """The key path of the first floating-point tensor holding NaN or Inf in nested dicts and lists, or None."""
+    items = value.items() if isinstance(value, Mapping) else enumerate(value) if isinstance(value, (list, tuple)) else ()
+    for key, item in items:
+        where = f"{prefix}{key}"
+        if isinstance(item, torch.Tensor):
+            if item.is_floating_point() and not bool(torch.isfinite(item).all()):
+                return where
+        else:
+            found = first_non_finite(item, f"{where}.")
+            if found is not None:
+                return found
+    return None
+
+
+def save_checkpoint(path: str | os.PathLike[str], checkpoint: Mapping[str, Any]) -> None:
+    """Write a training checkpoint with its own sha256, atomically (a run killed while writing leaves the previous one)."""
+    from pathlib import Path
+
+    from .errors import InputError
+
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"checkpoint {str(path)!r} is a folder; pass the path of a file inside it, such as {str(path / 'run.pt')!r}.")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save({**checkpoint, DIGEST_KEY: content_digest(dict(checkpoint))}, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: str | os.PathLike[str], *, fmt: str, owner: str, fix: str, require_digest: bool = True) -> dict[str, Any]:
+    """A training checkpoint written by `save_checkpoint` with ``format == fmt``: tensors only, its digest checked, finite.
+
+    `owner` names what wrote it (``gan-codec``); `fix` ends every refusal (what the user can do).
+    Without `require_digest`, checkpoints of an older format that carried no digest are accepted.
+    """
+    from .errors import InputError
+
+    where = repr(os.fspath(path))
+    try:
+        checkpoint = _REAL_LOAD(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        what = "holds Python objects besides tensors and numbers, which are not unpickled because that can run code from the file" if "global" in str(exc).lower() else "is not a torch file"
+        raise InputError(f"checkpoint {where} {what}; it is not a {owner} checkpoint, so {fix}.") from None
+    except (OSError, RuntimeError, EOFError, ValueError) as exc:
+        raise InputError(f"checkpoint {where} is damaged or not a {owner} checkpoint (torch cannot read it: {type(exc).__name__}); {fix}.") from None
+    if not isinstance(checkpoint, dict) or checkpoint.get("format") != fmt:
+        raise InputError(f"checkpoint {where} is damaged or not a {owner} checkpoint (it has no {fmt!r} format field); {fix}.")
+    stored = checkpoint.pop(DIGEST_KEY, None)
+    if (stored is not None or require_digest) and stored != content_digest(checkpoint):
+        raise InputError(f"checkpoint {where} does not match the sha256 stored in it, so it was damaged after it was written; {fix}.")
+    bad = first_non_finite(checkpoint)
+    if bad is not None:
+        raise InputError(f"checkpoint {where} holds non-finite values (NaN or Inf) in {bad!r}, so training cannot resume from it; {fix}.")
+    return checkpoint

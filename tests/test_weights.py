@@ -64,3 +64,26 @@ def test_non_finite_weights_are_refused():
         net.weight[0, 0] = float("inf")
     with pytest.raises(rdpkit.WeightsUnavailable, match="'weight'"):
         check_finite("test", net)
+
+
+def test_training_checkpoints_carry_and_check_their_digest(tmp_path):
+    from rdpkit.weights import content_digest, load_checkpoint, save_checkpoint
+
+    path = tmp_path / "run.pt"
+    state = {"format": "demo/1", "step": 7, "model": {"w": torch.arange(4.0)}, "history": [1.0, 2.0]}
+    save_checkpoint(path, state)
+    kw = dict(fmt="demo/1", owner="demo", fix="start again")
+    loaded = load_checkpoint(path, **kw)
+    assert loaded["step"] == 7 and torch.equal(loaded["model"]["w"], state["model"]["w"])
+    assert content_digest({"a": 1, "b": torch.ones(2)}) == content_digest({"b": torch.ones(2), "a": 1}), "key order does not matter"
+    tampered = {**state, "step": 8, "sha256": content_digest(state)}
+    torch.save(tampered, path)
+    with pytest.raises(rdpkit.InputError, match="does not match the sha256 stored in it"):
+        load_checkpoint(path, **kw)
+    save_checkpoint(path, {**state, "model": {"w": torch.tensor([1.0, float("nan")])}})
+    with pytest.raises(rdpkit.InputError, match="non-finite values .* in 'model.w'"):
+        load_checkpoint(path, **kw)
+    with pytest.raises(rdpkit.InputError, match="it has no 'other/1' format field"):
+        load_checkpoint(path, fmt="other/1", owner="demo", fix="start again")
+    with pytest.raises(rdpkit.InputError, match="is a folder"):
+        save_checkpoint(tmp_path, state)

@@ -14,39 +14,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import pickle
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from rdpkit import weights
 from rdpkit.errors import InputError
 
 from .config import GanConfig
 
 MODEL_FORMAT = "rdpkit-gan-codec/1"
-#: The checkpoint key holding the sha256 of the rest of the checkpoint.
-DIGEST_KEY = "sha256"
-
-
-def _feed(h: Any, value: Any) -> None:
-    """Hash `value` (nested dicts, lists, tensors, numbers, strings) in an order that does not depend on insertion."""
-    if isinstance(value, torch.Tensor):
-        t = value.detach().cpu().contiguous()
-        h.update(f"T{t.dtype}{tuple(t.shape)}".encode())
-        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
-    elif isinstance(value, dict):
-        h.update(f"D{len(value)}".encode())
-        for key in sorted(value, key=repr):
-            _feed(h, key)
-            _feed(h, value[key])
-    elif isinstance(value, (list, tuple)):
-        h.update(f"L{len(value)}".encode())
-        for item in value:
-            _feed(h, item)
-    else:
-        h.update(f"{type(value).__name__}:{value!r};".encode())
+DIGEST_KEY = weights.DIGEST_KEY
 
 
 def _state_digest(config: GanConfig, shape: tuple[int, int, int], state: dict[str, torch.Tensor]) -> str:
@@ -60,18 +39,6 @@ def _state_digest(config: GanConfig, shape: tuple[int, int, int], state: dict[st
 def fingerprint(config: GanConfig, shape: tuple[int, int, int], state: dict[str, torch.Tensor]) -> str:
     """A short hash of everything decoding depends on: config, shape, weights and prior, as stored."""
     return _state_digest(config, shape, state)[:16]
-
-
-def _non_finite(state: dict[str, Any]) -> str | None:
-    """The name of the first floating-point tensor in `state` (nested) holding NaN or Inf, or None."""
-    for key, value in state.items():
-        if isinstance(value, dict):
-            found = _non_finite(value)
-            if found is not None:
-                return f"{key}.{found}"
-        elif isinstance(value, torch.Tensor) and value.is_floating_point() and not bool(torch.isfinite(value).all()):
-            return str(key)
-    return None
 
 
 def save_model(path: str | Path, config: GanConfig, shape: tuple[int, int, int], state: dict[str, torch.Tensor]) -> Path:
@@ -108,46 +75,16 @@ def load_model(path: str | Path) -> tuple[GanConfig, tuple[int, int, int], dict[
     # Files written before the digest was stored have none; there is nothing to check them against.
     if DIGEST_KEY in meta and _state_digest(config, (c, h, w), state) != meta[DIGEST_KEY]:
         raise InputError(f"gan codec file {str(path)!r} does not match the sha256 stored in it, so it was damaged after it was written; save the codec again with GanCodec.save().")
-    bad = _non_finite(state)
+    bad = weights.first_non_finite(state)
     if bad is not None:
         raise InputError(f"gan codec file {str(path)!r} holds non-finite weights (NaN or Inf) in {bad!r}; train the codec again and save it.")
     return config, (c, h, w), state
 
 
 def save_checkpoint(path: str | Path, checkpoint: dict[str, Any]) -> None:
-    path = Path(path)
-    if path.is_dir():
-        raise InputError(f"checkpoint {str(path)!r} is a folder; pass the path of a file inside it, such as {str(path / 'gan.pt')!r}.")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    h = hashlib.sha256()
-    _feed(h, checkpoint)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save({**checkpoint, DIGEST_KEY: h.hexdigest()}, tmp)
-    os.replace(tmp, path)
+    weights.save_checkpoint(path, checkpoint)
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    where = repr(str(path))
-    fix = "delete it, or pass resume=False to overwrite it"
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        # torch's own message advises weights_only=False, which would run whatever the file holds.
-        raise InputError(
-            f"checkpoint {where} holds Python objects besides tensors and numbers, which rdpkit does not unpickle because "
-            f"that can run code from the file; it is not a gan-codec checkpoint, so {fix}."
-        ) from None
-    except Exception as exc:  # noqa: BLE001 (torch.load raises zip, EOF and runtime errors on damaged files)
-        raise InputError(f"checkpoint {where} is damaged or not a gan-codec checkpoint (torch cannot read it: {type(exc).__name__}); {fix}.") from None
-    if not isinstance(checkpoint, dict) or checkpoint.get("format") != MODEL_FORMAT:
-        raise InputError(f"checkpoint {where} is damaged or not a gan-codec checkpoint (it has no {MODEL_FORMAT!r} format field); {fix}.")
-    stored = checkpoint.pop(DIGEST_KEY, None)
-    if stored is not None:
-        h = hashlib.sha256()
-        _feed(h, checkpoint)
-        if h.hexdigest() != stored:
-            raise InputError(f"checkpoint {where} does not match the sha256 stored in it, so it was damaged after it was written; {fix}.")
-    bad = _non_finite(checkpoint)
-    if bad is not None:
-        raise InputError(f"checkpoint {where} holds non-finite values (NaN or Inf) in {bad!r}, so training cannot resume from it; {fix}.")
-    return checkpoint
+    # Checkpoints of the first format carried no digest: they still load.
+    return weights.load_checkpoint(path, fmt=MODEL_FORMAT, owner="gan-codec", fix="delete it, or pass resume=False to overwrite it", require_digest=False)

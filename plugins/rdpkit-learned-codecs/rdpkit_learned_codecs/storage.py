@@ -15,28 +15,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import pickle
 import re
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from rdpkit import weights
 from rdpkit.errors import InputError, WeightsUnavailable
 
 from .config import ModelConfig
 
 MODEL_FORMAT = "rdpkit-learned-codecs/1"
-DIGEST_KEY = "sha256"
-
-
-def sha256_file(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+DIGEST_KEY = weights.DIGEST_KEY
 
 
 def state_digest(config: ModelConfig, state: dict[str, torch.Tensor]) -> str:
@@ -53,18 +44,6 @@ def record_path(path: str | Path) -> Path:
     return Path(path).with_suffix(".json")
 
 
-def non_finite(state: dict[str, Any]) -> str | None:
-    """The name of the first floating-point tensor (nested dicts searched) holding NaN or Inf, or None."""
-    for key, value in state.items():
-        if isinstance(value, dict):
-            found = non_finite(value)
-            if found is not None:
-                return f"{key}.{found}"
-        elif isinstance(value, torch.Tensor) and value.is_floating_point() and not bool(torch.isfinite(value).all()):
-            return str(key)
-    return None
-
-
 def save_model(path: str | Path, config: ModelConfig, state: dict[str, torch.Tensor], record: dict[str, Any] | None = None, *, half: bool = False) -> dict[str, Any]:
     """Write weights and tables to `path` (safetensors) and, with `record`, the record plus the file's sha256 next to it."""
     from safetensors.torch import save_file
@@ -75,7 +54,7 @@ def save_model(path: str | Path, config: ModelConfig, state: dict[str, torch.Ten
     path.parent.mkdir(parents=True, exist_ok=True)
     tensors = {k: (v.half() if half and v.is_floating_point() else v).detach().cpu().contiguous() for k, v in state.items()}
     save_file(tensors, str(path), metadata={"format": MODEL_FORMAT, "config": config.to_json()})
-    out = {"checkpoint": path.name, "sha256": sha256_file(path), "bytes": path.stat().st_size}
+    out = {"checkpoint": path.name, "sha256": weights.sha256(path), "bytes": path.stat().st_size}
     if record is not None:
         out = {**record, **out}
         record_path(path).write_text(json.dumps(out, indent=2) + "\n")
@@ -113,7 +92,7 @@ def load_model(path: str | Path, expected_sha256: str | None = None, fix: str = 
         raise WeightsUnavailable(f"the model file {where} does not exist; {fix}, or give the right path.")
     wanted = [d for d in (expected_sha256, recorded_digest(path)) if d is not None]
     if wanted:
-        digest = sha256_file(path)
+        digest = weights.sha256(path)
         for want in wanted:
             if digest != want:
                 raise WeightsUnavailable(f"the model file {where} has sha256 {digest[:12]}… but {want[:12]}… was expected, so it is damaged or was replaced; {fix}.")
@@ -128,61 +107,15 @@ def load_model(path: str | Path, expected_sha256: str | None = None, fix: str = 
         raise WeightsUnavailable(f"the model file {where} holds an invalid configuration ({exc}); {fix}.") from None
     except Exception as exc:  # noqa: BLE001 (safetensors, JSON and key errors alike mean a foreign or damaged file)
         raise WeightsUnavailable(f"{where} is not a readable model file of rdpkit-learned-codecs ({type(exc).__name__}: {str(exc)[:200]}); {fix}.") from None
-    bad = non_finite(state)
+    bad = weights.first_non_finite(state)
     if bad is not None:
         raise WeightsUnavailable(f"the model file {where} holds non-finite weights (NaN or Inf) in {bad!r}; {fix}.")
     return config, {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
 
 
 def save_checkpoint(path: str | Path, checkpoint: dict[str, Any]) -> None:
-    path = Path(path)
-    if path.is_dir():
-        raise InputError(f"checkpoint {str(path)!r} is a folder; pass the path of a file inside it, such as {str(path / 'run.pt')!r}.")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    h = hashlib.sha256()
-    _feed(h, checkpoint)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save({**checkpoint, DIGEST_KEY: h.hexdigest()}, tmp)
-    os.replace(tmp, path)
+    weights.save_checkpoint(path, checkpoint)
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    where = repr(str(path))
-    fix = "delete it, or pass resume=False to start afresh"
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        # torch's own message advises weights_only=False, which would run whatever the file holds.
-        raise InputError(f"checkpoint {where} holds Python objects besides tensors and numbers, which are not unpickled because that can run code from the file; {fix}.") from None
-    except Exception as exc:  # noqa: BLE001 (torch.load raises zip, EOF and runtime errors on damaged files)
-        raise InputError(f"checkpoint {where} is damaged or not a training checkpoint of rdpkit-learned-codecs ({type(exc).__name__}); {fix}.") from None
-    if not isinstance(checkpoint, dict) or checkpoint.get("format") != MODEL_FORMAT:
-        raise InputError(f"checkpoint {where} is not a training checkpoint of rdpkit-learned-codecs (no {MODEL_FORMAT!r} format field); {fix}.")
-    stored = checkpoint.pop(DIGEST_KEY, None)
-    h = hashlib.sha256()
-    _feed(h, checkpoint)
-    if stored != h.hexdigest():
-        raise InputError(f"checkpoint {where} does not match the sha256 stored in it, so it was damaged after it was written; {fix}.")
-    bad = non_finite(checkpoint)
-    if bad is not None:
-        raise InputError(f"checkpoint {where} holds non-finite values (NaN or Inf) in {bad!r}, so training cannot resume from it; {fix}.")
-    return checkpoint
-
-
-def _feed(h: Any, value: Any) -> None:
-    """Hash nested dicts, lists, tensors, numbers and strings in an order that does not depend on insertion."""
-    if isinstance(value, torch.Tensor):
-        t = value.detach().cpu().contiguous()
-        h.update(f"T{t.dtype}{tuple(t.shape)}".encode())
-        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
-    elif isinstance(value, dict):
-        h.update(f"D{len(value)}".encode())
-        for key in sorted(value, key=repr):
-            _feed(h, key)
-            _feed(h, value[key])
-    elif isinstance(value, (list, tuple)):
-        h.update(f"L{len(value)}".encode())
-        for item in value:
-            _feed(h, item)
-    else:
-        h.update(f"{type(value).__name__}:{value!r};".encode())
+    return weights.load_checkpoint(path, fmt=MODEL_FORMAT, owner="rdpkit-learned-codecs training", fix="delete it, or pass resume=False to start afresh")

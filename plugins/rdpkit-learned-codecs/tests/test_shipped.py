@@ -14,11 +14,11 @@ from rdpkit_learned_codecs.evaluate import (
     jpeg_curve,
     overlap,
 )
-from rdpkit_learned_codecs.storage import sha256_file
 
 import rdpkit
 import rdpkit.testing as rt
 from rdpkit.errors import WeightsUnavailable
+from rdpkit.weights import sha256
 
 RECORD_FIELDS = {"command", "seed", "data", "schedule", "architecture", "versions", "training_wall_s", "sha256", "bytes", "history"}
 
@@ -27,7 +27,7 @@ RECORD_FIELDS = {"command", "seed", "data", "schedule", "architecture", "version
 def test_shipped_files_match_their_digests_and_records(kind):
     path, digest = shipped.shipped(kind)
     record = json.loads(path.with_suffix(".json").read_text())
-    assert len(digest) == 64 and sha256_file(path) == digest == record["sha256"]
+    assert len(digest) == 64 and sha256(path) == digest == record["sha256"]
     assert RECORD_FIELDS <= record.keys() and record["data"]["source"] == "builtin:training"
     assert not set(record["data"]["images"]) & {f"builtin:{n}" for n in rdpkit.data.HELD_OUT}
 
