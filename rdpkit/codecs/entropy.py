@@ -76,8 +76,9 @@ def max_symbols(num_bytes: int, alphabet: int) -> int:
     return math.floor(8 * num_bytes / floor)
 
 
-def _words(compressed: np.ndarray) -> bytes:
-    return np.asarray(compressed, dtype=np.uint32).astype(_WORD).tobytes()
+def encoded_bytes(encoder: Any) -> bytes:
+    """What a constriction RangeEncoder wrote, as the bytes a payload holds (little-endian 32-bit words)."""
+    return np.asarray(encoder.get_compressed(), dtype=np.uint32).astype(_WORD).tobytes()
 
 
 def _from_bytes(data: bytes) -> np.ndarray:
@@ -94,14 +95,22 @@ def _check_count(data: bytes, alphabet: int, count: int) -> np.ndarray:
     return words
 
 
-class _Reader:
-    """A range decoder that re-encodes what it decodes, so that it knows where it is in the payload.
+class RangeReader:
+    """A range decoder for untrusted bytes that re-encodes what it decodes, so that it knows where it is in the payload.
+
+    Open one with `RangeReader.open`, which refuses a symbol count the payload cannot hold
+    before anything is allocated; `read` symbols under any constriction model; `finish` at the end.
 
     constriction's decoder reads zeros past the end of its data without saying so, and decodes
     whatever the words say. The mirror encoder sees the same symbols under the same models:
     once it has written more words than the payload has, the payload has run out; at the end,
     a payload is valid only if it is exactly what the encoder writes for the decoded symbols.
     """
+
+    @classmethod
+    def open(cls, data: bytes, count: int, alphabet: int = 2) -> RangeReader:
+        """A reader of `data`, once `count` symbols of an `alphabet`-symbol model are known to fit in it."""
+        return cls(_check_count(data, alphabet, count))
 
     def __init__(self, words: np.ndarray) -> None:
         import constriction
@@ -118,12 +127,12 @@ class _Reader:
                 self.mirror.encode(symbols, model)
             else:
                 self.mirror.encode(symbols, model, probabilities)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 (constriction raises AssertionError, ValueError... on invalid data)
             raise CorruptBitstream(f"the entropy-coded payload cannot be decoded (constriction's {type(exc).__name__}); the bitstream is damaged, re-encode it.") from None
         # Sealing adds at least one word to those written so far.
         if self.mirror.pos()[0] >= self.size:
             raise _ended()
-        return symbols
+        return np.asarray(symbols, dtype=np.int64)
 
     def finish(self) -> None:
         expected = self.mirror.get_compressed()
@@ -185,7 +194,7 @@ def encode_with_tables(symbols: np.ndarray, tables: np.ndarray) -> bytes:
     encoder = constriction.stream.queue.RangeEncoder()
     for block, rows in _periods(s.size, t):
         encoder.encode(s[block], constriction.stream.model.Categorical(perfect=False), rows)
-    return _words(encoder.get_compressed())
+    return encoded_bytes(encoder)
 
 
 def decode_with_tables(data: bytes, tables: np.ndarray, count: int) -> np.ndarray:
@@ -193,7 +202,7 @@ def decode_with_tables(data: bytes, tables: np.ndarray, count: int) -> np.ndarra
     import constriction
 
     t = _check_tables(tables, count)
-    reader = _Reader(_check_count(data, t.shape[1], count))
+    reader = RangeReader.open(data, count, t.shape[1])
     model = constriction.stream.model.Categorical(perfect=False)
     blocks = [reader.read(model, rows) for _, rows in _periods(count, t)]
     reader.finish()
@@ -225,7 +234,7 @@ def encode_adaptive(symbols: np.ndarray, alphabet: int) -> bytes:
     for block, counts in _adaptive_blocks(s.size, alphabet):
         encoder.encode(s[block], constriction.stream.model.Categorical(counts.astype(np.float64), perfect=False))
         counts += np.bincount(s[block], minlength=alphabet)
-    return _words(encoder.get_compressed())
+    return encoded_bytes(encoder)
 
 
 def decode_adaptive(data: bytes, alphabet: int, count: int) -> np.ndarray:
@@ -236,7 +245,7 @@ def decode_adaptive(data: bytes, alphabet: int, count: int) -> np.ndarray:
     """
     import constriction
 
-    reader = _Reader(_check_count(data, alphabet, count))
+    reader = RangeReader.open(data, count, alphabet)
     blocks = []
     for block, counts in _adaptive_blocks(count, alphabet):
         symbols = reader.read(constriction.stream.model.Categorical(counts.astype(np.float64), perfect=False), block.stop - block.start)

@@ -8,9 +8,9 @@ groups, each escape's distance is coded as its bit length and then its bits, fou
 with uniform models. Every model is built from integers only, so a stream decodes to the same
 values wherever it is decoded.
 
-The decoder is hardened as rdpkit.codecs.entropy is: it knows how many values to read before
-it reads them, refuses counts the payload cannot hold (entropy.max_symbols) before allocating,
-and re-encodes what it decodes, so a payload that runs out, holds more, or decodes to symbols
+The decoder reads through rdpkit.codecs.entropy.RangeReader: it knows how many values to
+read before it reads them, refuses counts the payload cannot hold before allocating, and
+re-encodes what it decodes, so a payload that runs out, holds more, or decodes to symbols
 whose encoding differs is a CorruptBitstream, never a silent misread or an error from the coder.
 """
 
@@ -20,8 +20,7 @@ import math
 
 import numpy as np
 
-from rdpkit.codecs.entropy import max_symbols
-from rdpkit.errors import CorruptBitstream
+from rdpkit.codecs.entropy import RangeReader, encoded_bytes
 
 from .tables import PRECISION as PRECISION_BITS
 from .tables import Tables
@@ -31,7 +30,6 @@ LIMIT = 1 << 20
 #: Bit length of the largest escape distance: zigzag(±LIMIT) < 2**22.
 MAX_BITS = 22
 _NIBBLE = 4
-_WORD = np.dtype("<u4")
 
 
 def _model(freqs: np.ndarray):
@@ -108,37 +106,21 @@ class Writer:
         self.ideal_bits += float(bits.size * math.log2(MAX_BITS + 1) + len(digits) * _NIBBLE)
 
     def finish(self) -> bytes:
-        return np.asarray(self.encoder.get_compressed(), dtype=np.uint32).astype(_WORD).tobytes()
+        return encoded_bytes(self.encoder)
 
 
 class Reader:
     """Decodes segments written by `Writer`, in the same order, from untrusted bytes.
 
     `budget` is the total number of values the caller will ask for; it is checked against what
-    the payload can hold before anything is decoded or allocated.
+    the payload can hold before anything is decoded or allocated (rdpkit.codecs.entropy.RangeReader).
     """
 
     def __init__(self, data: bytes, budget: int) -> None:
-        import constriction
-
-        if len(data) % 4:
-            raise CorruptBitstream(f"the entropy-coded payload is {len(data)} bytes, not a whole number of 32-bit words; the bitstream is damaged, re-encode it.")
-        if budget > max_symbols(len(data), 2):
-            raise CorruptBitstream(f"an entropy-coded payload of {len(data)} bytes cannot hold the {budget} values its header implies; the bitstream is damaged, re-encode it.")
-        self.words = np.frombuffer(data, dtype=_WORD).astype(np.uint32)
-        self.decoder = constriction.stream.queue.RangeDecoder(self.words)
-        self.mirror = constriction.stream.queue.RangeEncoder()
+        self.stream = RangeReader.open(data, budget)
 
     def _decode(self, model, count: int) -> np.ndarray:
-        try:
-            symbols = self.decoder.decode(model, count)
-            self.mirror.encode(symbols, model)
-        except Exception as exc:  # noqa: BLE001 (constriction raises AssertionError, ValueError... on invalid data)
-            raise CorruptBitstream(f"the entropy-coded payload cannot be decoded (constriction's {type(exc).__name__}); the bitstream is damaged, re-encode it.") from None
-        # Sealing adds at least one word to those written so far.
-        if self.mirror.pos()[0] >= self.words.size:
-            raise _ended()
-        return np.asarray(symbols, dtype=np.int64)
+        return self.stream.read(model, count)
 
     def read(self, table_index: np.ndarray, tables: Tables) -> np.ndarray:
         table_index = np.asarray(table_index, np.int64).ravel()
@@ -176,14 +158,4 @@ class Reader:
         return out
 
     def finish(self) -> None:
-        expected = self.mirror.get_compressed()
-        if expected.size > self.words.size:
-            raise _ended()
-        if not np.array_equal(expected, self.words[: expected.size]):
-            raise CorruptBitstream("the entropy-coded payload differs from the encoding of the values it decodes to; the bitstream is damaged, re-encode it.")
-        if expected.size < self.words.size:
-            raise CorruptBitstream("the entropy-coded payload holds more data than its header announces; the bitstream is damaged, re-encode it.")
-
-
-def _ended() -> CorruptBitstream:
-    return CorruptBitstream("the entropy-coded payload ends before the values its header announces; the bitstream is truncated, re-encode it.")
+        self.stream.finish()
