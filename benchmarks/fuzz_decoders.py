@@ -66,8 +66,10 @@ from rdpkit.bitstream import Bitstream
 from rdpkit.data import digits, load_image
 from rdpkit.store import Store
 
-TARGETS = ("jpeg", "webp", "sq", "gan", "bitstream", "store")
-CODECS = ("jpeg", "webp", "sq", "gan")
+TARGETS = ("jpeg", "webp", "sq", "gan", "factorized", "hyperprior", "bitstream", "store")
+CODECS = ("jpeg", "webp", "sq", "gan", "factorized", "hyperprior")
+#: The learned codecs run on their shipped models (rdpkit-learned-codecs), at two of their rates.
+LEARNED = {"factorized": "quality", "hyperprior": "quality"}
 
 
 class Timeout(BaseException):
@@ -235,7 +237,7 @@ def check_decoded(raw: bytes, x_hat: Any) -> None:
         raise ContractBroken("decoded values outside [0, 1] or not finite")
 
 
-def codec_bitstreams(gan_codec: rdpkit.Codec | None) -> dict[str, list[bytes]]:
+def codec_bitstreams(gan_codec: rdpkit.Codec | None, learned: dict[str, rdpkit.Codec]) -> dict[str, list[bytes]]:
     """Valid bitstreams of every codec: small images, several options, dtypes and batch sizes."""
     gray = digits()[:7]
     rgb = load_image("builtin:astronaut", size=16)
@@ -259,6 +261,8 @@ def codec_bitstreams(gan_codec: rdpkit.Codec | None) -> dict[str, list[bytes]]:
         data = digits()
         out["gan"] = [gan_codec.encode(data[i : i + n].to(dtype)).to_bytes()
                       for i, n, dtype in ((0, 1, torch.float32), (1, 2, torch.float32), (3, 7, torch.float64), (10, 50, torch.float32), (60, 300, torch.float16))]
+    for name in learned:
+        out[name] = [learned[name].encode(x).to_bytes() for x in (rgb, rgb32, rgb32.double(), torch.cat([rgb32, rgb32.flip(-1)]))]
     return out
 
 
@@ -424,11 +428,12 @@ def build_targets(names: list[str], folder: Path) -> list[Target]:
         from rdpkit_gan_codec.codec import GanCodec
 
         gan_codec = rdpkit.codec("gan").fit(digits()[:500], **GanCodec.quick_fit)
-    streams = codec_bitstreams(gan_codec)
+    learned = {name: rdpkit.codec(name, quality=3) for name in LEARNED if name in names or "bitstream" in names}
+    streams = codec_bitstreams(gan_codec, learned)
     targets = []
     for name in names:
         if name in CODECS:
-            targets.append(codec_target(name, gan_codec if name == "gan" else rdpkit.codec(name), streams))
+            targets.append(codec_target(name, gan_codec if name == "gan" else learned.get(name) or rdpkit.codec(name), streams))
         elif name == "bitstream":
             targets.append(bitstream_target(streams))
         else:

@@ -36,7 +36,7 @@ def targets(fuzzer, tmp_path_factory):
     torch.set_num_threads(before)
 
 
-@pytest.mark.parametrize("name", ["jpeg", "webp", "sq", "gan", "bitstream", "store"])
+@pytest.mark.parametrize("name", ["jpeg", "webp", "sq", "gan", "factorized", "hyperprior", "bitstream", "store"])
 def test_every_damaged_input_is_refused_with_rdpkits_own_error(fuzzer, targets, tmp_path, name):
     recorder = fuzzer.Recorder(tmp_path, keep=1)
     stats = fuzzer.fuzz([targets[name]], INPUTS, seed=16, recorder=recorder, slow=1.0, timeout=20.0)[name]

@@ -57,7 +57,7 @@ def quantize_frequencies(counts: np.ndarray, precision: int = 16) -> np.ndarray:
     return freq + 1
 
 
-def max_symbols(num_bytes: int, alphabet: int) -> int:
+def max_symbols(num_bytes: int, alphabet: int, max_probability: float | None = None) -> int:
     """The most symbols from an `alphabet`-symbol model that `num_bytes` of range-coded payload can hold.
 
     constriction's categorical models (24-bit fixed point, perfect or not) give every symbol at
@@ -68,11 +68,17 @@ def max_symbols(num_bytes: int, alphabet: int) -> int:
     32·(W − 1) ≥ n·c − 32, i.e. n ≤ 32·W / c. Only that floor is used, so the bound holds for the
     adaptive model and for integer tables alike. It is loose, never wrong: a constant
     sequence of 3·10⁷ symbols (the cheapest input) takes 7 (L = 4096) to 25 (L = 2) times the
-    bytes it requires, shorter ones far more, while the model is still learning.
+    bytes it requires, shorter ones far more, while the model is still learning. With fixed
+    tables, `max_probability` (the largest probability any table gives a symbol) tightens it.
     """
     if not 2 <= alphabet < 1 << _PRECISION:
         raise InputError(f"an alphabet of {alphabet} symbols cannot be range-coded here; it takes 2 to {(1 << _PRECISION) - 1} symbols.")
-    floor = -math.log1p(-(alphabet - 1) / (1 << _PRECISION)) / math.log(2)
+    likeliest = 1 - (alphabet - 1) / (1 << _PRECISION)
+    if max_probability is not None:
+        # Integer tables whose likeliest symbol has probability p cost at least −log2 p bits a symbol; constriction's
+        # rounding to 24 bits can move a probability by at most 2**-23.
+        likeliest = min(likeliest, max_probability + 2.0**-23)
+    floor = -math.log2(likeliest)
     return math.floor(8 * num_bytes / floor)
 
 
@@ -87,10 +93,10 @@ def _from_bytes(data: bytes) -> np.ndarray:
     return np.frombuffer(data, dtype=_WORD).astype(np.uint32)
 
 
-def _check_count(data: bytes, alphabet: int, count: int) -> np.ndarray:
+def _check_count(data: bytes, alphabet: int, count: int, max_probability: float | None = None) -> np.ndarray:
     """The payload's words, once `count` symbols are known to fit in them (checked before anything is allocated)."""
     words = _from_bytes(data)
-    if count > max_symbols(len(data), alphabet):
+    if count > max_symbols(len(data), alphabet, max_probability):
         raise CorruptBitstream(f"an entropy-coded payload of {len(data)} bytes cannot hold the {count} symbols its header announces; the bitstream is damaged, re-encode it.")
     return words
 
@@ -108,9 +114,10 @@ class RangeReader:
     """
 
     @classmethod
-    def open(cls, data: bytes, count: int, alphabet: int = 2) -> RangeReader:
-        """A reader of `data`, once `count` symbols of an `alphabet`-symbol model are known to fit in it."""
-        return cls(_check_count(data, alphabet, count))
+    def open(cls, data: bytes, count: int, alphabet: int = 2, max_probability: float | None = None) -> RangeReader:
+        """A reader of `data`, once `count` symbols of an `alphabet`-symbol model (no likelier than
+        `max_probability`, when given) are known to fit in it."""
+        return cls(_check_count(data, alphabet, count, max_probability))
 
     def __init__(self, words: np.ndarray) -> None:
         import constriction

@@ -279,13 +279,16 @@ class LearnedCodec(Codec):
         if written_by != self.fingerprint:
             raise CorruptBitstream(f"this bitstream was written by {self.KIND} model {written_by[:16]}, but this codec is model {self.fingerprint} ({self.source}); decode it with the model that wrote it.")
         field(bits, "rate", int, 0, self.config.rates - 1)
-        if n * h * w > self.max_pixels:
-            raise CorruptBitstream(f"the bitstream header announces {n}×{h}×{w} = {n * h * w:,} pixels, more than this codec decodes (max_pixels={self.max_pixels:,}); if it is genuine, decode it with a codec created with a larger max_pixels.")
         s = self.config.stride
         hp, wp = -(-h // s) * s, -(-w // s) * s
+        # The padded size is what the decoder works on: a million 8×8 images are a million 64×64 ones.
+        if n * hp * wp > self.max_pixels:
+            raise CorruptBitstream(f"the bitstream header announces {n}×{h}×{w} pixels, {n * hp * wp:,} once padded to the transforms' stride, more than this codec decodes "
+                                   f"(max_pixels={self.max_pixels:,}); if it is genuine, decode it with a codec created with a larger max_pixels.")
         y_shape = (n, self.config.latent_channels, hp // 16, wp // 16)
         z_shape = (n, self.config.channels, hp // 64, wp // 64) if self.config.kind == "hyperprior" else None
-        reader = Reader(bits.payload, math.prod(y_shape) + (math.prod(z_shape) if z_shape else 0))
+        value_tables = [self._tables(model.prior)] if z_shape is None else [self._tables(model.hyperprior), self._tables(model.conditional)]
+        reader = Reader(bits.payload, math.prod(y_shape) + (math.prod(z_shape) if z_shape else 0), value_tables)
         out: dict[str, np.ndarray] = {}
         if z_shape is None:
             out["table"] = _channel_index(y_shape).reshape(y_shape)

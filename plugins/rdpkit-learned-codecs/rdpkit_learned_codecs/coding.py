@@ -17,6 +17,7 @@ whose encoding differs is a CorruptBitstream, never a silent misread or an error
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -109,15 +110,25 @@ class Writer:
         return encoded_bytes(self.encoder)
 
 
+def max_probability(tables: Sequence[Tables]) -> float:
+    """The largest probability any of `tables` gives a symbol."""
+    best = 0.0
+    for t in tables:
+        if len(t):
+            best = max(best, float((np.maximum.reduceat(t.freqs, t.starts) / np.add.reduceat(t.freqs, t.starts)).max()))
+    return best
+
+
 class Reader:
     """Decodes segments written by `Writer`, in the same order, from untrusted bytes.
 
     `budget` is the total number of values the caller will ask for; it is checked against what
-    the payload can hold before anything is decoded or allocated (rdpkit.codecs.entropy.RangeReader).
+    the payload can hold under `tables` (no symbol likelier than their likeliest) before anything
+    is decoded or allocated (rdpkit.codecs.entropy.RangeReader).
     """
 
-    def __init__(self, data: bytes, budget: int) -> None:
-        self.stream = RangeReader.open(data, budget)
+    def __init__(self, data: bytes, budget: int, tables: Sequence[Tables] = ()) -> None:
+        self.stream = RangeReader.open(data, budget, max_probability=max_probability(tables) if tables else None)
 
     def _decode(self, model, count: int) -> np.ndarray:
         return self.stream.read(model, count)
