@@ -253,12 +253,13 @@ def check_divergence(div: Any, *, dim: int = 4, n: int = 200, max_examples: int 
     axioms()
 
 
-def check_codec(codec: Any, x: Any | None = None, fit_options: dict[str, Any] | None = None) -> None:
+def check_codec(codec: Any, x: Any | None = None, fit_options: dict[str, Any] | None = None, fit_data: str = "digits") -> None:
     """Assert the Codec axioms: bytes round-trip, decoded shape/dtype/range, rate from real
     bytes, reproducible decoding under a seed, and a clear error on corrupt bitstreams.
 
     A learnable codec that is not fitted yet is first fitted, with `fit_options` (default: the
-    codec's own `quick_fit`), on scikit-learn's digits, and checked on held-out digits.
+    codec's own `quick_fit`), on `fit_data` (an image source: scikit-learn's digits by default;
+    ``builtin:training`` for photo codecs, at 64×64), and checked on held-out images of it.
     """
     import torch
 
@@ -268,9 +269,12 @@ def check_codec(codec: Any, x: Any | None = None, fit_options: dict[str, Any] | 
 
     assert isinstance(codec, Codec), f"{type(codec).__name__} is not an rdpkit Codec"
     if not codec.fitted:
-        from .data import digits
+        from .data import Source
 
-        data = digits()
+        source = Source.parse(fit_data)
+        data = source.load(size=None if source.kind == "digits" else 64)
+        if data.shape[0] < 10:  # a few photographs: random flips and crops of them to train on
+            data = torch.cat([data, data.flip(-1), data.flip(-2), data.flip(-1, -2)])
         codec.fit(data[:-8], **(codec.quick_fit if fit_options is None else fit_options))
         assert codec.fitted, f"{type(codec).__name__}.fit() returned but the codec still says it is not fitted"
         x = data[-8:] if x is None else x
