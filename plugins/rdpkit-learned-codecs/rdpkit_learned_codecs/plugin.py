@@ -4,6 +4,7 @@ import rdpkit
 
 FACTORIZED = "Ballé, Laparra & Simoncelli, End-to-end Optimized Image Compression, ICLR 2017; Ballé et al., ICLR 2018"
 HYPERPRIOR = "Ballé, Minnen, Singh, Hwang & Johnston, Variational Image Compression with a Scale Hyperprior, ICLR 2018; Minnen, Ballé & Toderici, NeurIPS 2018 (mean=true)"
+HIFIC = "Mentzer, Toderici, Tschannen & Agustsson, High-Fidelity Generative Image Compression, NeurIPS 2020; Blau & Michaeli, ICML 2019 (the stochastic decoder)"
 
 
 @rdpkit.hookimpl
@@ -17,10 +18,21 @@ def rdpkit_codecs() -> list[rdpkit.Spec]:
                     summary="learned transform codec with a scale hyperprior (mean=true: mean-scale); quality=1..5 loads the shipped models, or fit() / weights=compressai / weights=PATH",
                     needs_weights=False, weights="shipped with rdpkit-learned-codecs (sha256-checked), CompressAI's zoo files in the torch hub cache, or weights=PATH",
                     citation=HYPERPRIOR),
+        rdpkit.Spec("hific", "rdpkit_learned_codecs.hific:HificCodec",
+                    summary="HiFiC-style GAN-trained codec on the hyperprior's bitstream: loss bpp + λ_d·Δ + λ_p·GAN (conditional patch discriminator), optional stochastic decoder; shipped pair (lam_p=0 and >0), or fit() from start=shipped",
+                    needs_weights=False, weights="shipped with rdpkit-learned-codecs (sha256-checked), or weights=PATH",
+                    citation=HIFIC),
         rdpkit.Spec("compressai-model", "rdpkit_learned_codecs.adapter:CompressAIProtocolCodec",
                     summary="any model with CompressAI's compress/decompress protocol: model='package.module:callable' (and weights=PATH, stride=64)",
                     citation="Bégaint et al., CompressAI: a PyTorch library and evaluation platform for end-to-end compression research, 2020"),
     ]
+
+
+@rdpkit.hookimpl
+def rdpkit_distortions() -> list[rdpkit.Spec]:
+    return [rdpkit.Spec("weighted-sum", "rdpkit_learned_codecs.weighted:WeightedSum", differentiable=True,
+                        summary='Σ w·Δ over registered differentiable distortions, terms=[["mse", 1.0], ["pim", 0.01]]: the hific codec\'s training losses, auditable',
+                        citation=HIFIC)]
 
 
 @rdpkit.hookimpl

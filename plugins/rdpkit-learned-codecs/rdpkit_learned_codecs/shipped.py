@@ -19,3 +19,23 @@ SHIPPED = {
 def shipped(kind: str) -> tuple[Path, str]:
     name, digest = SHIPPED[kind]
     return FOLDER / name, digest
+
+#: The perception weight of the shipped hific codec that `rdpkit.codec("hific")` loads.
+DEFAULT_HIFIC_LAM_P = 0.5
+#: (quality, λ_p) → (file name, sha256) of the shipped hific pair(s): each quality is the shipped hyperprior's rate they started from.
+SHIPPED_HIFIC: dict[tuple[int, float], tuple[str, str]] = {}
+
+
+def shipped_hific(quality: int | None, lam_p: float) -> tuple[Path, str]:
+    """The shipped hific model at `quality` (default: the lowest shipped) trained with perception weight `lam_p`."""
+    from rdpkit.errors import WeightsUnavailable
+
+    choices = sorted(SHIPPED_HIFIC)
+    q = min((q for q, _ in choices), default=1) if quality is None else quality
+    key = (q, float(lam_p))
+    if key not in SHIPPED_HIFIC:
+        listed = "; ".join(f"quality={q_} with lam_p={lp:g}" for q_, lp in choices) or "none"
+        raise WeightsUnavailable(f"no hific model is shipped for quality={q} and lam_p={lam_p:g} (shipped: {listed}); train one with "
+                                 "`rdpkit-learned-codecs train --kind hific --start shipped`, or pick a shipped one.")
+    name, digest = SHIPPED_HIFIC[key]
+    return FOLDER / name, digest

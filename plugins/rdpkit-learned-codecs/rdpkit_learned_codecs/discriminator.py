@@ -1,0 +1,51 @@
+"""HiFiC's conditional patch discriminator (Mentzer et al., NeurIPS 2020, §3 and appendix A), made small.
+
+It sees an image and the quantised latent ŷ that the image was decoded from: ŷ goes through a
+3×3 convolution to 12 channels and is upsampled (nearest) by the transforms' factor 16 to the
+image's size, then concatenated with it; `layers` 4×4 stride-2 convolutions (LeakyReLU 0.2,
+widths `channels`·2^i) and a 1×1 convolution give one logit per patch (a pixel of the output
+covers a 2^layers-pixel-wide stretch of the image, more with the receptive field). Spectral
+normalisation on every convolution keeps the game stable without a gradient penalty, as in
+HiFiC. No batch statistics: one image's logits never depend on the rest of the batch.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
+
+#: How much the analysis transform shrinks an image: ŷ is upsampled by this to meet it.
+LATENT_STRIDE = 16
+CONDITION_CHANNELS = 12
+
+
+class PatchDiscriminator(nn.Module):
+    def __init__(self, latent_channels: int, channels: int = 64, layers: int = 3, image_channels: int = 3) -> None:
+        super().__init__()
+        self.condition = spectral_norm(nn.Conv2d(latent_channels, CONDITION_CHANNELS, 3, padding=1))
+        body: list[nn.Module] = []
+        cin = image_channels + CONDITION_CHANNELS
+        for i in range(layers):
+            cout = channels * 2**i
+            body += [spectral_norm(nn.Conv2d(cin, cout, 4, stride=2, padding=1)), nn.LeakyReLU(0.2)]
+            cin = cout
+        self.body = nn.Sequential(*body)
+        self.head = spectral_norm(nn.Conv2d(cin, 1, 1))
+
+    def forward(self, x: torch.Tensor, y_hat: torch.Tensor) -> torch.Tensor:
+        """Patch logits (N×1×h×w; positive: real) of images `x` decoded from latents `y_hat` (N×M×H/16×W/16)."""
+        c = F.leaky_relu(self.condition(y_hat), 0.2)
+        c = F.interpolate(c, scale_factor=LATENT_STRIDE, mode="nearest")
+        return self.head(self.body(torch.cat([x, c.to(x.dtype)], 1)))
+
+
+def discriminator_loss(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """−log D(x) − log(1 − D(x̂)), averaged over patches: the non-saturating GAN's discriminator loss."""
+    return F.softplus(-real).mean() + F.softplus(fake).mean()
+
+
+def generator_loss(fake: torch.Tensor) -> torch.Tensor:
+    """−log D(x̂) per image (averaged over its patches): the non-saturating generator loss (Goodfellow et al., 2014)."""
+    return F.softplus(-fake).flatten(1).mean(1)
