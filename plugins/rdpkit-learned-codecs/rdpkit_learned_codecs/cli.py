@@ -99,7 +99,7 @@ def _record(seed: int, crops_description: dict, device: str, seconds: float, sta
 @click.option("--batch", default=8, show_default=True, help="Crops per minibatch (over all processes).")
 @click.option("--crop", default=128, show_default=True, help="Side of the square training crops, in pixels.")
 @click.option("--lr", default=1e-4, show_default=True, help="Adam learning rate (a tenth of it for the last 10% of the steps).")
-@click.option("--lr-d", default=1e-4, show_default=True, help="hific: the discriminator's learning rate.")
+@click.option("--lr-d", default=4e-4, show_default=True, help="hific: the discriminator's learning rate.")
 @click.option("--amp/--no-amp", default=None, help="hific: bfloat16 autocast for the generator and discriminator [default: on a GPU].")
 @click.option("--processes", default=1, show_default=True, help="hific: data-parallel processes on this machine (one per GPU, or CPU processes with gloo); or run this command under torchrun.")
 @click.option("--seed", default=0, show_default=True, help="Seed of every random choice (initialisation, crops, rates, noise).")

@@ -7,6 +7,13 @@ widths `channels`·2^i) and a 1×1 convolution give one logit per patch (a pixel
 covers a 2^layers-pixel-wide stretch of the image, more with the receptive field). Spectral
 normalisation on every convolution keeps the game stable without a gradient penalty, as in
 HiFiC. No batch statistics: one image's logits never depend on the rest of the batch.
+
+Unlike HiFiC's, it also sees the image's high frequencies (the image minus its 3×3 mean,
+amplified): what a distortion-trained decoder leaves out is fine detail, a few hundredths in
+amplitude, under content that varies a hundred times more. Given it, the width-32
+discriminator tells the shipped hyperprior's decodings from real crops (D(x) 0.74 against
+D(x̂) 0.28) within 1,000 steps; given the image alone, not even a width-64 one did in 1,500
+(both at chance, 0.50), which a CPU budget of a few thousand steps cannot wait out.
 """
 
 from __future__ import annotations
@@ -19,6 +26,8 @@ from torch.nn.utils.parametrizations import spectral_norm
 #: How much the analysis transform shrinks an image: ŷ is upsampled by this to meet it.
 LATENT_STRIDE = 16
 CONDITION_CHANNELS = 12
+#: The gain of the high-pass channels: brings detail a few hundredths in amplitude to the scale of the image's.
+HIGH_PASS_GAIN = 8.0
 
 
 class PatchDiscriminator(nn.Module):
@@ -26,7 +35,7 @@ class PatchDiscriminator(nn.Module):
         super().__init__()
         self.condition = spectral_norm(nn.Conv2d(latent_channels, CONDITION_CHANNELS, 3, padding=1))
         body: list[nn.Module] = []
-        cin = image_channels + CONDITION_CHANNELS
+        cin = 2 * image_channels + CONDITION_CHANNELS
         for i in range(layers):
             cout = channels * 2**i
             body += [spectral_norm(nn.Conv2d(cin, cout, 4, stride=2, padding=1)), nn.LeakyReLU(0.2)]
@@ -38,7 +47,8 @@ class PatchDiscriminator(nn.Module):
         """Patch logits (N×1×h×w; positive: real) of images `x` decoded from latents `y_hat` (N×M×H/16×W/16)."""
         c = F.leaky_relu(self.condition(y_hat), 0.2)
         c = F.interpolate(c, scale_factor=LATENT_STRIDE, mode="nearest")
-        return self.head(self.body(torch.cat([x, c.to(x.dtype)], 1)))
+        high = x - F.avg_pool2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
+        return self.head(self.body(torch.cat([2 * x - 1, HIGH_PASS_GAIN * high, c.to(x.dtype)], 1)))
 
 
 def discriminator_loss(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:

@@ -187,7 +187,7 @@ class HificCodec(LearnedCodec):
 
     # -- training and files ---------------------------------------------------------------
 
-    def fit(self, data: Any, *, steps: int = 2000, batch_size: int = 8, crop: int = 128, lr: float = 1e-4, lr_d: float = 1e-4,  # type: ignore[override]
+    def fit(self, data: Any, *, steps: int = 2000, batch_size: int = 8, crop: int = 128, lr: float = 1e-4, lr_d: float = 4e-4,  # type: ignore[override]
             seed: int = 0, device: str | torch.device | None = None, checkpoint: str | Path | None = None, resume: bool = True,
             progress: bool = True, amp: bool | None = None, processes: int = 1) -> HificCodec:
         """Train on random crops of `data` (an image source such as ``builtin:training``, or images); returns self.
@@ -219,6 +219,7 @@ class HificCodec(LearnedCodec):
         distortion = make_distortion(self.hific.distortion, min(crop, crops.side))
         expected = self._identity(seed, schedule)
         if processes > 1:
+            distributed.Group(0, processes).share(batch_size)  # an uneven split is refused before any process starts
             with tempfile.TemporaryDirectory() as tmp:
                 path = Path(checkpoint) if checkpoint is not None else Path(tmp) / "run.pt"
                 threads = max(1, torch.get_num_threads() // processes) if dev.type == "cpu" else 1

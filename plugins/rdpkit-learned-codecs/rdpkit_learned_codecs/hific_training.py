@@ -47,7 +47,7 @@ CLIP_NORM = 1.0
 #: Step of the dual ascent on log λ_r per unit of relative rate error ((bpp − r_t) / r_t) per step.
 RATE_STEP = 0.003
 DECAY_SHARE = 0.1
-#: Adam's β1 for the discriminator (HiFiC's); the codec keeps Adam's defaults, as the start was trained with them.
+#: Adam's betas for the discriminator (β1 = 0.5, Radford et al.'s for GANs); the codec keeps Adam's defaults, as its start was trained with them.
 BETAS_D = (0.5, 0.999)
 STRIDE = 64
 
@@ -58,7 +58,7 @@ class HificSchedule:
     batch_size: int = 8
     crop: int = 128
     lr: float = 1e-4
-    lr_d: float = 1e-4
+    lr_d: float = 4e-4
     amp: bool = False
 
     def __post_init__(self) -> None:
