@@ -27,7 +27,12 @@ import time
 import torch
 from rdpkit_learned_codecs.crops import Crops
 from rdpkit_learned_codecs.hific import HificCodec
-from rdpkit_learned_codecs.hific_training import HificSchedule, make_distortion, new_run, train
+from rdpkit_learned_codecs.hific_training import (
+    HificSchedule,
+    make_distortion,
+    new_run,
+    train,
+)
 from rdpkit_learned_codecs.shipped import SHIPPED_HIFIC
 
 import rdpkit
@@ -82,8 +87,8 @@ def part2(repeats: int) -> int:
     for label, codec in codecs.items():
         t_enc, bits = best(lambda c=codec: c.encode(x), repeats)
         raw = bits.to_bytes()
-        t_dec, y = best(lambda c=codec: c.decode(raw, seed=0), repeats)
-        t_sym, _ = best(lambda c=codec: c.symbols(raw), repeats)
+        t_dec, y = best(lambda c=codec, r=raw: c.decode(r, seed=0), repeats)
+        t_sym, _ = best(lambda c=codec, r=raw: c.symbols(r), repeats)
         psnr = float(rdpkit.psnr(x, y))
         if y.shape != x.shape or not psnr < float("inf"):
             print(f"  {label}: decoded {tuple(y.shape)} at {psnr} dB: wrong")

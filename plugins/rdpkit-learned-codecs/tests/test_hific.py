@@ -189,11 +189,11 @@ def test_weighted_sum_is_the_weighted_sum_of_its_terms_and_obeys_the_axioms(phot
 def test_the_audit_sees_every_distortion_the_codec_can_be_trained_with():
     """Every single distortion hific accepts is one the audit selects by default, and the weighted sums it trains
     with are components the recovery test runs, by the very string the codec records."""
+    from rdpkit_learned_codecs.weighted import check_trainable
+
     from rdpkit.recovery.audit import select_distortions
     from rdpkit.recovery.run import make_settings
     from rdpkit.recovery.trial import RecoveryTrial
-
-    from rdpkit_learned_codecs.weighted import check_trainable
 
     registry = rdpkit.registry.get_registry()
     audited = {str(c) for c in select_distortions(None, None, registry)}
