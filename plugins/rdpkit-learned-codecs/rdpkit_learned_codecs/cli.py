@@ -255,3 +255,58 @@ def evaluate(crop: int, figure_path: Path | None, threads: int | None) -> None:
         figure_path.parent.mkdir(parents=True, exist_ok=True)
         figure_path.write_bytes(figure_png(fig))
         click.echo(f"wrote {figure_path}")
+
+
+@main.command()
+@click.option("--divergence", default=None, help="Divergence between real and decoded patches [default: frechet,extractor=nss,extractor_options={patch=32}].")
+@click.option("--critic", default=None, help="No-reference critic of the decoded images [default: niqe,patch=32].")
+@click.option("--patch", default=64, show_default=True, help="Side of the patches the divergence compares.")
+@click.option("--bootstrap", default=0, show_default=True, help="Bootstrap resamples for the divergence's interval (0: its own).")
+@click.option("--seed", default=0, show_default=True, help="Decode seed of the stochastic decoders (and the divergence's).")
+@click.option("--figure", "figure_path", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write the P-D plane here (PNG).")
+@click.option("--crops", "crops_path", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write decoded crops side by side here (PNG).")
+@click.option("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per codec on stdout.")
+def realism(divergence: str | None, critic: str | None, patch: int, bootstrap: int, seed: int, figure_path: Path | None, crops_path: Path | None,
+            threads: int | None, as_json: bool) -> None:
+    """The shipped hific pairs and the hyperprior they started from on the P-D plane of the held-out photographs."""
+    import torch
+
+    import rdpkit
+    from rdpkit.report import figure_png
+
+    from . import realism as pd
+    from .hific import HificCodec
+    from .shipped import SHIPPED_HIFIC
+
+    try:
+        if threads is not None:
+            torch.set_num_threads(threads)
+        images = pd.held_out()
+        codecs: dict[str, object] = {}
+        for q in sorted({q for q, _ in SHIPPED_HIFIC}):
+            codecs[f"hyperprior q={q}"] = rdpkit.codec("hyperprior", quality=q)
+            for qq, lam_p in sorted(SHIPPED_HIFIC):
+                if qq == q:
+                    codecs[f"hific q={q} λ_p={lam_p:g}"] = HificCodec(quality=q, lam_p=lam_p)
+        points, decoded = [], {}
+        for label, codec in codecs.items():
+            point, out = pd.measure(label, codec, images, divergence=divergence or pd.DIVERGENCE, critic=critic or pd.CRITIC,
+                                    patch=patch, seed=seed, bootstrap=bootstrap)
+            points.append(point)
+            decoded[label] = out
+            if as_json:
+                click.echo(json.dumps(point.as_dict()))
+            else:
+                e, ci = point.divergence, point.divergence.ci or (float("nan"), float("nan"))
+                click.echo(f"{label:22s} {point.bpp:.4f} bpp  MSE {point.mse.mean:.5f} ± {point.mse.stderr:.5f} ({point.psnr:.2f} dB)  "
+                           f"{e.quantity} {e.value:.4g} [{ci[0]:.4g}, {ci[1]:.4g}] on {e.n} patches  critic {point.critic.mean:.3f} ± {point.critic.stderr:.3f}")
+    except RdpkitError as exc:
+        raise click.ClickException(str(exc)) from None
+    for path, fig in ((figure_path, pd.plane_figure(points) if figure_path else None),
+                      (crops_path, pd.crops_figure(images, decoded) if crops_path else None)):
+        if path is not None and fig is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(figure_png(fig))
+            if not as_json:
+                click.echo(f"wrote {path}")

@@ -39,4 +39,7 @@ def rdpkit_distortions() -> list[rdpkit.Spec]:
 def rdpkit_sweep_presets() -> list[rdpkit.Spec]:
     return [rdpkit.Spec("learned-codecs-heldout", "rdpkit_learned_codecs.presets:heldout",
                         summary="the shipped hyperprior and factorized codecs against JPEG and WebP on the held-out photographs (BD-rate, R-D curves; no training)",
-                        citation=HYPERPRIOR)]
+                        citation=HYPERPRIOR),
+            rdpkit.Spec("hific-heldout", "rdpkit_learned_codecs.presets:hific_heldout",
+                        summary="JPEG, WebP, the shipped hyperprior and the shipped hific pairs (λ_p = 0 and > 0) on the held-out photographs: BD-rate, R-D at constant perception, P-D plane (no training)",
+                        citation=HIFIC)]

@@ -21,9 +21,12 @@ def shipped(kind: str) -> tuple[Path, str]:
     return FOLDER / name, digest
 
 #: The perception weight of the shipped hific codec that `rdpkit.codec("hific")` loads.
-DEFAULT_HIFIC_LAM_P = 0.5
+DEFAULT_HIFIC_LAM_P = 0.15
 #: (quality, λ_p) → (file name, sha256) of the shipped hific pair(s): each quality is the shipped hyperprior's rate they started from.
-SHIPPED_HIFIC: dict[tuple[int, float], tuple[str, str]] = {}
+SHIPPED_HIFIC: dict[tuple[int, float], tuple[str, str]] = {
+    (1, 0.0): ("hific-q1-lamp0.safetensors", "d8aa473b8dc811c00a72bd36fe99f530bba10952b1c2e2979709d10fd2f29a67"),
+    (1, 0.15): ("hific-q1-lamp0.15.safetensors", "3aa4eb076ad89b5175dd9e9fa5d228ab900eba19256ccad675a5a984b9adcf47"),
+}
 
 
 def shipped_hific(quality: int | None, lam_p: float) -> tuple[Path, str]:
