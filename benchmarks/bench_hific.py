@@ -33,7 +33,7 @@ from rdpkit_learned_codecs.hific_training import (
     new_run,
     train,
 )
-from rdpkit_learned_codecs.shipped import SHIPPED_HIFIC
+from rdpkit_learned_codecs.shipped import DEFAULT_HIFIC_LAM_P, SHIPPED_HIFIC
 
 import rdpkit
 from rdpkit.data import load_image
@@ -69,8 +69,8 @@ def part1(steps: int, warmup: int) -> None:
     for device in devices:
         amp = device.type == "cuda"
         plain = steps_per_second(0.0, 0.0, device, steps, warmup, amp)
-        gan = steps_per_second(0.5, 0.0, device, steps, warmup, amp)
-        noisy = steps_per_second(0.5, 0.5, device, steps, warmup, amp)
+        gan = steps_per_second(DEFAULT_HIFIC_LAM_P, 0.0, device, steps, warmup, amp)
+        noisy = steps_per_second(DEFAULT_HIFIC_LAM_P, 0.5, device, steps, warmup, amp)
         where = f"{device.type}{' (bfloat16 autocast)' if amp else f', {torch.get_num_threads()} threads'}"
         print(f"training on {where}, batch 4 of 128×128:")
         print(f"  λ_p = 0 (no discriminator): {plain:6.2f} steps/s")
@@ -82,7 +82,7 @@ def part2(repeats: int) -> int:
     x = load_image("builtin:astronaut", size=(512, 768))
     status = 0
     codecs = {f"hific q={q} λ_p={lp:g}": HificCodec(quality=q, lam_p=lp) for q, lp in sorted(SHIPPED_HIFIC)}
-    codecs["hyperprior q=1"] = rdpkit.codec("hyperprior", quality=1)
+    codecs.update({f"hyperprior q={q}": rdpkit.codec("hyperprior", quality=q) for q in sorted({q for q, _ in SHIPPED_HIFIC})})
     print(f"coding one {x.shape[-1]}×{x.shape[-2]} image on the CPU ({torch.get_num_threads()} threads), best of {repeats}:")
     for label, codec in codecs.items():
         t_enc, bits = best(lambda c=codec: c.encode(x), repeats)

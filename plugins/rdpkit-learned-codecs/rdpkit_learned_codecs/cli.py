@@ -283,27 +283,27 @@ def realism(divergence: str | None, critic: str | None, patch: int, bootstrap: i
         if threads is not None:
             torch.set_num_threads(threads)
         images = pd.held_out()
-        codecs: dict[str, object] = {}
+        rows: list[dict[str, object]] = []  # one per shipped rate: the hyperprior the pair started from, then the pair
         for q in sorted({q for q, _ in SHIPPED_HIFIC}):
-            codecs[f"hyperprior q={q}"] = rdpkit.codec("hyperprior", quality=q)
-            for qq, lam_p in sorted(SHIPPED_HIFIC):
-                if qq == q:
-                    codecs[f"hific q={q} λ_p={lam_p:g}"] = HificCodec(quality=q, lam_p=lam_p)
-        points, decoded = [], {}
-        for label, codec in codecs.items():
-            point, out = pd.measure(label, codec, images, divergence=divergence or pd.DIVERGENCE, critic=critic or pd.CRITIC,
-                                    patch=patch, seed=seed, bootstrap=bootstrap)
-            points.append(point)
-            decoded[label] = out
-            if as_json:
-                click.echo(json.dumps(point.as_dict()))
-            else:
-                e, ci = point.divergence, point.divergence.ci or (float("nan"), float("nan"))
-                click.echo(f"{label:22s} {point.bpp:.4f} bpp  MSE {point.mse.mean:.5f} ± {point.mse.stderr:.5f} ({point.psnr:.2f} dB)  "
-                           f"{e.quantity} {e.value:.4g} [{ci[0]:.4g}, {ci[1]:.4g}] on {e.n} patches  critic {point.critic.mean:.3f} ± {point.critic.stderr:.3f}")
+            rows.append({f"hyperprior q={q}": rdpkit.codec("hyperprior", quality=q),
+                         **{f"hific q={q} λ_p={lam_p:g}": HificCodec(quality=q, lam_p=lam_p) for qq, lam_p in sorted(SHIPPED_HIFIC) if qq == q}})
+        groups: list[list[pd.PDPoint]] = [[] for _ in rows]
+        decoded: list[dict[str, list[torch.Tensor]]] = [{} for _ in rows]
+        for row, group, out_row in zip(rows, groups, decoded):
+            for label, codec in row.items():
+                point, out = pd.measure(label, codec, images, divergence=divergence or pd.DIVERGENCE, critic=critic or pd.CRITIC,
+                                        patch=patch, seed=seed, bootstrap=bootstrap)
+                group.append(point)
+                out_row[label] = out
+                if as_json:
+                    click.echo(json.dumps(point.as_dict()))
+                else:
+                    e, ci = point.divergence, point.divergence.ci or (float("nan"), float("nan"))
+                    click.echo(f"{label:22s} {point.bpp:.4f} bpp  MSE {point.mse.mean:.5f} ± {point.mse.stderr:.5f} ({point.psnr:.2f} dB)  "
+                               f"{e.quantity} {e.value:.4g} [{ci[0]:.4g}, {ci[1]:.4g}] on {e.n} patches  critic {point.critic.mean:.3f} ± {point.critic.stderr:.3f}")
     except RdpkitError as exc:
         raise click.ClickException(str(exc)) from None
-    for path, fig in ((figure_path, pd.plane_figure(points) if figure_path else None),
+    for path, fig in ((figure_path, pd.plane_figure(groups) if figure_path else None),
                       (crops_path, pd.crops_figure(images, decoded) if crops_path else None)):
         if path is not None and fig is not None:
             path.parent.mkdir(parents=True, exist_ok=True)

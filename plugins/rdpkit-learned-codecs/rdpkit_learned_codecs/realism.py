@@ -84,37 +84,52 @@ def measure(label: str, codec: Any, images: list[torch.Tensor], *, divergence: s
     return PDPoint(label, sum(bpp) / len(bpp), Measurement.of(mse), psnr, estimate, Measurement.of(scores)), decoded
 
 
-def crops_figure(images: list[torch.Tensor], decoded: dict[str, list[torch.Tensor]], *, image: int = 0,
+def crops_figure(images: list[torch.Tensor], rows: list[dict[str, list[torch.Tensor]]], *, image: int = 0,
                  box: tuple[int, int, int] = (140, 180, 192)) -> Figure:
-    """One crop (top, left, side) of held-out image `image`: the original, then each codec's decoding, side by side."""
+    """One crop (top, left, side) of held-out image `image`: per row, the original, then each codec's decoding, side by side."""
     top, left, side = box
-    panels = {"original": images[image], **{label: out[image] for label, out in decoded.items()}}
-    fig = Figure(figsize=(2.3 * len(panels), 2.6), dpi=150)
-    for ax, (label, x) in zip(fig.subplots(1, len(panels), squeeze=False)[0], panels.items()):
-        ax.imshow(x[0, :, top : top + side, left : left + side].permute(1, 2, 0).clamp(0, 1).numpy(), interpolation="nearest")
-        ax.set_title(label, fontsize=7)
-        ax.set_axis_off()
+    width = 1 + max(len(row) for row in rows)
+    fig = Figure(figsize=(2.3 * width, 2.5 * len(rows)), dpi=150)
+    axes = fig.subplots(len(rows), width, squeeze=False)
+    for ax_row, row in zip(axes, rows):
+        panels = {"original": images[image], **{label: out[image] for label, out in row.items()}}
+        for ax in ax_row:
+            ax.set_axis_off()
+        for ax, (label, x) in zip(ax_row, panels.items()):
+            ax.imshow(x[0, :, top : top + side, left : left + side].permute(1, 2, 0).clamp(0, 1).numpy(), interpolation="nearest")
+            ax.set_title(label, fontsize=7)
     fig.tight_layout()
     return fig
 
 
-def plane_figure(points: list[PDPoint], *, title: str = "held-out photographs") -> Figure:
-    """The P-D plane twice: MSE against the divergence (with its interval), and against the no-reference critic."""
-    fig = Figure(figsize=(9.6, 3.8), dpi=130)
+def plane_figure(groups: list[list[PDPoint]], *, title: str = "held-out photographs") -> Figure:
+    """The P-D plane twice: MSE against the divergence (with its interval; log scale), and against the no-reference
+    critic. One colour per group (a rate: the hyperprior, then the hific pair), a line through the group's last two
+    points (the pair's equi-rate line); markers square, circle, star in group order."""
+    fig = Figure(figsize=(10.5, 4.2), dpi=130)
     left, right = fig.subplots(1, 2)
-    for p in points:
-        ci = p.divergence.ci or (p.divergence.value, p.divergence.value)
-        left.errorbar(p.mse.mean, p.divergence.value, xerr=p.mse.stderr, yerr=[[p.divergence.value - ci[0]], [ci[1] - p.divergence.value]],
-                      fmt="o", capsize=3, label=f"{p.label} ({p.bpp:.3f} bpp)")
-        right.errorbar(p.mse.mean, p.critic.mean, xerr=p.mse.stderr, yerr=p.critic.stderr, fmt="o", capsize=3, label=f"{p.label} ({p.bpp:.3f} bpp)")
+    for colour, group in enumerate(groups):
+        for marker, p in zip("so*^", group):
+            ci = p.divergence.ci or (p.divergence.value, p.divergence.value)
+            low = max(ci[0], 1e-3 * p.divergence.value)  # a lower bound of 0 has no place on a log axis
+            style = {"color": f"C{colour}", "fmt": marker, "capsize": 3, "markersize": 9 if marker == "*" else 6, "elinewidth": 1}
+            left.errorbar(p.mse.mean, p.divergence.value, yerr=[[p.divergence.value - low], [ci[1] - p.divergence.value]],
+                          label=f"{p.label} ({p.bpp:.3f} bpp)", **style)
+            right.errorbar(p.mse.mean, p.critic.mean, yerr=p.critic.stderr, label=f"{p.label} ({p.bpp:.3f} bpp)", **style)
+        if len(group) >= 2:
+            a, b = group[-2:]
+            left.plot([a.mse.mean, b.mse.mean], [a.divergence.value, b.divergence.value], color=f"C{colour}", lw=0.8, ls="--")
+            right.plot([a.mse.mean, b.mse.mean], [a.critic.mean, b.critic.mean], color=f"C{colour}", lw=0.8, ls="--")
+    points = [p for group in groups for p in group]
     quantity = points[0].divergence.quantity if points else ""
+    left.set_yscale("log")
     left.set_ylabel(f"{quantity}\nreal vs decoded {PATCH}×{PATCH} patches (95% interval)", fontsize=8)
-    right.set_ylabel(f"no-reference critic ({CRITIC}), mean ± s.e.", fontsize=8)
+    right.set_ylabel(f"no-reference critic ({CRITIC}), mean ± s.e. over images", fontsize=8)
     for ax in (left, right):
-        ax.set_xlabel("MSE (mean ± s.e. over images)", fontsize=8)
+        ax.set_xlabel("MSE (mean over images)", fontsize=8)
         ax.grid(alpha=0.3)
         ax.tick_params(labelsize=7)
-        ax.legend(fontsize=6)
-    fig.suptitle(f"perception-distortion plane, {title}", fontsize=9)
+    right.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.suptitle(f"perception-distortion plane, {title}: dashed, each hific pair at one rate (λ_p = 0 → λ_p > 0)", fontsize=9)
     fig.tight_layout()
     return fig

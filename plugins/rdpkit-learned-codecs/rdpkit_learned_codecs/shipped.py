@@ -26,6 +26,10 @@ DEFAULT_HIFIC_LAM_P = 0.15
 SHIPPED_HIFIC: dict[tuple[int, float], tuple[str, str]] = {
     (1, 0.0): ("hific-q1-lamp0.safetensors", "d8aa473b8dc811c00a72bd36fe99f530bba10952b1c2e2979709d10fd2f29a67"),
     (1, 0.15): ("hific-q1-lamp0.15.safetensors", "3aa4eb076ad89b5175dd9e9fa5d228ab900eba19256ccad675a5a984b9adcf47"),
+    (3, 0.0): ("hific-q3-lamp0.safetensors", "454c8181d26cada6df59acfb422695a022e507b7a545810613c1cee9f1c3d0c6"),
+    (3, 0.15): ("hific-q3-lamp0.15.safetensors", "f3e2db9106bbea40368e2ccd0bbdef61310cd2146293790e1461cb78af6a2915"),
+    (5, 0.0): ("hific-q5-lamp0.safetensors", "ecd383dcb2fcd445c89de403da24a900638b911db2f65e1631fe58150b2d9276"),
+    (5, 0.15): ("hific-q5-lamp0.15.safetensors", "2ff5a8cb7690ee070d448a712986e333805126307b98ece5bf9a0d162ff2248b"),
 }
 
 
