@@ -87,3 +87,36 @@ def test_a_trial_that_cannot_be_measured_fails_with_the_sentence():
     outcome = run_task(Task([t], "cpu"))
     assert not outcome.records
     assert outcome.error.startswith("InputError: samples_q has 1 sample(s); a divergence needs at least 2")
+
+
+def test_divergences_on_patches_compare_every_patch_of_both_sets():
+    from rdpkit.patches import patches
+
+    spec = {"data": {"source": "builtin:astronaut,coffee,china,chelsea", "size": 48, "split": [0.0, 0.5, 0.5]},
+            "codec": [{"name": "jpeg", "grid": {"quality": [10]}}],
+            "evaluate": {"distortions": ["mse"], "perception": "wasserstein-sliced", "divergences": ["mmd"], "critics": ["niqe,patch=8"],
+                         "samples": 0, "patch": 16}}
+    (t,) = sweep_trials(SweepConfig.from_dict(spec)).values()
+    r = run(t)
+    _, reference, test = dataset(t.data)
+    x_hat = rdpkit.codec("jpeg", quality=10).decode(rdpkit.codec("jpeg", quality=10).encode(test).to_bytes(), seed=0)
+    real, decoded = patches(reference, 16), patches(x_hat, 16)
+    assert len(real) == len(decoded) == 2 * (9 + 4)  # a 3×3 grid and the 2×2 grid shifted by 8, per image
+    want = rdpkit.divergence("wasserstein-sliced", seed=0).estimate(real, decoded)
+    assert r.perception.estimate.n == want.n and r.perception.value == pytest.approx(want.value, rel=1e-6)
+    assert r.perception.name == "wasserstein-sliced on 16×16 patches"
+    assert r.divergences["mmd"].value == pytest.approx(rdpkit.divergence("mmd").estimate(real, decoded).value, rel=1e-6)
+    niqe = rdpkit.critic("niqe", patch=8).score(x_hat).double()
+    assert r.critics["niqe,patch=8"].mean == pytest.approx(float(niqe.mean()), rel=1e-6), "critics still see whole images"
+
+
+def test_patch_off_keeps_the_identity_of_stores_written_before_it():
+    config = SweepConfig.from_dict(SPEC)
+    assert "patch" not in config.evaluate.identity()
+    assert SweepConfig.from_dict({**SPEC, "evaluate": {**SPEC["evaluate"], "patch": 4}}).evaluate.identity()["patch"] == 4
+
+
+def test_a_patch_larger_than_the_images_is_refused_before_anything_runs():
+    config = SweepConfig.from_dict({**SPEC, "evaluate": {**SPEC["evaluate"], "patch": 9}})
+    with pytest.raises(rdpkit.InputError, match=r"\[evaluate\] patch = 9 is larger than the sweep's 8×8 images"):
+        config.validate(REGISTRY)

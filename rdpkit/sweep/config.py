@@ -197,8 +197,11 @@ class EvaluateConfig:
     critics: tuple[Component, ...] = ()  # no-reference critics: mean score of the decoded images
     samples: int = 16  # decoded test images stored per trial
     bootstrap: int = 0  # bootstrap resamples for the divergences' intervals (0, or at least 2)
+    #: Side of the patches (rdpkit.patches: a grid and one shifted by half a patch, 8-bit) that the
+    #: divergences compare, for a few large images; 0: whole images. Distortions and critics see whole images.
+    patch: int = 0
 
-    KEYS = ("distortions", "perception", "divergences", "critics", "samples", "bootstrap")
+    KEYS = ("distortions", "perception", "divergences", "critics", "samples", "bootstrap", "patch")
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> EvaluateConfig:
@@ -209,13 +212,15 @@ class EvaluateConfig:
         bootstrap = _integer(d.get("bootstrap", 0), "[evaluate] bootstrap", 0, "bootstrap = 200")
         if bootstrap == 1:
             raise InputError("[evaluate] bootstrap must be 0 (off) or at least 2 resamples, got 1.")
+        patch = _integer(d.get("patch", 0), "[evaluate] patch", 0, "patch = 64")
         return cls(components(_as_list(d.get("distortions", ["mse"]), "[evaluate] distortions"), "[evaluate] distortions"),
-                   perception, divergences, components(d.get("critics", []), "[evaluate] critics"), samples, bootstrap)
+                   perception, divergences, components(d.get("critics", []), "[evaluate] critics"), samples, bootstrap, patch)
 
     def identity(self) -> dict[str, Any]:
         return {"distortions": [str(c) for c in self.distortions], "perception": str(self.perception),
                 "divergences": [str(c) for c in self.divergences], "critics": [str(c) for c in self.critics],
-                "samples": self.samples, "bootstrap": self.bootstrap}
+                "samples": self.samples, "bootstrap": self.bootstrap,
+                **({"patch": self.patch} if self.patch else {})}  # absent when off: stores written before it keep their keys
 
     @classmethod
     def from_identity(cls, d: Mapping[str, Any]) -> EvaluateConfig:
@@ -302,6 +307,8 @@ class SweepConfig:
             metric = _create(registry, "distortion", c, "[evaluate] distortions")
             if side < metric.min_size:
                 raise InputError(f"distortion {c.name!r} needs images of at least {metric.min_size}×{metric.min_size}, but the sweep's are {side}×{side}; drop it from [evaluate] distortions or raise [data] size.")
+        if ev.patch > side:
+            raise InputError(f"[evaluate] patch = {ev.patch} is larger than the sweep's {side}×{side} images; use a smaller patch or raise [data] size.")
         kind = ev.perception_kind(registry)
         for c, k, where in [(ev.perception, kind, "[evaluate] perception"), *((d, "divergence", "[evaluate] divergences") for d in ev.divergences),
                             *((d, "critic", "[evaluate] critics") for d in ev.critics)]:

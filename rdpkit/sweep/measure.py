@@ -18,6 +18,7 @@ import torch
 
 from ..interfaces import Estimate
 from ..options import Component
+from ..patches import patches
 from ..registry import Registry
 from .config import EvaluateConfig
 
@@ -96,7 +97,8 @@ def measure_outputs(x: torch.Tensor, x_hat: torch.Tensor, real: torch.Tensor, ev
     """Measure decoded images `x_hat` against their originals `x`, and their distribution against `real` images.
 
     Distortions compare x̂ with x image by image; divergences compare the set x̂ with the set
-    `real` (held-out images, or x itself); critics score x̂ alone. All on x's device.
+    `real` (held-out images, or x itself), or their patches when `evaluate.patch` is set; critics
+    score x̂ alone. All on x's device.
     """
     dev = x.device
     components: dict[str, dict[str, Any]] = {}
@@ -108,9 +110,10 @@ def measure_outputs(x: torch.Tensor, x_hat: torch.Tensor, real: torch.Tensor, ev
         components[f"distortion:{c}"] = metric.info.as_dict()
     kind = evaluate.perception_kind(registry)
     divergences: dict[str, Estimate] = {}
+    real_set, decoded_set = (patches(real, evaluate.patch), patches(x_hat, evaluate.patch)) if evaluate.patch else (real, x_hat)
     for c in ([evaluate.perception] if kind == "divergence" else []) + list(evaluate.divergences):
         div = _divergence(registry, c, seed)  # outside no_grad: a divergence may train a critic
-        divergences[str(c)] = div.estimate(real, x_hat, bootstrap=evaluate.bootstrap, seed=seed)
+        divergences[str(c)] = div.estimate(real_set, decoded_set, bootstrap=evaluate.bootstrap, seed=seed)
         components[f"divergence:{c}"] = div.info.as_dict()
     critics = {}
     for c in ([evaluate.perception] if kind == "critic" else []) + list(evaluate.critics):
@@ -120,7 +123,7 @@ def measure_outputs(x: torch.Tensor, x_hat: torch.Tensor, real: torch.Tensor, ev
         components[f"critic:{c}"] = critic.info.as_dict()
     name = str(evaluate.perception)
     if kind == "divergence":
-        perception = Perception(name, kind, divergences[name])
+        perception = Perception(f"{name} on {evaluate.patch}×{evaluate.patch} patches" if evaluate.patch else name, kind, divergences[name])
     else:
         m = critics[name]
         perception = Perception(name, kind, Estimate(m.mean, m.stderr, m.n, "mean critic score"))

@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -115,12 +116,17 @@ def perception_levels(s: pd.DataFrame) -> list[float]:
     return levels
 
 
+def _axis_label(text: str, width: int = 55) -> str:
+    """`text` broken into lines of at most `width` characters: component strings with options can be long."""
+    return "\n".join(textwrap.wrap(text, width, break_long_words=True, break_on_hyphens=False))
+
+
 def fig_rd(s: pd.DataFrame, *, distortion_name: str = "distortion", perception_name: str = "perception") -> Figure:
     """R-D plane coloured by perception, operational R-D curves and curves at constant P."""
     fig = Figure(figsize=(6.4, 4.6), dpi=130)
     ax = fig.add_subplot()
     sc = ax.scatter(s.rate_bits, s.distortion, c=s.perception, cmap="viridis", s=36, zorder=3, edgecolors="k", linewidths=0.3)
-    fig.colorbar(sc, ax=ax, label=f"perception index ({perception_name}; lower is better)")
+    fig.colorbar(sc, ax=ax, label=_axis_label(f"perception index ({perception_name}; lower is better)", 60))
     styles = ["--", ":", "-."]
     for label, g in s.groupby("label", sort=False):
         base = g[g.lam == 0] if (g.lam == 0).any() else g
@@ -132,7 +138,7 @@ def fig_rd(s: pd.DataFrame, *, distortion_name: str = "distortion", perception_n
             if len(r) >= 2:
                 ax.plot(r, d, style, color="tab:red", lw=1.3, label=f"{label}: R-D curve at P ≤ {p:.3g}")
     ax.set_xlabel("rate (bits per image, measured from bitstreams)")
-    ax.set_ylabel(f"distortion ({distortion_name})")
+    ax.set_ylabel(_axis_label(f"distortion ({distortion_name})"))
     ax.set_title("rate-distortion-perception: trials coloured by perception")
     ax.legend(fontsize=7)
     fig.tight_layout()
@@ -157,10 +163,16 @@ def fig_pd(s: pd.DataFrame, *, distortion_name: str = "distortion", perception_n
                 ax.annotate(f"λ={row.lam:g}", (row.distortion, row.perception), fontsize=6, xytext=(3, 3), textcoords="offset points")
     adm = s[s.admissible]
     ax.scatter(adm.distortion, adm.perception, s=90, facecolors="none", edgecolors="tab:green", label="admissible (R, D, P)")
-    ax.set_xlabel(f"distortion ({distortion_name})")
-    ax.set_ylabel(f"perception index ({perception_name})")
+    ax.set_xlabel(_axis_label(f"distortion ({distortion_name})", 90))
+    values = s.perception[np.isfinite(s.perception)]
+    spread = bool(len(values)) and values.min() > 0 and values.max() > 20 * values.min()
+    if spread:  # one far-off setting would flatten every other onto the axis
+        ax.set_yscale("log")
+    ax.set_ylabel(_axis_label(f"perception index ({perception_name}{', log scale' if spread else ''})"))
     ax.set_title("perception-distortion planes: equi-rate lines")
-    ax.legend(fontsize=6, ncol=2)
+    columns = 1 + len(groups) // 16
+    ax.legend(fontsize=6, ncol=columns, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the plane: it hides no point
+    fig.set_size_inches(6.4 + 2.2 * columns, 4.6)
     fig.tight_layout()
     return fig
 

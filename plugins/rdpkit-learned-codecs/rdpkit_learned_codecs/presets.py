@@ -9,11 +9,12 @@ the codecs load the shipped models. `rdpkit report` then gives the BD-rate table
 ``hific-heldout``: the rate-distortion-perception picture of the same photographs. JPEG,
 WebP, the shipped hyperprior (five rates) and the shipped hific pairs (λ_p = 0 and λ_p > 0 at
 each shipped rate, through the sweep's perception weights), at 384×384, nothing trained. The
-perception index is NIQE (patches of 32): with three test images, a divergence between image
-sets has three samples a side, while a no-reference critic scores each image on its 144
-patches. `rdpkit report` gives the BD-rate table (plain, and at perception no worse than the
-median), the R-D curves at constant perception and the P-D plane, where each hific pair is one
-equi-rate line from λ_p = 0 to λ_p > 0.
+perception index is the one `rdpkit-learned-codecs realism` uses: the Fréchet distance between
+NIQE's statistics of the real and the decoded 64×64 patches (`[evaluate] patch`: three images
+give 183 patches a side, where whole images would give three), with a bootstrap interval; the
+NIQE critic is measured beside it. `rdpkit report` gives the BD-rate table (plain, and at
+perception no worse than the median), the R-D curves at constant perception and the P-D plane,
+where each hific pair is one equi-rate line from λ_p = 0 to λ_p > 0.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ def heldout() -> dict[str, Any]:
 
 
 def hific_heldout() -> dict[str, Any]:
+    from .realism import CRITIC, DIVERGENCE, PATCH
     from .shipped import DEFAULT_HIFIC_LAM_P, SHIPPED_HIFIC
 
     qualities = sorted({q for q, _ in SHIPPED_HIFIC}) or [1]
@@ -49,5 +51,8 @@ def hific_heldout() -> dict[str, Any]:
             {"name": "rdpkit-learned-codecs:hyperprior", "label": "hyperprior (shipped)", "grid": {"quality": [1, 2, 3, 4, 5]}},
             {"name": "rdpkit-learned-codecs:hific", "label": "hific (shipped)", "grid": {"quality": qualities}, "lambdas": [0.0, DEFAULT_HIFIC_LAM_P]},
         ],
-        "evaluate": {"distortions": ["rdpkit:mse", "rdpkit:ms-ssim"], "perception": "rdpkit:niqe,patch=32", "samples": 3},
+        # The perception index of `rdpkit-learned-codecs realism`: a divergence between the real and decoded 64×64 patches
+        # (183 a side from three 384×384 images); NIQE beside it, as the no-reference critic.
+        "evaluate": {"distortions": ["rdpkit:mse", "rdpkit:ms-ssim"], "perception": f"rdpkit:{DIVERGENCE}", "patch": PATCH,
+                     "critics": [f"rdpkit:{CRITIC}"], "bootstrap": 100, "samples": 3},
     }

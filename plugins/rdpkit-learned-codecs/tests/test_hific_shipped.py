@@ -122,7 +122,7 @@ def test_the_preset_is_a_valid_sweep_over_both_members():
     registry.register(plugin, distribution="rdpkit-learned-codecs")
     config = SweepConfig.from_dict(hific_heldout())
     config.validate(registry)
-    assert config.name == "hific-heldout" and config.data.split[0] == 0
+    assert config.name == "hific-heldout" and config.data.split[0] == 0 and config.evaluate.patch == realism.PATCH
     (hific,) = [c for c in config.codecs if c.label.startswith("hific")]
     assert sorted(hific.lambdas) == [0.0, DEFAULT_HIFIC_LAM_P]
 
