@@ -70,13 +70,13 @@ def decode(codec: Any, images: list[torch.Tensor], seed: int = 0) -> tuple[list[
 def measure(label: str, codec: Any, images: list[torch.Tensor], *, divergence: str = DIVERGENCE, critic: str = CRITIC,
             patch: int = PATCH, seed: int = 0, bootstrap: int = 0) -> tuple[PDPoint, list[torch.Tensor]]:
     """`codec` on `images`: its point on the P-D plane, and the decoded images."""
-    decoded, bpp = decode(codec, images, seed)
+    # Everything that can refuse its options or the images does so before any coding.
+    d, c = Component.parse(divergence, what="divergence"), Component.parse(critic, what="critic")
+    measure_by, scorer = rdpkit.divergence(d.name, **d.options), rdpkit.critic(c.name, **c.options)
     real = torch.cat([patches(x, patch) for x in images])
+    decoded, bpp = decode(codec, images, seed)
     fake = torch.cat([patches(x, patch) for x in decoded])
-    d = Component.parse(divergence, what="divergence")
-    estimate = rdpkit.divergence(d.name, **d.options).estimate(real, fake, bootstrap=bootstrap, seed=seed)
-    c = Component.parse(critic, what="critic")
-    scorer = rdpkit.critic(c.name, **c.options)
+    estimate = measure_by.estimate(real, fake, bootstrap=bootstrap, seed=seed)
     with torch.no_grad():
         scores = torch.cat([scorer.score(x) for x in decoded])
     mse = torch.stack([(x - y).pow(2).mean() for x, y in zip(images, decoded)])

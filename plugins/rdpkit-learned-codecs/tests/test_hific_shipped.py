@@ -140,3 +140,17 @@ def test_realism_command_prints_the_points_and_draws_both_figures(tmp_path):
     assert all(p["divergence"]["n"] > 100 and p["bpp"] > 0 for p in lines)
     for name in ("pd.png", "crops.png"):
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--divergence", "frechett"], "did you mean 'frechet'"),
+    (["--critic", "niqe,patchh=3"], "has no option 'patchh'; did you mean 'patch'"),
+    (["--patch", "5000"], "hold no 5000×5000 patch"),
+])
+def test_realism_refuses_bad_options_in_one_sentence_before_coding(args, message, monkeypatch):
+    from click.testing import CliRunner
+    from rdpkit_learned_codecs import cli
+
+    monkeypatch.setattr(realism, "decode", lambda *a, **k: pytest.fail("coded before the options were checked"))
+    result = CliRunner().invoke(cli.main, ["realism", *args])
+    assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output, result.output
