@@ -167,3 +167,28 @@ def bd_rate_at_perception(
         if r.size < _MIN_POINTS.get(method, 2):
             raise InputError(f"only {r.size} of the {which} codec's trials lie on its R-D curve at perception ≤ {p_max:.6g}; {method} BD-rate needs {_MIN_POINTS.get(method, 2)}: raise p_max or add trials.")
     return bd_rate(ra, da, rt, dt, method=method)
+
+
+def strictest_shared_perception(
+    anchor: tuple[ArrayLike, ArrayLike, ArrayLike],
+    test: tuple[ArrayLike, ArrayLike, ArrayLike],
+    *,
+    method: Method = "pchip",
+) -> tuple[float, float]:
+    """The lowest perception bound P at which both codecs' R-D curves at perception ≤ P give a BD-rate, and that BD-rate.
+
+    One level for all codecs (the median, say) often leaves a natural-looking but costly anchor
+    and a cheap but less natural test codec with no distortion range in common; the strictest
+    level the two share compares them where both can be. The candidates are the trials' own
+    perception values, in increasing order.
+    """
+    levels = np.unique(np.concatenate([np.asarray(anchor[2], float), np.asarray(test[2], float)]))
+    for p in levels[np.isfinite(levels)]:
+        try:
+            with warnings.catch_warnings():  # the search tries many levels; only the one returned may warn
+                warnings.simplefilter("ignore", BDOverlapWarning)
+                bd_rate_at_perception(anchor, test, float(p), method=method)
+        except InputError:
+            continue
+        return float(p), bd_rate_at_perception(anchor, test, float(p), method=method)
+    raise InputError("the two codecs' R-D curves share a distortion range at no perception level; compare them without a perception bound.")

@@ -179,3 +179,22 @@ def test_bd_values_agree_with_the_bjontegaard_package(method):
 def test_a_small_overlap_is_flagged():
     with pytest.warns(BDOverlapWarning, match="share 14% of the shorter one's metric value span"):
         bd_rate([1, 2, 4, 8], [30, 32, 34, 36], [1, 2, 4, 8], [35.2, 37, 39, 41])
+
+
+def test_strictest_shared_perception_is_the_lowest_level_where_both_curves_meet():
+    from rdpkit.bdrate import strictest_shared_perception
+
+    r = np.array([1, 2, 4, 8, 16], dtype=float)
+    d = np.array([0.09, 0.06, 0.04, 0.025, 0.015])
+    anchor_p = np.array([0.9, 0.7, 0.5, 0.3, 0.1])  # natural where it spends bits (JPEG-like)
+    test_p = np.array([0.1, 0.3, 0.5, 0.7, 0.9])  # natural where it spends few
+    anchor, test = (r, d, anchor_p), (0.5 * r, d, test_p)
+    # At P ≤ 0.3 the anchor keeps distortions 0.015-0.025 and the test codec 0.06-0.09; at 0.5 they touch at 0.04 only;
+    # at 0.7 they share 0.025-0.06, where the test codec needs half the bits.
+    for lower in (0.1, 0.3, 0.5):
+        with pytest.raises(rdpkit.InputError):
+            bd_rate_at_perception(anchor, test, lower)
+    level, bd = strictest_shared_perception(anchor, test)
+    assert level == 0.7 and bd == bd_rate_at_perception(anchor, test, 0.7) == pytest.approx(-50.0, abs=0.5)  # pchip end slopes see the points outside
+    with pytest.raises(rdpkit.InputError, match="at no perception level"):
+        strictest_shared_perception((r, d, anchor_p), (r[:1], d[:1], test_p[:1]))

@@ -12,7 +12,13 @@ The command line mirrors it: ``rdpkit sweep``, ``rdpkit results``, ``rdpkit repo
 
 from __future__ import annotations
 
-from ..bdrate import bd_distortion, bd_rate, bd_rate_at_perception, curve_at_perception
+from ..bdrate import (
+    bd_distortion,
+    bd_rate,
+    bd_rate_at_perception,
+    curve_at_perception,
+    strictest_shared_perception,
+)
 from ..pareto import lower_envelope, non_dominated
 from .config import SweepConfig
 from .plane import (
@@ -49,6 +55,7 @@ __all__ = [
     "results_frame",
     "run_sweep",
     "settings_frame",
+    "strictest_shared_perception",
     "sweep_trials",
     "write_plane",
     "write_report",

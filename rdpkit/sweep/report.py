@@ -26,7 +26,13 @@ import pandas as pd
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 
-from ..bdrate import METHODS, bd_rate, bd_rate_at_perception, curve_at_perception
+from ..bdrate import (
+    METHODS,
+    bd_rate,
+    bd_rate_at_perception,
+    curve_at_perception,
+    strictest_shared_perception,
+)
 from ..errors import InputError
 from ..pareto import lower_envelope, non_dominated
 from ..report import Page, figure_png, output_folder
@@ -216,7 +222,8 @@ def fig_samples(s: pd.DataFrame, db: Store, *, limit: int = 12) -> Figure | None
 
 
 def bd_table(s: pd.DataFrame) -> pd.DataFrame:
-    """BD-rate of every codec against the first one, plain and at matched perception."""
+    """BD-rate of every codec against the first one: plain, at perception no worse than the median, and at the
+    strictest perception level at which the two curves share a distortion range."""
     labels = list(dict.fromkeys(s.label))
     rows = []
     if len(labels) < 2:
@@ -231,6 +238,9 @@ def bd_table(s: pd.DataFrame) -> pd.DataFrame:
             row[f"BD-rate % at P ≤ {p_max:.3g} ({method})"] = _or_reason(
                 bd_rate_at_perception, (anchor.rate_bits, anchor.distortion, anchor.perception),
                 (test.rate_bits, test.distortion, test.perception), p_max, method=method)
+        shared = _or_reason(strictest_shared_perception, (anchor.rate_bits, anchor.distortion, anchor.perception),
+                            (test.rate_bits, test.distortion, test.perception))
+        row["strictest shared P"], row["BD-rate % at it (pchip)"] = (shared, shared) if isinstance(shared, str) else shared
         rows.append(row)
     return pd.DataFrame(rows)
 
