@@ -204,3 +204,20 @@ def load_checkpoint(path: str | os.PathLike[str], *, fmt: str, owner: str, fix: 
     if bad is not None:
         raise InputError(f"checkpoint {where} holds non-finite values (NaN or Inf) in {bad!r}, so training cannot resume from it; {fix}.")
     return checkpoint
+
+
+
+def check_resumable(saved: Mapping[str, Any], path: str | os.PathLike[str], expected: Mapping[str, Any], steps: int) -> None:
+    """Refuse to resume from checkpoint `saved` (read from `path`) unless every entry of `expected` matches it and it
+    has trained at most `steps` steps."""
+    from .errors import InputError
+
+    where = repr(os.fspath(path))
+    for key, value in expected.items():
+        if saved.get(key) != value:
+            raise InputError(f"checkpoint {where} belongs to another run ({key} {saved.get(key)!r}, this run {value!r}); "
+                             "pass resume=False to start afresh, or another checkpoint path.")
+    done = int(saved["step"])
+    if done > steps:
+        raise InputError(f"checkpoint {where} has already trained {done} steps, more than steps={steps}; ask for at least {done} steps, "
+                         "or pass resume=False to start afresh.")

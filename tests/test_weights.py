@@ -87,3 +87,14 @@ def test_training_checkpoints_carry_and_check_their_digest(tmp_path):
         load_checkpoint(path, fmt="other/1", owner="demo", fix="start again")
     with pytest.raises(rdpkit.InputError, match="is a folder"):
         save_checkpoint(tmp_path, state)
+
+
+def test_a_checkpoint_resumes_only_the_run_it_belongs_to_and_not_past_its_steps(tmp_path):
+    from rdpkit.weights import check_resumable
+
+    saved = {"config": "a", "seed": 0, "step": 30}
+    check_resumable(saved, tmp_path / "run.pt", {"config": "a", "seed": 0}, 30)
+    with pytest.raises(rdpkit.InputError, match=r"run.pt' belongs to another run \(seed 0, this run 1\)"):
+        check_resumable(saved, tmp_path / "run.pt", {"config": "a", "seed": 1}, 30)
+    with pytest.raises(rdpkit.InputError, match="has already trained 30 steps, more than steps=20; ask for at least 30 steps"):
+        check_resumable(saved, tmp_path / "run.pt", {"config": "a"}, 20)

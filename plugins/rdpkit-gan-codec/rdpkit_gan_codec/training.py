@@ -21,8 +21,8 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from rdpkit.critics.wgan import gradient_penalty, make_critic_net
-from rdpkit.errors import InputError
 from rdpkit.interfaces import Distortion
+from rdpkit.weights import check_resumable
 
 from .config import GanConfig
 from .model import GanAutoencoder
@@ -58,10 +58,7 @@ class Run:
             "index_gen": self.index_gen.get_state(), "noise_gen": self.noise_gen.get_state(),
         }
 
-    def restore(self, saved: dict[str, Any], path: str | Path, expected: dict[str, Any]) -> None:
-        for key, value in expected.items():
-            if saved.get(key) != value:
-                raise InputError(f"checkpoint {str(path)!r} belongs to another run ({key} {saved.get(key)!r}, this run {value!r}); pass resume=False to start afresh, or another checkpoint path.")
+    def restore(self, saved: dict[str, Any]) -> None:
         self.model.load_state_dict(saved["model"])
         self.optimizer.load_state_dict(saved["optimizer"])
         if self.critic is not None and self.critic_optimizer is not None:
@@ -100,9 +97,9 @@ def train(
     """Train `run` until `run.step == steps`; `data` is N×C×H×W on the training device."""
     expected = {"config": config.to_json(), "shape": list(run.model.shape), "seed": seed, "batch_size": batch_size}
     if checkpoint is not None and resume and Path(checkpoint).is_file():
-        run.restore(load_checkpoint(checkpoint), checkpoint, expected)
-        if run.step > steps:
-            raise InputError(f"checkpoint {str(checkpoint)!r} has already trained {run.step} steps, more than steps={steps}; ask for at least {run.step} steps, or pass resume=False to start afresh.")
+        saved = load_checkpoint(checkpoint)
+        check_resumable(saved, checkpoint, expected, steps)
+        run.restore(saved)
     model, critic = run.model, run.critic
     b = min(batch_size, data.shape[0])
     sums = torch.zeros(2, dtype=torch.float64, device=data.device)

@@ -31,7 +31,12 @@ from tqdm.auto import tqdm
 from rdpkit.codecs.options import check_int
 from rdpkit.errors import InputError
 from rdpkit.interfaces import Distortion
-from rdpkit.weights import content_digest, load_checkpoint, save_checkpoint
+from rdpkit.weights import (
+    check_resumable,
+    content_digest,
+    load_checkpoint,
+    save_checkpoint,
+)
 
 from .crops import Crops
 from .discriminator import PatchDiscriminator, discriminator_loss, generator_loss
@@ -102,10 +107,7 @@ class HificRun:
                 "d_optimizer": self.d_optimizer.state_dict() if self.d_optimizer is not None else {},
                 "data_gen": self.data_gen.get_state(), "noise_gen": self.noise_gen.get_state()}
 
-    def restore(self, saved: dict[str, Any], path: str | Path, expected: dict[str, Any]) -> None:
-        for key, value in expected.items():
-            if saved.get(key) != value:
-                raise InputError(f"checkpoint {str(path)!r} belongs to another run ({key} {saved.get(key)!r}, this run {value!r}); pass resume=False to start afresh, or another checkpoint path.")
+    def restore(self, saved: dict[str, Any]) -> None:
         self.model.load_state_dict(saved["model"])
         self.optimizer.load_state_dict(saved["optimizer"])
         if self.discriminator is not None and self.d_optimizer is not None:
@@ -160,9 +162,8 @@ def train(run: HificRun, crops: Crops, distortion: Distortion, schedule: HificSc
     if checkpoint is not None and resume and Path(checkpoint).is_file():
         saved = load_checkpoint(checkpoint, fmt=CHECKPOINT_FORMAT, owner="hific training",
                                 fix="delete it, or pass resume=False to start afresh")
-        run.restore(saved, checkpoint, expected)
-        if run.step > schedule.steps:
-            raise InputError(f"checkpoint {str(checkpoint)!r} has already trained {run.step} steps, more than steps={schedule.steps}; ask for at least {run.step} steps, or pass resume=False to start afresh.")
+        check_resumable(saved, checkpoint, expected, schedule.steps)
+        run.restore(saved)
     device = next(run.model.parameters()).device
     model: nn.Module = run.model
     disc: nn.Module | None = run.discriminator

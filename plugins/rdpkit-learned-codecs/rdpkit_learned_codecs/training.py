@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 
 from rdpkit.codecs.options import check_int
 from rdpkit.errors import InputError
+from rdpkit.weights import check_resumable
 
 from .config import ModelConfig
 from .crops import Crops
@@ -67,10 +68,7 @@ class Run:
                 "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "data_gen": self.data_gen.get_state(), "noise_gen": self.noise_gen.get_state()}
 
-    def restore(self, saved: dict[str, Any], path: str | Path, expected: dict[str, Any]) -> None:
-        for key, value in expected.items():
-            if saved.get(key) != value:
-                raise InputError(f"checkpoint {str(path)!r} belongs to another run ({key} {saved.get(key)!r}, this run {value!r}); pass resume=False to start afresh, or another checkpoint path.")
+    def restore(self, saved: dict[str, Any]) -> None:
         self.model.load_state_dict(saved["model"])
         self.optimizer.load_state_dict(saved["optimizer"])
         self.data_gen.set_state(saved["data_gen"])
@@ -92,9 +90,9 @@ def train(run: Run, crops: Crops, schedule: Schedule, *, seed: int, checkpoint: 
     model, config = run.model, run.model.config
     expected = {"config": config.to_json(), "seed": seed, "batch_size": schedule.batch_size, "crop": schedule.crop, "lr": schedule.lr}
     if checkpoint is not None and resume and Path(checkpoint).is_file():
-        run.restore(load_checkpoint(checkpoint), checkpoint, expected)
-        if run.step > schedule.steps:
-            raise InputError(f"checkpoint {str(checkpoint)!r} has already trained {run.step} steps, more than steps={schedule.steps}; ask for at least {run.step} steps, or pass resume=False to start afresh.")
+        saved = load_checkpoint(checkpoint)
+        check_resumable(saved, checkpoint, expected, schedule.steps)
+        run.restore(saved)
     device = next(model.parameters()).device
     lams = torch.tensor(config.lams, device=device)
     sums = torch.zeros(3, dtype=torch.float64)
