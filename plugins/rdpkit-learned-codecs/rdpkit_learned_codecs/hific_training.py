@@ -28,7 +28,6 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from rdpkit.codecs.options import check_int
 from rdpkit.errors import InputError
 from rdpkit.interfaces import Distortion
 from rdpkit.weights import (
@@ -45,40 +44,29 @@ from .hific_config import HificConfig
 from .hific_model import HificModel, Noise
 from .padding import pad
 from .start import Start
+from .training import CHECKPOINT_EVERY, CLIP_NORM, Schedule
 
 CHECKPOINT_FORMAT = "rdpkit-learned-codecs/hific-run-1"
-CHECKPOINT_EVERY = 100
-CLIP_NORM = 1.0
 #: Step of the dual ascent on log λ_r per unit of relative rate error ((bpp − r_t) / r_t) per step.
 RATE_STEP = 0.003
-DECAY_SHARE = 0.1
 #: Adam's betas for the discriminator (β1 = 0.5, Radford et al.'s for GANs); the codec keeps Adam's defaults, as its start was trained with them.
 BETAS_D = (0.5, 0.999)
-STRIDE = 64
 
 
 @dataclass(frozen=True)
-class HificSchedule:
-    steps: int
-    batch_size: int = 8
-    crop: int = 128
-    lr: float = 1e-4
+class HificSchedule(Schedule):
+    """The transform codecs' schedule (steps, batch, crops, the codec's learning rate and its decay), plus the
+    discriminator's learning rate and bfloat16 autocast."""
+
     lr_d: float = 4e-4
     amp: bool = False
 
     def __post_init__(self) -> None:
-        check_int(self.steps, 1, 10**8, "steps")
-        check_int(self.batch_size, 1, 4096, "batch_size")
-        check_int(self.crop, 8, 4096, "crop")
-        for name in ("lr", "lr_d"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < 1:
-                raise InputError(f"{name} must be a number in (0, 1), got {v!r}.")
+        super().__post_init__()
+        if isinstance(self.lr_d, bool) or not isinstance(self.lr_d, (int, float)) or not 0 < self.lr_d < 1:
+            raise InputError(f"lr_d must be a number in (0, 1), got {self.lr_d!r}.")
         if not isinstance(self.amp, bool):
             raise InputError(f"amp must be true or false, got {self.amp!r}.")
-
-    def factor(self, step: int) -> float:
-        return 0.1 if step >= self.steps * (1 - DECAY_SHARE) else 1.0
 
     def identity(self) -> dict[str, Any]:
         """What a checkpoint must match to be resumed (steps may grow; amp changes only arithmetic)."""
@@ -159,6 +147,7 @@ def train(run: HificRun, crops: Crops, distortion: Distortion, schedule: HificSc
 
     group = group or Group()
     config = run.model.hific
+    stride = config.model_config().stride
     if checkpoint is not None and resume and Path(checkpoint).is_file():
         saved = load_checkpoint(checkpoint, fmt=CHECKPOINT_FORMAT, owner="hific training",
                                 fix="delete it, or pass resume=False to start afresh")
@@ -185,7 +174,7 @@ def train(run: HificRun, crops: Crops, distortion: Distortion, schedule: HificSc
             pg["lr"] = schedule.lr * factor
         x_all = crops.batch(schedule.batch_size, schedule.crop, run.data_gen)
         h, w = x_all.shape[-2:]
-        xp = pad(x_all[lo:hi].to(device), STRIDE)
+        xp = pad(x_all[lo:hi].to(device), stride)
         y_shape, z_shape = run.model.latent_shapes(schedule.batch_size, *xp.shape[-2:])
         noise = Noise.draw(y_shape, z_shape, config.noise, run.noise_gen).rows(lo, hi, device)
         out = model(xp, noise, schedule.amp)

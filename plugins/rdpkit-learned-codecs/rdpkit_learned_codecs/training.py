@@ -48,8 +48,12 @@ class Schedule:
         if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)) or not 0 < self.lr < 1:
             raise InputError(f"lr must be a number in (0, 1), got {self.lr!r}.")
 
+    def factor(self, step: int) -> float:
+        """The learning rates' multiplier at `step`: a tenth for the last DECAY_SHARE of the steps."""
+        return 0.1 if step >= self.steps * (1 - DECAY_SHARE) else 1.0
+
     def lr_at(self, step: int) -> float:
-        return self.lr * (0.1 if step >= self.steps * (1 - DECAY_SHARE) else 1.0)
+        return self.lr * self.factor(step)
 
 
 @dataclass
