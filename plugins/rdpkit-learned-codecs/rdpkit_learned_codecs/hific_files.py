@@ -13,10 +13,10 @@ from pathlib import Path
 import torch
 
 from rdpkit.errors import InputError, WeightsUnavailable
-from rdpkit.weights import check_finite, sha256
+from rdpkit.weights import check_finite
 
 from .hific_config import KIND, HificConfig
-from .storage import MODEL_FORMAT, recorded_digest
+from .storage import MODEL_FORMAT, read_model_file
 
 FIX = "retrain it with `rdpkit-learned-codecs train --kind hific`"
 
@@ -41,24 +41,7 @@ def is_hific_file(path: str | Path) -> bool:
 
 def load_hific(path: str | Path, expected_sha256: str | None = None, fix: str = FIX) -> tuple[HificConfig, dict[str, torch.Tensor]]:
     """Configuration and float32 state of a hific model file, verified against its record (and `expected_sha256`)."""
-    from safetensors import safe_open
-
-    path = Path(path)
-    where = repr(str(path))
-    if not path.is_file():
-        raise WeightsUnavailable(f"the model file {where} does not exist; {fix}, or give the right path.")
-    wanted = [d for d in (expected_sha256, recorded_digest(path)) if d is not None]
-    if wanted:
-        digest = sha256(path)
-        for want in wanted:
-            if digest != want:
-                raise WeightsUnavailable(f"the model file {where} has sha256 {digest[:12]}… but {want[:12]}… was expected, so it is damaged or was replaced; {fix}.")
-    try:
-        with safe_open(str(path), framework="pt", device="cpu") as f:
-            meta = f.metadata() or {}
-            state = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (a safetensors handle, not a dict)
-    except Exception as exc:  # noqa: BLE001 (safetensors raises its own errors on damaged files)
-        raise WeightsUnavailable(f"{where} is not a readable model file ({type(exc).__name__}: {str(exc)[:200]}); {fix}.") from None
+    where, meta, state = read_model_file(path, expected_sha256, fix)
     if meta.get("format") != MODEL_FORMAT:
         raise WeightsUnavailable(f"{where} is not a model file of rdpkit-learned-codecs (format {meta.get('format')!r}); {fix}.")
     try:

@@ -80,8 +80,9 @@ def recorded_digest(path: Path) -> str | None:
     return check_digest(digest, f"the record {str(record)!r}")
 
 
-def load_model(path: str | Path, expected_sha256: str | None = None, fix: str = "retrain it with `rdpkit-learned-codecs train`") -> tuple[ModelConfig, dict[str, torch.Tensor]]:
-    """Configuration and float32 state of a model file, verified against its record (and `expected_sha256`)."""
+def read_model_file(path: str | Path, expected_sha256: str | None, fix: str) -> tuple[str, dict[str, str], dict[str, torch.Tensor]]:
+    """A model file's quoted path, metadata and tensors, read only after its sha256 matched its record (and
+    `expected_sha256`). Every refusal is one sentence ending with `fix`; the caller checks format and configuration."""
     from safetensors import safe_open
 
     path = Path(path)
@@ -98,8 +99,15 @@ def load_model(path: str | Path, expected_sha256: str | None = None, fix: str = 
                 raise WeightsUnavailable(f"the model file {where} has sha256 {digest[:12]}… but {want[:12]}… was expected, so it is damaged or was replaced; {fix}.")
     try:
         with safe_open(str(path), framework="pt", device="cpu") as f:
-            meta = f.metadata() or {}
-            state = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (a safetensors handle, not a dict)
+            return where, f.metadata() or {}, {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (a safetensors handle, not a dict)
+    except Exception as exc:  # noqa: BLE001 (safetensors raises its own errors on damaged files)
+        raise WeightsUnavailable(f"{where} is not a readable model file of rdpkit-learned-codecs ({type(exc).__name__}: {str(exc)[:200]}); {fix}.") from None
+
+
+def load_model(path: str | Path, expected_sha256: str | None = None, fix: str = "retrain it with `rdpkit-learned-codecs train`") -> tuple[ModelConfig, dict[str, torch.Tensor]]:
+    """Configuration and float32 state of a model file, verified against its record (and `expected_sha256`)."""
+    where, meta, state = read_model_file(path, expected_sha256, fix)
+    try:
         if meta.get("format") != MODEL_FORMAT:
             raise ValueError(f"format {meta.get('format')!r}, expected {MODEL_FORMAT!r}")
         config = ModelConfig.from_json(meta["config"])
