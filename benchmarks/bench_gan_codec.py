@@ -28,11 +28,11 @@ import io
 import sys
 import time
 import zlib
-from collections.abc import Callable
 
 import numpy as np
 import torch
 from PIL import Image
+from timing import best_time
 
 import rdpkit
 from rdpkit.codecs.scalar import left_residuals
@@ -40,14 +40,6 @@ from rdpkit.data import digits, load_image, to_numpy
 
 IMAGES = ("astronaut", "coffee", "camera")
 
-
-def best_time(fn: Callable[[], object], repeats: int) -> tuple[float, object]:
-    out, times = None, []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return min(times), out
 
 
 def round_trip(codec: rdpkit.Codec, x: torch.Tensor) -> tuple[rdpkit.Bitstream, torch.Tensor]:

@@ -34,18 +34,10 @@ from rdpkit_learned_codecs.hific_training import (
     train,
 )
 from rdpkit_learned_codecs.shipped import DEFAULT_HIFIC_LAM_P, SHIPPED_HIFIC
+from timing import best_time
 
 import rdpkit
 from rdpkit.data import load_image
-
-
-def best(fn, repeats: int):
-    out, times = None, []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return min(times), out
 
 
 def steps_per_second(lam_p: float, noise: float, device: torch.device, steps: int, warmup: int, amp: bool) -> float:
@@ -85,10 +77,10 @@ def part2(repeats: int) -> int:
     codecs.update({f"hyperprior q={q}": rdpkit.codec("hyperprior", quality=q) for q in sorted({q for q, _ in SHIPPED_HIFIC})})
     print(f"coding one {x.shape[-1]}×{x.shape[-2]} image on the CPU ({torch.get_num_threads()} threads), best of {repeats}:")
     for label, codec in codecs.items():
-        t_enc, bits = best(lambda c=codec: c.encode(x), repeats)
+        t_enc, bits = best_time(lambda c=codec: c.encode(x), repeats)
         raw = bits.to_bytes()
-        t_dec, y = best(lambda c=codec, r=raw: c.decode(r, seed=0), repeats)
-        t_sym, _ = best(lambda c=codec, r=raw: c.symbols(r), repeats)
+        t_dec, y = best_time(lambda c=codec, r=raw: c.decode(r, seed=0), repeats)
+        t_sym, _ = best_time(lambda c=codec, r=raw: c.symbols(r), repeats)
         psnr = float(rdpkit.psnr(x, y))
         if y.shape != x.shape or not psnr < float("inf"):
             print(f"  {label}: decoded {tuple(y.shape)} at {psnr} dB: wrong")

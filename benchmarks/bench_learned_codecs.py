@@ -42,6 +42,7 @@ import numpy as np
 import torch
 from rdpkit_learned_codecs import integer_net
 from rdpkit_learned_codecs.padding import pad
+from timing import best_time
 
 import rdpkit
 from rdpkit.data import load_image
@@ -69,14 +70,6 @@ print(json.dumps({**best, "bytes": nbytes, "psnr": -10 * np.log10(mse)}))
 """
 
 
-def best(fn, repeats: int):
-    out, times = None, []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return min(times), out
-
 
 def image() -> torch.Tensor:
     return load_image("builtin:astronaut", size=(512, 768))
@@ -86,20 +79,20 @@ def split_times(codec, x: torch.Tensor, repeats: int) -> dict[str, float]:
     model = codec.model
     xp = pad(x, codec.config.stride)
     rate = torch.zeros(1, dtype=torch.long)
-    t_enc, bits = best(lambda: codec.encode(x), repeats)
+    t_enc, bits = best_time(lambda: codec.encode(x), repeats)
     raw = bits.to_bytes()
-    t_dec, _ = best(lambda: codec.decode(raw), repeats)
+    t_dec, _ = best_time(lambda: codec.decode(raw), repeats)
     with torch.no_grad():
         if codec.config.kind == "hyperprior":
-            t_net_enc, y = best(lambda: model.hyper_latent(model.latent(xp, rate)), repeats)
+            t_net_enc, y = best_time(lambda: model.hyper_latent(model.latent(xp, rate)), repeats)
             z_hat = torch.round(y).long()
-            t_int, _ = best(lambda: integer_net.run(codec._integer, z_hat), repeats)
+            t_int, _ = best_time(lambda: integer_net.run(codec._integer, z_hat), repeats)
         else:
-            t_net_enc, _ = best(lambda: model.latent(xp, rate), repeats)
+            t_net_enc, _ = best_time(lambda: model.latent(xp, rate), repeats)
             t_int = 0.0
-        t_symbols, symbols = best(lambda: codec.symbols(raw), repeats)
+        t_symbols, symbols = best_time(lambda: codec.symbols(raw), repeats)
         y_hat = torch.from_numpy(symbols["y"]).float()
-        t_net_dec, _ = best(lambda: model.reconstruct(y_hat, rate), repeats)
+        t_net_dec, _ = best_time(lambda: model.reconstruct(y_hat, rate), repeats)
     return {"encode": t_enc, "decode": t_dec, "encode networks": t_net_enc, "encode integer h_s": t_int,
             "encode entropy coding": max(t_enc - t_net_enc - t_int, 0.0), "decode entropy coding": max(t_symbols - t_int, 0.0),
             "decode integer h_s": t_int, "decode networks": t_net_dec, "bytes": len(raw)}
@@ -169,9 +162,9 @@ def part3(python: str, quality: int, repeats: int) -> int:
         torch.save(fold_to_compressai(shipped), weights)
         np.save(pixels, x.numpy())
         ours = rdpkit.codec("hyperprior", weights=str(weights))
-        t_enc, bits = best(lambda: ours.encode(x), repeats)
+        t_enc, bits = best_time(lambda: ours.encode(x), repeats)
         raw = bits.to_bytes()
-        t_dec, x_hat = best(lambda: ours.decode(raw), repeats)
+        t_dec, x_hat = best_time(lambda: ours.decode(raw), repeats)
         ours_psnr = float(rdpkit.psnr(x, x_hat))
         done = subprocess.run([python, "-c", COMPRESSAI_SIDE, str(weights), str(pixels), str(torch.get_num_threads()), str(repeats)],
                               capture_output=True, text=True, check=False)
