@@ -276,13 +276,14 @@ def realism(divergence: str | None, critic: str | None, patch: int, bootstrap: i
     from rdpkit.report import figure_png
 
     from . import realism as pd
+    from .evaluate import held_out
     from .hific import HificCodec
     from .shipped import SHIPPED_HIFIC
 
     try:
         if threads is not None:
             torch.set_num_threads(threads)
-        images = pd.held_out()
+        images = held_out(None)
         rows: list[dict[str, object]] = []  # one per shipped rate: the hyperprior the pair started from, then the pair
         for q in sorted({q for q, _ in SHIPPED_HIFIC}):
             rows.append({f"hyperprior q={q}": rdpkit.codec("hyperprior", quality=q),

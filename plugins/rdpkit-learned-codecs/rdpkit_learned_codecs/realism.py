@@ -22,7 +22,6 @@ from matplotlib.figure import Figure
 
 import rdpkit
 from rdpkit.codecs.measure import round_trip
-from rdpkit.data import HELD_OUT, load_image
 from rdpkit.interfaces import Estimate
 from rdpkit.options import Component
 from rdpkit.patches import patches
@@ -53,10 +52,6 @@ class PDPoint:
                 "divergence": self.divergence.as_dict(), "critic": self.critic.as_dict()}
 
 
-def held_out() -> list[torch.Tensor]:
-    return [load_image(f"builtin:{name}") for name in HELD_OUT]
-
-
 def decode(codec: Any, images: list[torch.Tensor], seed: int = 0) -> tuple[list[torch.Tensor], list[float]]:
     """Each image coded on its own: the decoded images and their bits per pixel."""
     out, bpp = [], []
@@ -71,8 +66,8 @@ def measure(label: str, codec: Any, images: list[torch.Tensor], *, divergence: s
             patch: int = PATCH, seed: int = 0, bootstrap: int = 0) -> tuple[PDPoint, list[torch.Tensor]]:
     """`codec` on `images`: its point on the P-D plane, and the decoded images."""
     # Everything that can refuse its options or the images does so before any coding.
-    d, c = Component.parse(divergence, what="divergence"), Component.parse(critic, what="critic")
-    measure_by, scorer = rdpkit.divergence(d.name, **d.options), rdpkit.critic(c.name, **c.options)
+    measure_by = Component.parse(divergence, what="divergence").create("divergence")
+    scorer = Component.parse(critic, what="critic").create("critic")
     real = torch.cat([patches(x, patch) for x in images])
     decoded, bpp = decode(codec, images, seed)
     fake = torch.cat([patches(x, patch) for x in decoded])

@@ -8,6 +8,7 @@ import json
 import pytest
 import torch
 from rdpkit_learned_codecs import plugin, realism
+from rdpkit_learned_codecs.evaluate import held_out
 from rdpkit_learned_codecs.hific import HificCodec
 from rdpkit_learned_codecs.shipped import (
     DEFAULT_HIFIC_LAM_P,
@@ -78,7 +79,7 @@ QUALITIES = sorted({q for q, _ in SHIPPED_HIFIC})
 @pytest.fixture(scope="module")
 def pairs() -> dict[int, tuple[realism.PDPoint, realism.PDPoint]]:
     torch.set_num_threads(2)
-    images = realism.held_out()
+    images = held_out(None)  # whole images
     out = {}
     for quality in QUALITIES:
         mse_only, gan = (realism.measure(f"λ_p={lam_p:g}", HificCodec(quality=quality, lam_p=lam_p), images, bootstrap=100)[0]
