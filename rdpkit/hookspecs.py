@@ -1,4 +1,5 @@
-"""The hooks a plugin implements: one per kind (and one for sweep presets), no arguments, each returning a list of Spec.
+"""The hooks a plugin implements: one per kind (and one for sweep presets), no arguments, each returning a list of Spec;
+and one, `rdpkit_commands(cli)`, through which a plugin adds its commands to the `rdpkit` command line.
 
 A plugin module looks like::
 
@@ -13,9 +14,14 @@ and is announced in its pyproject.toml under ``[project.entry-points.rdpkit]``.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pluggy
 
 from .spec import Spec
+
+if TYPE_CHECKING:
+    import click
 
 PROJECT = "rdpkit"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -30,6 +36,10 @@ HOOKS = {
     "features": "rdpkit_feature_extractors",
     "preset": "rdpkit_sweep_presets",
 }
+#: The hook that adds commands under `rdpkit` (it takes the click group, and returns nothing).
+COMMANDS = "rdpkit_commands"
+#: Every hook rdpkit calls; a plugin that implements another name is refused.
+HOOK_NAMES = (*HOOKS.values(), COMMANDS)
 
 
 @hookspec
@@ -63,4 +73,21 @@ def rdpkit_sweep_presets() -> list[Spec]:
 
     Each Spec's factory takes no argument and returns the sweep as a dict with the tables of a
     sweep file (``{"sweep": ..., "data": ..., "codec": [...], "evaluate": ...}``).
+    """
+
+
+@hookspec
+def rdpkit_commands(cli: click.Group) -> None:
+    """Add this plugin's commands to `cli`, the `rdpkit` click group (``rdpkit NAME ...``).
+
+    Called when the command line looks for a command that is not rdpkit's own (and for
+    ``rdpkit --help`` and ``rdpkit plugins``), never on ``import rdpkit``. Import the
+    command's module inside the hook, so that listing plugins stays fast::
+
+        @rdpkit.hookimpl
+        def rdpkit_commands(cli):
+            from .cli import main
+            cli.add_command(main, "my-plugin")
+
+    rdpkit's own commands keep their names: a plugin command of the same name is not reachable.
     """

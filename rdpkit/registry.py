@@ -27,7 +27,7 @@ from .errors import (
     UnknownNameError,
     suggestion,
 )
-from .hookspecs import HOOKS, PROJECT
+from .hookspecs import COMMANDS, HOOK_NAMES, HOOKS, PROJECT
 from .spec import KINDS, PRESET, RESERVED_DISTRIBUTION, Info, Spec
 
 ENTRY_POINT_GROUP = "rdpkit"
@@ -82,10 +82,10 @@ class Registry:
                 self._records[f"{name} ({distribution})"] = record
                 return record
             self._records[name] = record
-            unknown = [a for a in dir(plugin) if getattr(getattr(plugin, a, None), f"{PROJECT}_impl", None) is not None and a not in HOOKS.values()]
+            unknown = [a for a in dir(plugin) if getattr(getattr(plugin, a, None), f"{PROJECT}_impl", None) is not None and a not in HOOK_NAMES]
             if unknown:
                 record.status = "failed"
-                record.error = f"defines hook {unknown[0]!r}, which rdpkit does not know; " + (suggestion(unknown[0], HOOKS.values()) or "the hooks are " + ", ".join(HOOKS.values()))
+                record.error = f"defines hook {unknown[0]!r}, which rdpkit does not know; " + (suggestion(unknown[0], HOOK_NAMES) or "the hooks are " + ", ".join(HOOK_NAMES))
                 return record
             try:
                 self._pm.register(plugin, name=name)
@@ -162,6 +162,31 @@ class Registry:
                                     f"the bare name keeps meaning rdpkit's, this one is reachable as {i.qualified_name!r}")
             self._entries = entries
             return entries
+
+    def commands(self) -> dict[str, Any]:
+        """The click commands the loaded plugins add (hook `rdpkit_commands`), by name.
+
+        Each plugin adds to a group of its own, kept only if its hook returns: one that raises is
+        recorded as failed, as when a spec hook raises, and adds no command.
+        """
+        import click
+
+        with self._lock:
+            self._collect()
+            found: dict[str, Any] = {}
+            for impl in getattr(self._pm.hook, COMMANDS).get_hookimpls():
+                record = self._records[impl.plugin_name]
+                if record.status != "loaded":
+                    continue
+                group = click.Group()
+                try:
+                    impl.function(cli=group)
+                except Exception as exc:
+                    record.status, record.error = "failed", f"hook {COMMANDS}() raised {_error_text(exc)}"
+                    self._entries = None  # it registers nothing now, like any plugin that failed in a hook
+                    continue
+                found.update(group.commands)
+            return found
 
     @property
     def plugins(self) -> list[PluginRecord]:
