@@ -30,12 +30,13 @@ Record = dict[str, Any]
 Artifacts = dict[str, bytes]
 
 
-def software_versions() -> dict[str, str]:
-    """Versions that results depend on, recorded with every trial."""
+def software_versions(distributions: Sequence[str] = ("rdpkit", "torch", "numpy", "scipy", "scikit-image")) -> dict[str, str]:
+    """Python's and the platform's versions and those of the installed `distributions`: what results depend on, recorded
+    with every trial (and, with a plugin's own distributions, with every model a plugin trains)."""
     import importlib.metadata as md
 
     out = {"python": platform.python_version(), "platform": platform.platform()}
-    for dist in ("rdpkit", "torch", "numpy", "scipy", "scikit-image"):
+    for dist in distributions:
         try:
             out[dist] = md.version(dist)
         except md.PackageNotFoundError:
