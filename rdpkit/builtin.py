@@ -15,7 +15,8 @@ def rdpkit_distortions() -> list[Spec]:
     return [
         Spec("mse", "rdpkit.distortions:MSE", summary="mean squared error", differentiable=True),
         Spec("ssim", "rdpkit.distortions:SSIM", summary="1 − SSIM (11×11 Gaussian window, σ = 1.5)", differentiable=True, citation=SSIM_CITATION),
-        Spec("ms-ssim", "rdpkit.distortions:MSSSIM", summary="1 − MS-SSIM (5 scales; images at least 161×161)", differentiable=True, citation=MS_SSIM_CITATION),
+        Spec("ms-ssim", "rdpkit.distortions:MSSSIM", summary="1 − MS-SSIM (5 scales; images at least 161×161)", differentiable=True, citation=MS_SSIM_CITATION,
+             similarity="ms-ssim-rgb"),
     ]
 
 

@@ -39,6 +39,9 @@ class Spec:
     weights: str = ""  # where pretrained weights come from, when needs_weights
     default_device: str = "cpu"
     citation: str = ""
+    #: For a distortion that is 1 − a similarity index: the index's column name in codec papers'
+    #: result files (MS-SSIM → ``ms-ssim-rgb``), under which `rdpkit evaluate` reports the index itself.
+    similarity: str = ""
 
     def problem(self) -> str | None:
         """Why this spec cannot be registered, or None."""
@@ -64,6 +67,7 @@ class Info:
     plugin: str
     distribution: str
     version: str
+    similarity: str = ""
     factory: Callable[..., Any] | str = field(repr=False, compare=False, default="")
 
     @classmethod
@@ -80,6 +84,7 @@ class Info:
             plugin=plugin,
             distribution=distribution,
             version=version,
+            similarity=spec.similarity,
             factory=spec.factory,
         )
 

@@ -76,9 +76,9 @@ def measure(reference: torch.Tensor, outputs: Mapping[str, torch.Tensor], *, fr:
     for name, y in tqdm(outputs.items(), desc="measuring", unit="algorithm", disable=not progress or None):
         if y.shape != reference.shape:
             raise InputError(f"the outputs of {name!r} have shape {tuple(y.shape)} but the reference images {tuple(reference.shape)}; give one output per reference image, of the same size.")
-        m = measure_outputs(reference, y, reference, ev, seed=seed, registry=registry)
+        m, index = measure_outputs(reference, y, reference, ev, seed=seed, registry=registry)
         d = m.distortions[str(ev.distortions[0])]
-        points.append(PlanePoint(name, d.mean, d.stderr, m.perception.value, m.perception.stderr))
+        points.append(PlanePoint(name, d.mean, d.stderr, index.value, index.stderr))
     return points
 
 

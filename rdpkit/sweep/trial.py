@@ -30,12 +30,13 @@ import torch
 
 from ..codecs.measure import Rate, round_trip
 from ..interfaces import Estimate
+from ..measures import Measurement, Perception, seed_everything
 from ..options import Component
 from ..registry import Registry
 from ..report import image_grid_png
 from ..trial.base import Result, Trial, software_versions
 from .config import DataConfig, EvaluateConfig, SweepConfig, codec_class
-from .measure import Measurement, Perception, measure_outputs, seed_everything
+from .measure import measure_outputs
 
 #: The store's `kind` for sweep trials.
 KIND = "sweep"
@@ -192,12 +193,12 @@ class SweepTrial(Trial):
             fit_seconds = time.perf_counter() - t
         x = test.to(dev)
         coded = round_trip(codec, x, seed=self.seed)
-        measured = measure_outputs(x, coded.x_hat, reference.to(dev), self.evaluate, seed=self.seed, registry=registry)
+        measured, perception = measure_outputs(x, coded.x_hat, reference.to(dev), self.evaluate, seed=self.seed, registry=registry)
         k = min(self.evaluate.samples, x.shape[0])
         weight = codec.perception_weight
         return SweepResult(
             rate=coded.rate, distortions=measured.distortions, primary_distortion=str(self.evaluate.distortions[0]),
-            divergences=measured.divergences, critics=measured.critics, perception=measured.perception,
+            divergences=measured.divergences, critics=measured.critics, perception=perception,
             fit_seconds=fit_seconds, encode_seconds=coded.encode_seconds, decode_seconds=coded.decode_seconds,
             wall_seconds=time.perf_counter() - start,
             device=str(dev) + (f" ({torch.cuda.get_device_name(dev)})" if dev.type == "cuda" else ""),
