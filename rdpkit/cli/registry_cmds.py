@@ -71,7 +71,9 @@ def _registered(r: PluginRecord, verbose: bool) -> str:
 @click.option("--json", "as_json", is_flag=True, help=JSON_HELP + " Fields: name, distribution, version, licence, status, error, registered, problems.")
 def plugins_cmd(verbose: bool, as_json: bool) -> None:
     """Installed plugins: where each comes from, under which licence, what it registered, or why it failed."""
-    records = get_registry().plugins
+    registry = get_registry()
+    registry.commands()  # so that a plugin whose command hook raises is listed as failed too
+    records = registry.plugins
     if as_json:
         for r in records:
             print_json({**r.as_dict(), "licence": licence(r.distribution)})
