@@ -30,6 +30,9 @@ FOLDER = Path(__file__).parent
 DATASETS = ("kodak",)
 #: Short names users write, and the measure CompressAI's files use for each.
 ALIASES = {"psnr": "psnr-rgb", "ms-ssim": "ms-ssim-rgb", "ms-ssim-db": "ms-ssim-db-rgb"}
+#: CompressAI's format: its quality measures where higher is better, and its columns that are no quality axis.
+HIGHER_IS_BETTER = ("psnr-rgb", "ms-ssim-rgb", "ms-ssim-db-rgb")
+NOT_AXES = ("bpp", "bytes", "encoding_time", "decoding_time")
 
 
 def ms_ssim_db(value: float) -> float:
@@ -55,6 +58,15 @@ class ResultFile:
         if "ms-ssim-db-rgb" in names and "ms-ssim-rgb" not in names:
             names.append("ms-ssim-rgb")
         return names
+
+    @property
+    def axes(self) -> list[str]:
+        """The measures that are quality axes (not the rate, sizes or times)."""
+        return [m for m in self.measures if m not in NOT_AXES]
+
+    def higher_is_better(self, measure: str) -> bool:
+        """Which way `measure` reads: as rdpkit declared it when it wrote the file (meta ``higher_is_better``), else as CompressAI's format does."""
+        return measure in self.meta.get("higher_is_better", HIGHER_IS_BETTER)
 
     def values(self, measure: str) -> np.ndarray:
         """One measure's values, one per rate point (aliases and derived measures included)."""

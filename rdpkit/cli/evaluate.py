@@ -21,6 +21,12 @@ DATASET_HELP = "kodak:PATH, clic2020:PATH, div2k:PATH, builtin (the built-in pho
 @click.option("--data", default="builtin:held-out", show_default=True, help=DATASET_HELP)
 @click.option("--distortion", "distortions", multiple=True, metavar="NAME[,KEY=VALUE...]",
               help="Distortions to measure besides PSNR (repeatable) [default: ms-ssim and every deep distortion whose weights are here].")
+@click.option("--critic", "critics", multiple=True, metavar="NAME[,KEY=VALUE...]",
+              help="No-reference critics (repeatable): each setting's mean score of its decoded images, e.g. niqe,patch=32.")
+@click.option("--divergence", "divergences", multiple=True, metavar="NAME[,KEY=VALUE...]",
+              help="Divergences between the originals' and the decoded images' patches (repeatable), e.g. frechet,extractor=nss.")
+@click.option("--divergence-patch", default=64, show_default=True, help="Side of the patches the divergences compare.")
+@click.option("--bootstrap", default=0, show_default=True, help="Bootstrap resamples for the divergences' intervals (0: none).")
 @click.option("--features", default="auto", show_default=True,
               help="Feature extractor for FID and KID on 256×256 patches (rdpkit list features): auto = Inception-v3 when its weights are here, else the best offline one; none = no FID/KID.")
 @click.option("--anchor", "anchors", multiple=True, metavar="published:NAME | FILE",
@@ -36,14 +42,16 @@ DATASET_HELP = "kodak:PATH, clic2020:PATH, div2k:PATH, builtin (the built-in pho
 @executor_options
 @device_option
 @output_options
-def evaluate_cmd(codecs: tuple[str, ...], data: str, distortions: tuple[str, ...], features: str, anchors: tuple[str, ...], bd_anchor: str | None,
+def evaluate_cmd(codecs: tuple[str, ...], data: str, distortions: tuple[str, ...], critics: tuple[str, ...], divergences: tuple[str, ...],
+                 divergence_patch: int, bootstrap: int, features: str, anchors: tuple[str, ...], bd_anchor: str | None,
                  method: str, patch_size: int, seed: int, out: Path, store: Path | None, force: bool, executor: str | None, workers: int | None,
                  address: str | None, device: str, quiet: bool, as_json: bool) -> None:
     """Evaluate codecs as codec papers do: bpp from real bytes, PSNR, MS-SSIM, deep metrics, patch FID/KID, BD tables."""
     from ..evaluate import evaluate, write
     from ..evaluate.report import summary_frame
 
-    evaluation = evaluate(codecs, data, distortions=list(distortions) or None, features=None if features == "none" else features,
+    evaluation = evaluate(codecs, data, distortions=list(distortions) or None, critics=critics, divergences=divergences,
+                          divergence_patch=divergence_patch, bootstrap=bootstrap, features=None if features == "none" else features,
                           anchors=anchors, store=store or out / "evaluate.sqlite", patch_size=patch_size, seed=seed, device=device,
                           executor=executor, workers=workers, address=address, force=force, progress=progress(quiet))
     page = write(evaluation, out, bd_anchor=bd_anchor, method=method)
@@ -52,7 +60,7 @@ def evaluate_cmd(codecs: tuple[str, ...], data: str, distortions: tuple[str, ...
         for row in summary.to_dict(orient="records"):
             print_json(row)
         return
-    shown = [c for c in ("codec", "setting", "bpp", "psnr-rgb", "ms-ssim-rgb", "fid", "kid", "encoding_time", "decoding_time") if c in summary]
+    shown = [c for c in ("codec", "setting", "bpp", *evaluation.measured(), "encoding_time", "decoding_time") if c in summary]
     table(f"rdpkit evaluate: {evaluation.dataset.name}", shown, summary[shown].values.tolist())
     for setting, why in evaluation.failed.items():
         console.print(f"[red]{setting} failed:[/] {why}", highlight=False)

@@ -17,25 +17,16 @@ from ..errors import InputError, suggestion
 from ..report import Page, escape, figure_png, output_folder
 from .run import Evaluation
 
-#: Measures that are not quality axes (no R-D figure, no BD).
-NOT_AXES = ("bpp", "bytes", "encoding_time", "decoding_time")
-#: How each axis reads: higher-is-better quality measures; everything else is a distortion (lower is better).
-HIGHER_IS_BETTER = ("psnr-rgb", "ms-ssim-rgb", "ms-ssim-db-rgb")
-
-
 def axes(files: Sequence[ResultFile]) -> list[str]:
-    """Every quality or distortion measure any curve holds, the field's usual ones first."""
-    seen: dict[str, None] = {}
-    for f in files:
-        for m in f.measures:
-            if m not in NOT_AXES:
-                seen[m] = None
-    first = [m for m in HIGHER_IS_BETTER if m in seen]
+    """Every quality or distortion measure any curve holds, higher-is-better ones (PSNR, MS-SSIM) first."""
+    seen = list(dict.fromkeys(m for f in files for m in f.axes))
+    first = [m for m in seen if any(f.higher_is_better(m) for f in files if m in f.measures)]
     return first + [m for m in seen if m not in first]
 
 
 def per_image_frame(evaluation: Evaluation) -> pd.DataFrame:
-    rows = [{"codec": label, "setting": str(t.codec), **row} for label, points in evaluation.curves.items() for t, r in points for row in r.images]
+    rows = [{"codec": label, "setting": str(t.codec), **row.as_dict()} for label, points in evaluation.curves.items() for t, r in points
+            for row in r.images]
     return pd.DataFrame(rows)
 
 
@@ -105,7 +96,7 @@ def fig_rd(files: Sequence[ResultFile], measure: str, dataset: str) -> Figure:
         order = r.argsort()
         anchor = f.meta.get("source") != "rdpkit"
         ax.plot(r[order], q[order], "--" if anchor else "o-", lw=1.2, ms=3.5, label=f.name + (" (published)" if anchor else ""))
-    better = "higher" if measure in HIGHER_IS_BETTER else "lower"
+    better = "higher" if any(f.higher_is_better(measure) for f in files if measure in f.measures) else "lower"
     ax.set(xlabel="bits per pixel (from real bytes)", ylabel=f"{measure} ({better} is better)", title=f"{measure} on {dataset}")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)

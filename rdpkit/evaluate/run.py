@@ -16,6 +16,7 @@ from pathlib import Path
 from ..anchors import ResultFile
 from ..datasets import Dataset, dataset
 from ..errors import InputError, RdpkitError, WeightsUnavailable
+from ..measures import Measures
 from ..options import Component
 from ..patches import patch_positions
 from ..registry import Registry, get_registry
@@ -26,8 +27,9 @@ from .trial import EvaluateResult, EvaluateTrial
 
 #: Metrics every evaluation measures (PSNR comes with every trial).
 DEFAULT_DISTORTIONS = ("ms-ssim",)
-#: Feature extractors for FID/KID, best first: the field's Inception-v3 when its weights are here.
-FEATURE_PREFERENCE = ("inception-v3-fid", "pim", "nss")
+#: Feature extractors for FID/KID by what their features are, best first: a pretrained network (the field's
+#: Inception-v3) when its weights are here, then features a model learned, then hand-crafted statistics.
+FEATURE_KINDS = ("pretrained", "self-trained", "hand-crafted")
 
 
 def expand(codec: str | Component) -> tuple[str, list[Component]]:
@@ -75,15 +77,18 @@ def default_distortions(registry: Registry) -> tuple[list[Component], dict[str, 
 
 
 def default_features(registry: Registry) -> tuple[Component | None, dict[str, str]]:
-    """The first feature extractor of `FEATURE_PREFERENCE` that works here (and why the better ones did not)."""
+    """The registered feature extractor that works here with the best kind of features (`FEATURE_KINDS`), and why the others did not."""
     left_out: dict[str, str] = {}
-    for name in FEATURE_PREFERENCE:
+    usable: list[tuple[int, str]] = []
+    for info in registry.infos("features"):
         try:
-            registry.create("features", name)
-            return Component(name), left_out
+            kind = registry.create("features", info.qualified_name).feature_kind
         except RdpkitError as exc:
-            left_out[name] = str(exc)
-    return None, left_out
+            left_out[info.name] = str(exc)
+            continue
+        if kind in FEATURE_KINDS:
+            usable.append((FEATURE_KINDS.index(kind), info.name))
+    return (Component(min(usable)[1]) if usable else None), left_out
 
 
 @dataclass
@@ -98,6 +103,10 @@ class Evaluation:
     left_out: dict[str, str] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)  # setting → why
 
+    def measured(self) -> list[str]:
+        """Every measure column of the settings, in the order they were measured."""
+        return list(dict.fromkeys(k for points in self.curves.values() for _, r in points for k in r.measured()))
+
     def result_files(self) -> list[ResultFile]:
         """Each codec's curve as a CompressAI result file (rate points sorted by rate), then the anchors."""
         out = []
@@ -108,7 +117,8 @@ class Evaluation:
             trial = points[0][0]
             description = f"rdpkit evaluate on {self.dataset.name} ({len(self.dataset.images)} images)"
             meta = {"source": "rdpkit", "dataset": self.dataset.name, "codec": trial.codec.name,
-                    "settings": [str(t.codec) for t, _ in sorted(points, key=lambda p: p[1].summary()["bpp"])]}
+                    "settings": [str(t.codec) for t, _ in sorted(points, key=lambda p: p[1].summary()["bpp"])],
+                    "higher_is_better": points[0][1].higher_is_better()}
             if trial.features is not None and points[0][1].patch_scores is not None:
                 scores = points[0][1].patch_scores
                 meta.update(features=scores.features, feature_kind=scores.feature_kind, patches=scores.patches)
@@ -121,6 +131,10 @@ def evaluate(
     data: str = "builtin:held-out",
     *,
     distortions: Sequence[str | Component] | None = None,
+    critics: Sequence[str | Component] = (),
+    divergences: Sequence[str | Component] = (),
+    divergence_patch: int = 64,
+    bootstrap: int = 0,
     features: str | Component | None = "auto",
     anchors: Sequence[str] = (),
     store: str | Path = Path("rdpkit-evaluate") / "evaluate.sqlite",
@@ -136,7 +150,9 @@ def evaluate(
 ) -> Evaluation:
     """Run every codec setting on the dataset `data` (resuming from `store`) and gather the curves.
 
-    `distortions`: None for `default_distortions`; `features`: a registered feature extractor
+    `distortions`: None for `default_distortions`; `critics`: no-reference critics (their mean
+    score per setting); `divergences`: between the originals' and the decoded images'
+    `divergence_patch`-sided patches, with `bootstrap` resamples for their intervals; `features`: a registered feature extractor
     for FID/KID on patches, ``"auto"`` for the best one that works here, None for no FID/KID;
     `anchors`: result files (``published:vtm`` or paths) drawn and compared with.
     """
@@ -157,6 +173,9 @@ def evaluate(
         metrics = [Component.parse(d, what="distortion") for d in distortions]
         for m in metrics:
             m.create("distortion", registry)  # unknown names, bad options, missing weights: before anything runs
+    critic_components = tuple(Component.parse(c, what="critic") for c in critics)
+    divergence_components = tuple(Component.parse(d, what="divergence") for d in divergences)
+    Measures(critics=critic_components, divergences=divergence_components, patch=divergence_patch, bootstrap=bootstrap).check(registry)
     if features == "auto":
         extractor, skipped = default_features(registry)
         left_out.update({f"features {k}": v for k, v in skipped.items()})
@@ -176,7 +195,9 @@ def evaluate(
         label, settings = expand(c)
         for setting in settings:
             setting.create("codec", registry)
-        curves.setdefault(label, []).extend(EvaluateTrial(s, label, ds, tuple(metrics), extractor, patch_size, seed, device) for s in settings)
+        curves.setdefault(label, []).extend(
+            EvaluateTrial(s, label, ds, tuple(metrics), extractor, patch_size, seed, device, critic_components,
+                          divergence_components, divergence_patch, bootstrap) for s in settings)
     read_anchors = [read_anchor(a) for a in anchors]
     evaluation = Evaluation(ds, {}, read_anchors, Path(store), left_out=left_out)
     trials = [t for ts in curves.values() for t in ts]
@@ -205,7 +226,7 @@ def from_store(db: Store, anchors: Sequence[str] = ()) -> Evaluation:
     if not done:
         raise InputError(f"{str(db.path)!r} holds no finished evaluation; run `rdpkit evaluate --store {db.path}` first.")
     first = done[0][0].config["dataset"]
-    ds = Dataset(first.partition("|")[0], tuple(dict.fromkeys(img["image"] for _, r in done for img in r.images)), first.partition("|")[0])
+    ds = Dataset(first.partition("|")[0], tuple(dict.fromkeys(img.image for _, r in done for img in r.images)), first.partition("|")[0])
     curves: dict[str, list[tuple[EvaluateTrial, EvaluateResult]]] = {}
     for row, result in done:
         c = row.config
@@ -213,6 +234,8 @@ def from_store(db: Store, anchors: Sequence[str] = ()) -> Evaluation:
             continue
         features = Component.parse(c["features"]) if c["features"] else None
         trial = EvaluateTrial(Component(c["codec"], dict(c["options"])), c["label"], ds, tuple(Component.parse(d) for d in c["distortions"]),
-                              features, c["patch_size"], c["seed"])
+                              features, c["patch_size"], c["seed"], critics=tuple(Component.parse(d) for d in c.get("critics", [])),
+                              divergences=tuple(Component.parse(d) for d in c.get("divergences", [])),
+                              divergence_patch=c.get("divergence_patch", 64), bootstrap=c.get("bootstrap", 0))
         curves.setdefault(c["label"], []).append((trial, result))  # type: ignore[arg-type]
     return Evaluation(ds, curves, [read_anchor(a) for a in anchors], Path(db.path))

@@ -1,11 +1,13 @@
 """One codec setting on one dataset: the codec papers' evaluation, as a trial of the store.
 
 Each image is coded at its own size (no resizing: the rate is that of the image a user has);
-per image, the rate from the real bytes of the container (bits per pixel, bytes), PSNR over
-RGB, every requested distortion, and the encode and decode time. Over the dataset: the means
-as codec papers report them (PSNR as the mean of the per-image PSNRs, as CompressAI does), and
-FID and KID between the original and the decoded images' 256×256 patches (rdpkit.patches),
-on the features of a registered feature extractor, with n and what the features are.
+per image, the rate from the real bytes of the container (bits per pixel, bytes), the encode
+and decode time, and every measure of rdpkit.measures: PSNR over RGB, each distortion (an index
+such as MS-SSIM reported as the index, under CompressAI's column name), each no-reference
+critic. Over the dataset: the means as codec papers report them (PSNR as the mean of the
+per-image PSNRs, as CompressAI does), each divergence between the original and decoded images'
+patches, and FID and KID on the features of their 256×256 patches (rdpkit.patches), with n and
+what the features are.
 """
 
 from __future__ import annotations
@@ -15,69 +17,98 @@ from typing import Any
 
 import torch
 
+from ..anchors import HIGHER_IS_BETTER as COMPRESSAI_HIGHER_IS_BETTER
 from ..anchors import ms_ssim_db
 from ..codecs.measure import round_trip
 from ..datasets import Dataset
-from ..interfaces import Estimate, psnr
+from ..interfaces import Estimate
+from ..measures import Column, Measures, PatchScores
 from ..options import Component
 from ..registry import Registry
 from ..trial.base import Result, Trial, software_versions
 
 KIND = "evaluate"
-#: KID on patches: random subsets of at most this many patches, as torch-fidelity computes it.
-KID_SUBSETS, KID_SUBSET_SIZE = 100, 1000
-FID_BIAS = ("the Fréchet distance is biased upward by roughly (d² + 5d)/(2n) for n patches of d features, "
-            "so compare FIDs only at equal n; KID is unbiased")
+#: Columns of a per-image row that describe the image and its coding rather than measure quality.
+CODING = ("bytes", "bpp", "encoding_time", "decoding_time")
 
 
 @dataclass(frozen=True)
-class PatchScores:
-    """FID and KID between original and decoded patches, on one feature space."""
+class ImageRow:
+    """One image of a dataset coded at one setting: its size, its rate, its times and every measured column."""
 
-    features: str  # the extractor as asked for
-    feature_kind: str  # pretrained | self-trained | random-feature | hand-crafted
-    patches: int
-    fid: Estimate
-    kid: Estimate
+    image: str
+    height: int
+    width: int
+    bytes: int
+    bpp: float
+    encoding_time: float
+    decoding_time: float
+    values: dict[str, float]  # measure column → value (psnr-rgb, ms-ssim-rgb, a critic's score, ...)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"features": self.features, "feature_kind": self.feature_kind, "patches": self.patches,
-                "fid": self.fid.as_dict(), "kid": self.kid.as_dict()}
+        """The flat row of per-image.csv (the order codec papers' tables use)."""
+        return {"image": self.image, "height": self.height, "width": self.width, "bytes": self.bytes, "bpp": self.bpp,
+                **self.values, "encoding_time": self.encoding_time, "decoding_time": self.decoding_time}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> PatchScores:
-        return cls(d["features"], d["feature_kind"], d["patches"], Estimate.from_dict(d["fid"]), Estimate.from_dict(d["kid"]))
+    def from_dict(cls, d: dict[str, Any]) -> ImageRow:
+        fixed = ("image", "height", "width", *CODING)
+        return cls(d["image"], d["height"], d["width"], d["bytes"], d["bpp"], d["encoding_time"], d["decoding_time"],
+                   {k: v for k, v in d.items() if k not in fixed})
+
+
+def _legacy_columns(rows: list[ImageRow]) -> dict[str, Column]:
+    """The columns of a result written before results declared them (by CompressAI's column names)."""
+    keys = rows[0].values if rows else {}
+    return {k: Column(k, "psnr" if k == "psnr-rgb" else "distortion", k, k in COMPRESSAI_HIGHER_IS_BETTER) for k in keys}
 
 
 @dataclass(frozen=True)
 class EvaluateResult(Result):
     """Per image and over the dataset (see the module docstring)."""
 
-    images: list[dict[str, Any]]  # image, height, width, bytes, bpp, psnr-rgb, <metric>..., encoding_time, decoding_time
+    images: list[ImageRow]
     patch_scores: PatchScores | None
     device: str
     software: dict[str, str] = field(default_factory=dict)
     components: dict[str, dict[str, Any]] = field(default_factory=dict)
+    divergences: dict[str, Estimate] = field(default_factory=dict)
+    columns: dict[str, Column] = field(default_factory=dict)  # every measured column, with its direction and range
 
     def to_record(self) -> tuple[dict[str, Any], dict[str, bytes]]:
-        return {"images": self.images, "patch_scores": self.patch_scores.as_dict() if self.patch_scores else None,
-                "device": self.device, "software": self.software, "components": self.components}, {}
+        return {"images": [row.as_dict() for row in self.images], "patch_scores": self.patch_scores.as_dict() if self.patch_scores else None,
+                "device": self.device, "software": self.software, "components": self.components,
+                "divergences": {k: e.as_dict() for k, e in self.divergences.items()},
+                "columns": [c.as_dict() for c in self.columns.values()]}, {}
 
     @classmethod
     def from_record(cls, record: dict[str, Any], artifacts: dict[str, bytes]) -> EvaluateResult:
         scores = record.get("patch_scores")
-        return cls(record["images"], PatchScores.from_dict(scores) if scores else None, record["device"],
-                   record.get("software", {}), record.get("components", {}))
+        rows = [ImageRow.from_dict(d) for d in record["images"]]
+        columns = {c["key"]: Column.from_dict(c) for c in record["columns"]} if "columns" in record else _legacy_columns(rows)
+        return cls(rows, PatchScores.from_dict(scores) if scores else None, record["device"], record.get("software", {}),
+                   record.get("components", {}), {k: Estimate.from_dict(v) for k, v in record.get("divergences", {}).items()}, columns)
 
     def summary(self) -> dict[str, float]:
-        """Dataset means of every per-image measure, and FID/KID: one rate point of an R-D curve."""
-        numeric = [k for k, v in self.images[0].items() if isinstance(v, (int, float)) and k not in ("height", "width")]
-        out = {k: float(sum(row[k] for row in self.images) / len(self.images)) for k in numeric}
+        """Dataset means of every per-image measure and of the rate, and the set quantities: one rate point of an R-D curve."""
+        n = len(self.images)
+        out = {k: float(sum(getattr(row, k) for row in self.images) / n) for k in CODING}
+        out.update({k: float(sum(row.values[k] for row in self.images) / n) for k in self.images[0].values})
         if "ms-ssim-rgb" in out:
             out["ms-ssim-db-rgb"] = ms_ssim_db(out["ms-ssim-rgb"])
+        out.update({k: e.value for k, e in self.divergences.items()})
         if self.patch_scores is not None:
             out["fid"], out["kid"] = self.patch_scores.fid.value, self.patch_scores.kid.value
         return out
+
+    def measured(self) -> list[str]:
+        """The summary's measure columns, in the order they were measured (PSNR first; then FID, KID and the divergences)."""
+        return list(dict.fromkeys([*self.columns, *(["fid", "kid"] if self.patch_scores else []), *self.divergences]))
+
+    def higher_is_better(self) -> list[str]:
+        """The summary's columns where higher is better (the rest, but the rate and times, are lower-is-better)."""
+        higher = [k for k, c in self.columns.items() if c.higher_is_better]
+        return higher + (["ms-ssim-db-rgb"] if "ms-ssim-rgb" in higher else [])
 
 
 @dataclass(frozen=True)
@@ -92,6 +123,10 @@ class EvaluateTrial(Trial):
     patch_size: int = 256
     seed: int = 0
     requested_device: str = "auto"
+    critics: tuple[Component, ...] = ()
+    divergences: tuple[Component, ...] = ()
+    divergence_patch: int = 64  # the divergences compare patches of this side
+    bootstrap: int = 0  # resamples of the divergences' intervals
 
     kind = KIND
 
@@ -103,56 +138,36 @@ class EvaluateTrial(Trial):
     def device(self) -> str:
         return self.requested_device
 
+    @property
+    def measures(self) -> Measures:
+        return Measures(self.distortions, self.critics, self.divergences, self.divergence_patch, self.bootstrap, psnr=True,
+                        similarities=True, features=self.features, features_patch=self.patch_size)
+
     def identity(self) -> dict[str, Any]:
+        more = {"critics": [str(c) for c in self.critics]} if self.critics else {}  # absent when unused: earlier stores keep their keys
+        if self.divergences:
+            more.update(divergences=[str(c) for c in self.divergences], divergence_patch=self.divergence_patch, bootstrap=self.bootstrap)
         return {"codec": self.codec.name, "options": self.codec.options, "label": self.label, "dataset": self.dataset.identity(),
                 "distortions": [str(d) for d in self.distortions], "features": str(self.features) if self.features else None,
-                "patch_size": self.patch_size, "seed": self.seed}
+                "patch_size": self.patch_size, "seed": self.seed, **more}
 
     def run(self, device: str, registry: Registry, progress: bool = False) -> EvaluateResult:
         from tqdm.auto import tqdm
 
         from ..data import load_image
-        from ..patches import patches
 
         dev = torch.device(device)
         codec = registry.create("codec", self.codec.name, **self.codec.options)
-        metrics = {str(c): registry.create("distortion", c.name, **c.options).to(dev) for c in self.distortions}
-        rows, originals, decoded = [], [], []
+        meter = self.measures.meter(registry, dev, seed=self.seed)
+        rows = []
         for image in tqdm(self.dataset.images, desc=str(self.codec), unit="image", disable=not progress or None, leave=False):
             x = load_image(image).to(dev)
             coded = round_trip(codec, x, seed=self.seed)
+            name = image.rpartition("/")[2]
+            values = meter.update(x, coded.x_hat, [name])
             h, w = x.shape[-2:]
-            row: dict[str, Any] = {"image": image.rpartition("/")[2], "height": h, "width": w, "bytes": coded.rate.bytes,
-                                   "bpp": coded.rate.bpp, "psnr-rgb": min(float(psnr(x, coded.x_hat)[0]), 100.0)}
-            with torch.no_grad():
-                row.update(_column(name, float(metric(x, coded.x_hat)[0])) for name, metric in metrics.items())
-            row.update(encoding_time=coded.encode_seconds, decoding_time=coded.decode_seconds)
-            rows.append(row)
-            if self.features is not None:
-                originals.append(patches(x.cpu(), self.patch_size))
-                decoded.append(patches(coded.x_hat.cpu(), self.patch_size))
-        components = {"codec": codec.info.as_dict(), **{f"distortion:{k}": m.info.as_dict() for k, m in metrics.items()}}
-        scores = None
-        if self.features is not None:
-            scores, info = self._patch_scores(torch.cat(originals), torch.cat(decoded), dev, registry)
-            components[f"features:{self.features}"] = info
-        return EvaluateResult(rows, scores, str(dev), software_versions(), components)
-
-    def _patch_scores(self, real: torch.Tensor, fake: torch.Tensor, dev: torch.device, registry: Registry) -> tuple[PatchScores, dict[str, Any]]:
-        """FID and KID on the features of original and decoded patches (features computed once for both)."""
-        assert self.features is not None
-        extractor = registry.create("features", self.features.name, **self.features.options).to(dev)
-        with torch.no_grad():
-            fr = torch.cat([extractor.features(real[i : i + 32].to(dev)) for i in range(0, len(real), 32)]).double().cpu()
-            ff = torch.cat([extractor.features(fake[i : i + 32].to(dev)) for i in range(0, len(fake), 32)]).double().cpu()
-        fid = registry.create("divergence", "frechet").estimate(fr, ff)
-        kid = registry.create("divergence", "kid", subsets=KID_SUBSETS, subset_size=KID_SUBSET_SIZE).estimate(fr, ff)
-        fid = Estimate(fid.value, fid.stderr, fid.n, f"FID on {extractor.feature_kind} features ({self.features})", fid.ci, {**fid.details, "bias": FID_BIAS})
-        kid = Estimate(kid.value, kid.stderr, kid.n, f"KID on {extractor.feature_kind} features ({self.features})", kid.ci, kid.details)
-        return PatchScores(str(self.features), extractor.feature_kind, len(real), fid, kid), extractor.info.as_dict()
-
-
-def _column(component: str, value: float) -> tuple[str, float]:
-    """Where a distortion's value goes: rdpkit keeps 1 − MS-SSIM, codec papers report MS-SSIM itself (CompressAI's ms-ssim-rgb)."""
-    bare = component.split(",", 1)[0].rpartition(":")[2]
-    return ("ms-ssim-rgb", 1 - value) if bare == "ms-ssim" else (component, value)
+            rows.append(ImageRow(name, h, w, coded.rate.bytes, coded.rate.bpp, coded.encode_seconds, coded.decode_seconds,
+                                 {k: v[0] for k, v in values.items()}))
+        measured = meter.compute()
+        return EvaluateResult(rows, measured.patch_scores, str(dev), software_versions(), {"codec": codec.info.as_dict(), **measured.components},
+                              measured.divergences, measured.columns)

@@ -88,6 +88,25 @@ class Measures:
     def meter(self, registry: Registry, device: str | torch.device = "cpu", *, seed: int = 0) -> Meter:
         return Meter(self, registry, torch.device(device), seed)
 
+    def check(self, registry: Registry) -> None:
+        """Refuse unknown names, bad options, missing weights and critics that need training, before anything is coded."""
+        self.meter(registry)
+        for c in self.divergences:
+            c.create("divergence", registry)
+        if self.divergences and (isinstance(self.patch, bool) or not isinstance(self.patch, int) or self.patch < 0):
+            raise InputError(f"the divergences' patch size must be a whole number of pixels (0: whole images), got {self.patch!r}.")
+        if isinstance(self.bootstrap, bool) or not isinstance(self.bootstrap, int) or self.bootstrap < 0 or self.bootstrap == 1:
+            raise InputError(f"bootstrap must be 0 (no interval) or at least 2 resamples, got {self.bootstrap!r}.")
+
+
+def _critic(registry: Registry, c: Component) -> Any:
+    """A no-reference critic, refused when it must be trained on real and decoded images before its scores mean anything."""
+    critic = registry.create("critic", c.name, **c.options)
+    if critic.trainable:
+        raise InputError(f"the critic {c.name!r} must be trained on real and decoded images before it scores, so it is no no-reference "
+                         "measure; the divergences wasserstein-critic and tv-classifier train one against each setting's outputs.")
+    return critic
+
 
 def _divergence(registry: Registry, c: Component, seed: int) -> Any:
     """A fresh divergence estimator, seeded with `seed` unless its options fix one."""
@@ -124,7 +143,7 @@ class Meter:
             self.components[f"distortion:{c}"] = metric.info.as_dict()
         self._critics: list[tuple[str, Any]] = []
         for c in measures.critics:
-            critic = registry.create("critic", c.name, **c.options).to(device)
+            critic = _critic(registry, c).to(device)
             self.columns[str(c)] = Column(str(c), "critic", str(c), bounds=(-math.inf, math.inf))
             self._critics.append((str(c), critic))
             self.components[f"critic:{c}"] = critic.info.as_dict()
