@@ -8,21 +8,42 @@ A *component* is a registered name, optionally followed by options::
     rdpkit-pim:pim,checkpoint="models/pim.safetensors"
 
 Options are ``KEY=VALUE`` pairs separated by commas; each VALUE is read as a TOML value
-(``10``, ``0.5``, ``true``, ``"text"``, ``[1, 2]``), and a bare word that is not one is kept as
-text (``distortion=mse``). Commas inside brackets or quotes do not separate options. The same
-string works after ``--distortion``, ``--codec``, ``--perception``... and wherever a sweep file
-names a component. A bare option list (``steps=300,batch_size=64``) is what ``--fit`` takes.
+(``10``, ``0.5``, ``inf``, ``true``, ``"text"``, ``[1, 2]``, ``{patch = 32}``), and a bare word
+that is not one is kept as text (``distortion=mse``). Commas inside brackets or quotes do not
+separate options. The same string works after ``--distortion``, ``--codec``, ``--perception``...
+and wherever a sweep file names a component. A bare option list (``steps=300,batch_size=64``)
+is what ``--fit`` takes.
+
+The grammar reads back what it writes: ``Component.parse(str(c)) == c`` for any options made of
+text, booleans, integers, floats (NaN reads back as NaN, which Python never calls equal to
+itself), lists and tables of them, however nested.
+
+A component inside another is its component string as a value, quoted::
+
+    frechet,extractor="nss,patch=32"
+    weighted-sum,terms=[["mse", 1.0], ["pim,scales=3", 0.1]]
+
+and the registry that creates the outer one creates the inner ones (`rdpkit.registry.active_registry`).
+
+A list given for an option that takes one value is a grid, one setting per value:
+``jpeg,quality=[5,10,20]`` is three settings (`Component.settings`). An option that takes a list
+(a variable-rate model's ``lam``) takes ``lam=[0.1,0.2]`` as its value, and a list of such
+lists as a grid of them.
 """
 
 from __future__ import annotations
 
-import json
+import itertools
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import InputError
+
+if TYPE_CHECKING:
+    from .registry import Registry
 
 try:
     import tomllib
@@ -30,14 +51,23 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
 EXAMPLE = "lpips-alex,pretrained=false"
+#: Characters a bare (unquoted) text value never holds: they separate options, open brackets or quotes.
+_NOT_BARE = set(',=\'"[]{}#\\') | {chr(c) for c in range(0x20)} | {"\x7f"}
+#: Table keys TOML reads unquoted; any other key is written quoted.
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r", "\b": "\\b", "\f": "\\f"}
 
 
 def _split(text: str) -> list[str]:
     """Split on commas that are outside brackets, braces and quotes."""
-    parts, depth, quote, start = [], 0, "", 0
+    parts, depth, quote, escaped, start = [], 0, "", False, 0
     for i, ch in enumerate(text):
         if quote:
-            if ch == quote:
+            if escaped:
+                escaped = False
+            elif ch == "\\" and quote == '"':  # TOML's basic strings escape; its literal strings ('...') do not
+                escaped = True
+            elif ch == quote:
                 quote = ""
         elif ch in "\"'":
             quote = ch
@@ -52,13 +82,61 @@ def _split(text: str) -> list[str]:
     return parts
 
 
+def _toml(text: str) -> Any:
+    return tomllib.loads(f"v = {text}")["v"]
+
+
+def _quote_bare_words(text: str) -> str:
+    """``[[mse, 1.0]]`` → ``[["mse", 1.0]]``: what earlier versions wrote inside lists, made TOML."""
+    out, word, quote, escaped = [], "", "", False
+
+    def flush() -> None:
+        nonlocal word
+        if word:
+            try:
+                _toml(word)
+                out.append(word)
+            except tomllib.TOMLDecodeError:
+                out.append(_quote(word))
+            word = ""
+
+    for ch in text:
+        if quote:
+            out.append(ch)
+            if escaped:
+                escaped = False
+            elif ch == "\\" and quote == '"':
+                escaped = True
+            elif ch == quote:
+                quote = ""
+        elif ch in "\"'" and not word:
+            quote = ch
+            out.append(ch)
+        elif ch in "[]{},=" or ch.isspace():
+            flush()
+            out.append(ch)
+        else:
+            word += ch
+    flush()
+    return "".join(out)
+
+
 def parse_value(text: str) -> Any:
-    """A TOML value, or the text itself when it is not one (a bare word such as mse)."""
+    """A TOML value, or the text itself when it is not one (a bare word such as mse).
+
+    Bare words inside lists and tables (``[[mse, 1.0]]``, as earlier versions wrote them) are read as text too.
+    """
     text = text.strip()
     try:
-        return tomllib.loads(f"v = {text}")["v"]
+        return _toml(text)
     except tomllib.TOMLDecodeError:
-        return text
+        pass
+    if text.startswith(("[", "{")):
+        try:
+            return _toml(_quote_bare_words(text))
+        except tomllib.TOMLDecodeError:
+            pass
+    return text
 
 
 def parse_options(text: str, *, what: str = "options") -> dict[str, Any]:
@@ -77,8 +155,24 @@ def parse_options(text: str, *, what: str = "options") -> dict[str, Any]:
     return options
 
 
-def format_value(value: Any) -> str:
-    """The text `parse_value` reads back as `value` (TOML literals; bare words stay bare)."""
+def _quote(text: str) -> str:
+    """A TOML basic string holding `text`."""
+    if any("\ud800" <= ch <= "\udfff" for ch in text):
+        raise InputError(f"option text {text!r} holds a lone surrogate, which no text file can; pass valid Unicode text.")
+    escaped = "".join(_ESCAPES.get(ch) or (f"\\u{ord(ch):04x}" if ch < " " or ch == "\x7f" else ch) for ch in text)
+    return f'"{escaped}"'
+
+
+def _is_bare(text: str) -> bool:
+    """Whether `text` reads back as itself unquoted, wherever it stands among options."""
+    return bool(text) and text == text.strip() and not _NOT_BARE.intersection(text) and parse_value(text) == text
+
+
+def format_value(value: Any, *, top: bool = True) -> str:
+    """The text `parse_value` reads back as `value`: TOML, with text left bare (``mse``) where it reads back as itself.
+
+    Inside lists and tables every text is quoted, so the whole value is TOML.
+    """
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
@@ -86,12 +180,26 @@ def format_value(value: Any) -> str:
     if isinstance(value, float):
         return repr(value) if math.isfinite(value) else ("nan" if math.isnan(value) else ("inf" if value > 0 else "-inf"))
     if isinstance(value, str):
-        return value if value and parse_value(value) == value and "," not in value else json.dumps(value)
+        return value if top and _is_bare(value) else _quote(value)
     if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(format_value(v) for v in value) + "]"
+        return "[" + ", ".join(format_value(v, top=False) for v in value) + "]"
     if isinstance(value, Mapping):
-        return "{" + ", ".join(f"{k} = {format_value(v)}" for k, v in value.items()) + "}"
-    raise InputError(f"option value {value!r} of type {type(value).__name__} cannot be written as text; use numbers, booleans, text or lists.")
+        for k in value:
+            if not isinstance(k, str):
+                raise InputError(f"table key {k!r} is not text; option tables are keyed by text, e.g. {{patch = 32}}.")
+        return "{" + ", ".join(f"{k if _BARE_KEY.fullmatch(k) else _quote(k)} = {format_value(v, top=False)}" for k, v in value.items()) + "}"
+    raise InputError(f"option value {value!r} of type {type(value).__name__} cannot be written as text; use numbers, booleans, text, lists or tables.")
+
+
+def _format_key(key: str) -> str:
+    if not isinstance(key, str) or not key.isidentifier():
+        raise InputError(f"option name {key!r} cannot be written in a component string; option names are identifiers such as batch_size.")
+    return key
+
+
+def _list_depth(value: Any) -> int:
+    """0 for a scalar, 1 for a list of scalars, 2 for a list of lists, ..."""
+    return 1 + max((_list_depth(v) for v in value), default=0) if isinstance(value, list) else 0
 
 
 @dataclass(frozen=True)
@@ -114,16 +222,46 @@ class Component:
         return cls(name.strip(), parse_options(rest, what=f"{what} {text!r}"))
 
     def __str__(self) -> str:
-        return ",".join([self.name, *(f"{k}={format_value(v)}" for k, v in self.options.items())])
+        return ",".join([self.name, *(f"{_format_key(k)}={format_value(v)}" for k, v in self.options.items())])
 
     def with_options(self, **options: Any) -> Component:
         return Component(self.name, {**self.options, **options})
 
-    def create(self, kind: str, registry: Any = None) -> Any:
-        """The component, built by `registry` (default: the global one)."""
-        from .registry import get_registry
+    def create(self, kind: str, registry: Registry | None = None) -> Any:
+        """The component, built by `registry` (default: `rdpkit.registry.active_registry()`)."""
+        from .registry import active_registry
 
-        return (registry or get_registry()).create(kind, self.name, **self.options)
+        return (registry or active_registry()).create(kind, self.name, **self.options)
+
+    def grid(self, kind: str, registry: Registry | None = None) -> tuple[Component, dict[str, list[Any]]]:
+        """The options that stay fixed (as a component) and those varied over, each with its values.
+
+        An option is varied when its value is a list nested deeper than what the option takes
+        (`Registry.list_depth`): ``quality=[5,10]`` for an integer, ``lam=[[0.1,0.2],[0.4]]``
+        for a list of numbers.
+        """
+        from .registry import active_registry
+
+        registry = registry or active_registry()
+        fixed: dict[str, Any] = {}
+        varied: dict[str, list[Any]] = {}
+        for key, value in self.options.items():
+            if isinstance(value, list) and _list_depth(value) > registry.list_depth(kind, self.name, key):
+                if not value:
+                    raise InputError(f"{kind} option {key!r} of {str(self)!r} is an empty list; give at least one value.")
+                varied[key] = value
+            else:
+                fixed[key] = value
+        return Component(self.name, fixed), varied
+
+    def settings(self, kind: str, registry: Registry | None = None) -> list[Component]:
+        """One component per combination of the varied options (see `grid`), the last one varying fastest."""
+        return combinations(*self.grid(kind, registry))
+
+
+def combinations(fixed: Component, varied: Mapping[str, list[Any]]) -> list[Component]:
+    """`fixed` with every combination of the `varied` options' values, the last option varying fastest."""
+    return [fixed.with_options(**dict(zip(varied, values))) for values in itertools.product(*varied.values())]
 
 
 def components(values: Any, what: str) -> tuple[Component, ...]:

@@ -7,6 +7,7 @@ plugin objects in-process.
 
 from __future__ import annotations
 
+import contextvars
 import importlib
 import importlib.metadata as md
 import inspect
@@ -246,24 +247,42 @@ class Registry:
         raise UnknownNameError(f"unknown {kind} {name!r}; {hint}")
 
     def create(self, kind: str, name: str, **options: Any) -> Any:
-        """Build the component `name` of `kind` with `options`; it carries its Info as `.info`."""
+        """Build the component `name` of `kind` with `options`; it carries its Info as `.info`.
+
+        This is the one place a component gets its Info. While the factory runs, this registry
+        is `active_registry()`, so the components it nests (a feature extractor, the terms of a
+        weighted sum) come from the same plugins as the component itself.
+        """
         if kind == PRESET:
             raise InputError("presets are not components; use Registry.sweep_preset(name).")
         info = self.info(kind, name)
         factory = self._load_factory(info)
         self._check_options(info, factory, options)
+        token = _creating.set(self)
         try:
             obj = factory(**options)
         except RdpkitError:
             raise
         except Exception as exc:
             raise PluginError(f"creating {kind} {info.name!r} ({info.distribution} {info.version}) failed with {_error_text(exc)}.") from exc
+        finally:
+            _creating.reset(token)
         from .interfaces import INTERFACES
 
         if not isinstance(obj, INTERFACES[kind]):
             raise PluginError(f"the factory of {kind} {info.name!r} ({info.distribution}) returned {type(obj).__name__}, which is not an rdpkit {INTERFACES[kind].__name__}; its plugin is broken.")
         obj.info = info
         return obj
+
+    def list_depth(self, kind: str, name: str, option: str) -> int:
+        """How deeply nested a list `option` of a component takes as one value, read from its factory's annotation.
+
+        0 for a number, text or an option whose type is not declared as a list; 1 for
+        ``list[float]``; 2 for a list of pairs. A list nested deeper is a grid of values
+        (`rdpkit.options.Component.grid`).
+        """
+        factory = self._load_factory(self.info(kind, name))
+        return _list_depth(_type_hints(factory).get(option))
 
     def factory(self, info: Info) -> Any:
         """The callable that builds `info`'s component (its class, usually), imported on first use."""
@@ -367,6 +386,20 @@ def _simple_types(hint: Any) -> tuple[type, ...]:
     return ()
 
 
+def _list_depth(hint: Any) -> int:
+    """0 for a hint that is not a list type; 1 + the depth of its items for list, tuple and Sequence; the deepest member of a union."""
+    import collections.abc
+    import types
+    import typing
+
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return max(_list_depth(a) for a in typing.get_args(hint))
+    if hint in (list, tuple, collections.abc.Sequence) or origin in (list, tuple, collections.abc.Sequence):
+        return 1 + max((_list_depth(a) for a in typing.get_args(hint) if a is not Ellipsis), default=0)
+    return 0
+
+
 def _is_instance(value: Any, t: type) -> bool:
     if t is float:  # an integer is a number; a boolean is not
         return isinstance(value, (int, float)) and not isinstance(value, bool)
@@ -377,6 +410,8 @@ def _is_instance(value: Any, t: type) -> bool:
 
 _default: Registry | None = None
 _default_lock = threading.Lock()
+#: The registry whose `create` is running in this context (see `active_registry`).
+_creating: contextvars.ContextVar[Registry | None] = contextvars.ContextVar("rdpkit_creating", default=None)
 
 
 def get_registry() -> Registry:
@@ -388,31 +423,47 @@ def get_registry() -> Registry:
         return _default
 
 
+def active_registry() -> Registry:
+    """The registry whose `create` is building a component in this context, else the default one.
+
+    A factory that builds components of its own asks this (through `Component.create`, or
+    ``rdpkit.distortion(...)`` and its siblings), so that they come from the registry its
+    caller chose: a test's in-process registry builds the test's plugins all the way down.
+    """
+    return _creating.get() or get_registry()
+
+
+def component_name(obj: Any) -> str:
+    """The name of a component: the registered name the registry gave it, else (built directly) its class's name."""
+    info = getattr(obj, "info", None)
+    return info.name if info is not None else type(obj).__name__
+
+
 def distortion(name: str, **options: Any) -> Any:
     """A registered distortion by name, e.g. ``rdpkit.distortion("ssim")(x, x_hat)``."""
-    return get_registry().create("distortion", name, **options)
+    return active_registry().create("distortion", name, **options)
 
 
 def divergence(name: str, **options: Any) -> Any:
     """A registered divergence estimator by name."""
-    return get_registry().create("divergence", name, **options)
+    return active_registry().create("divergence", name, **options)
 
 
 def codec(name: str, **options: Any) -> Any:
     """A registered codec by name."""
-    return get_registry().create("codec", name, **options)
+    return active_registry().create("codec", name, **options)
 
 
 def critic(name: str, **options: Any) -> Any:
     """A registered critic by name."""
-    return get_registry().create("critic", name, **options)
+    return active_registry().create("critic", name, **options)
 
 
 def features(name: str, **options: Any) -> Any:
     """A registered feature extractor by name (images → N×F, for FID and KID)."""
-    return get_registry().create("features", name, **options)
+    return active_registry().create("features", name, **options)
 
 
 def available(kind: str) -> list[str]:
     """Names of the registered components of one kind."""
-    return get_registry().names(kind)
+    return active_registry().names(kind)

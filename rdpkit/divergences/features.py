@@ -1,8 +1,9 @@
 """Divergences between feature distributions: the Fréchet distance (FID-style) and MMD / KID.
 
-The features come from an extractor: None for the samples as they are, the name of a
-registered feature extractor (``rdpkit list features``) or critic, or any object with a
-``features(x) -> N×F`` method. An extractor may say
+The features come from an extractor: None for the samples as they are, a registered feature
+extractor (``rdpkit list features``) or critic written as a component, options included
+(``frechet,extractor="nss,patch=32"``), or any object with a ``features(x) -> N×F`` method.
+The registry that creates the divergence creates its extractor. An extractor may say
 what its features are in ``feature_kind``; a critic whose weights are random (an unfitted
 WGAN-GP critic, a backbone without its pretrained weights) says ``"random-feature"``, and the
 estimate's `quantity` carries that label, so random-feature numbers are never mistaken for
@@ -22,8 +23,10 @@ from typing import Any
 
 import torch
 
-from ..errors import InputError
+from ..errors import InputError, UnknownNameError
 from ..interfaces import Divergence, Estimate
+from ..options import Component
+from ..registry import active_registry, component_name
 from ..validation import check_samples
 from . import checks
 
@@ -31,28 +34,40 @@ from . import checks
 MEDIAN_SAMPLES = 1000
 
 
-def _extractor(extractor: Any, options: dict[str, Any] | None) -> tuple[Any, str]:
+def _extractor(extractor: Any, options: Mapping[str, Any] | None) -> tuple[Any, str]:
     if options is not None and not isinstance(options, Mapping):
         raise InputError(f"extractor_options must be a table of the extractor's options, e.g. {{hidden = 16}}, got {options!r}.")
     if extractor is None:
         if options:
-            raise InputError("extractor_options were given without an extractor; name a critic with extractor='NAME'.")
+            raise InputError("extractor_options were given without an extractor; name one with its options, e.g. extractor=\"nss,patch=32\".")
         return None, "raw"
     if isinstance(extractor, str):
-        from ..errors import UnknownNameError
-        from ..registry import get_registry
-
-        registry = get_registry()
-        try:  # a registered feature extractor first, else a critic with features (wgan-gp, classifier, niqe)
-            registry.info("features", extractor)
-            kind = "features"
-        except UnknownNameError:
-            kind = "critic"
-        extractor = registry.create(kind, extractor, **(options or {}))
+        extractor = _create(extractor, options or {})
+    elif options:
+        raise InputError(f"extractor_options were given with a {type(extractor).__name__} object; create it with its options, or name it, e.g. extractor=\"nss,patch=32\".")
     if not callable(getattr(extractor, "features", None)):
         raise InputError(f"the extractor {type(extractor).__name__} has no features(x) method; use a registered feature extractor (rdpkit list features), a critic that has one (wgan-gp, classifier, niqe), or extractor=None for raw samples.")
-    name = extractor.info.name if getattr(extractor, "info", None) is not None else type(extractor).__name__
-    return extractor, f"{getattr(extractor, 'feature_kind', 'features')}:{name}"
+    return extractor, f"{getattr(extractor, 'feature_kind', 'features')}:{component_name(extractor)}"
+
+
+def _create(text: str, legacy_options: Mapping[str, Any]) -> Any:
+    """The extractor a component string names (``"nss,patch=32"``), built by the registry creating this divergence.
+
+    `legacy_options` are those of ``extractor_options``, the spelling of earlier versions,
+    still read because stored results and presets hold it.
+    """
+    c = Component.parse(text, what="extractor")
+    twice = sorted(set(c.options) & set(legacy_options))
+    if twice:
+        raise InputError(f"extractor option {twice[0]!r} is set both in extractor={text!r} and in extractor_options; write it once, in extractor.")
+    c = c.with_options(**legacy_options)
+    registry = active_registry()
+    try:  # a registered feature extractor first, else a critic with features (wgan-gp, classifier, niqe)
+        registry.info("features", c.name)
+        kind = "features"
+    except UnknownNameError:
+        kind = "critic"
+    return c.create(kind, registry)
 
 
 class FeatureDivergence(Divergence):

@@ -30,7 +30,6 @@ one `InputError` sentence before anything runs.
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -38,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError, RdpkitError, UnknownNameError, suggestion
-from ..options import Component, components, tomllib
+from ..options import Component, combinations, components, tomllib
 from ..registry import Registry
 
 DOCS = "docs/sweep-toml.md"
@@ -173,15 +172,16 @@ class CodecConfig:
             raise InputError(f"label of {where} must be text, got {label!r}.")
         return cls(codec, grid, lambdas, dict(d.get("fit", {})), label)
 
-    def settings(self, perception_weight: str | None) -> list[dict[str, Any]]:
-        """Every combination of options, in grid order (λ varying fastest)."""
-        grid = dict(self.grid)
+    def settings(self, registry: Registry) -> list[Component]:
+        """Every setting, in grid order: the lists in the name, then `grid`, then `lambdas` (varying fastest)."""
+        fixed, varied = self.codec.grid("codec", registry)
+        varied.update(self.grid)
         if self.lambdas is not None:
-            if perception_weight is None:
+            weight = codec_class(registry, self.name).perception_weight
+            if weight is None:
                 raise InputError(f"codec {self.name!r} declares no perception weight, so it takes no lambdas; remove them from its [[codec]] table.")
-            grid[perception_weight] = self.lambdas
-        names = list(grid)
-        return [{**self.codec.options, **dict(zip(names, values))} for values in itertools.product(*(grid[n] for n in names))]
+            varied[weight] = self.lambdas
+        return combinations(fixed, varied)
 
 
 @dataclass(frozen=True)
@@ -320,14 +320,13 @@ class SweepConfig:
                 if side < obj.min_size:
                     raise InputError(f"critic {c.name!r} needs images of at least {obj.min_size}×{obj.min_size}, but the sweep's are {side}×{side}; raise [data] size.")
         for c in self.codecs:
-            cls = codec_class(registry, c.name)
-            for options in c.settings(cls.perception_weight):
+            for setting in c.settings(registry):
                 try:
-                    codec = registry.create("codec", c.name, **options)
+                    codec = setting.create("codec", registry)
                 except InputError as exc:
                     raise InputError(f"{exc} (in the sweep's [[codec]] {c.label!r})") from None
                 except RdpkitError as exc:
-                    raise InputError(f"codec {c.name!r} refuses options {options}: {exc}") from None
+                    raise InputError(f"codec {c.name!r} refuses options {setting.options}: {exc}") from None
             info = registry.info("codec", c.name)
             if c.fit and not codec.learnable:
                 raise InputError(f"codec {c.name!r} ({info.distribution}) is not learnable, so it takes no fit options; remove them from its [[codec]] table.")

@@ -35,7 +35,7 @@ from ..options import Component
 from ..registry import Registry
 from ..report import image_grid_png
 from ..trial.base import Result, Trial, software_versions
-from .config import DataConfig, EvaluateConfig, SweepConfig, codec_class
+from .config import DataConfig, EvaluateConfig, SweepConfig
 from .measure import measure_outputs
 
 #: The store's `kind` for sweep trials.
@@ -213,7 +213,7 @@ def sweep_grid(config: SweepConfig, registry: Registry) -> list[SweepTrial]:
     """Every trial of a sweep, in grid order: each codec's settings (λ varying fastest) × seeds."""
     out = []
     for c in config.codecs:
-        for options in c.settings(codec_class(registry, c.name).perception_weight):
+        for setting in c.settings(registry):
             for seed in config.seeds:
-                out.append(SweepTrial(Component(c.name, options), c.label, c.fit, seed, config.data, config.evaluate, config.device))
+                out.append(SweepTrial(setting, c.label, c.fit, seed, config.data, config.evaluate, config.device))
     return out

@@ -47,8 +47,7 @@ def distortion_component(distortion: Any) -> str:
         terms = parse_terms(distortion)
         if len(terms) == 1 and terms[0][1] == 1.0:
             return str(terms[0][0])
-        # Written by hand: Component's formatting leaves bare words unquoted inside arrays, which TOML does not read back.
-        return f"{WEIGHTED_SUM},terms=[" + ", ".join(f"[{json.dumps(str(c))}, {w!r}]" for c, w in terms) + "]"
+        return str(Component(WEIGHTED_SUM, {"terms": [[str(c), w] for c, w in terms]}))
     c = Component.parse(distortion, what="distortion")
     if c.name.rpartition(":")[2] == WEIGHTED_SUM:
         parse_terms(c.options.get("terms"))

@@ -5,14 +5,15 @@ loss the codec can be trained with is a component the recovery test and `rdpkit 
 run: ``rdpkit audit --distortion 'weighted-sum,terms=[["mse", 1.0], ["pim", 0.01]]'``.
 
 `terms` is a list of ``[component, weight]`` pairs (a component is written as everywhere in
-rdpkit, ``"lpips-alex,pretrained=false"``); every term must be a registered differentiable
-distortion, weights positive and finite. Each term keeps its own contract (Δ(x, x) = 0, Δ ≥ 0),
+rdpkit, ``"lpips-alex,pretrained=false"``); the registry that creates the sum creates its terms.
+Every term must be a registered differentiable distortion, weights positive and finite. Each term keeps its own contract (Δ(x, x) = 0, Δ ≥ 0),
 so the sum does too; it needs images as large as its largest term does.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -21,6 +22,7 @@ from torch import nn
 from rdpkit.errors import InputError
 from rdpkit.interfaces import Distortion
 from rdpkit.options import Component
+from rdpkit.registry import active_registry
 
 NAME = "weighted-sum"
 EXAMPLE = '[["mse", 1.0], ["lpips-alex,pretrained=false", 0.1]]'
@@ -53,15 +55,13 @@ def check_trainable(c: Component, registry: Any) -> None:
 class WeightedSum(Distortion):
     """Σ w_i·Δ_i(x, x̂); see the module docstring."""
 
-    def __init__(self, terms: Any = (("mse", 1.0),)) -> None:
+    def __init__(self, terms: Sequence[Sequence[str | float]] = (("mse", 1.0),)) -> None:
         super().__init__()
-        from rdpkit.registry import get_registry
-
-        registry = get_registry()
+        registry = active_registry()  # the registry creating this sum creates its terms
         self.terms = parse_terms(terms)
         for c, _ in self.terms:
             check_trainable(c, registry)
-        self.parts = nn.ModuleList([registry.create("distortion", c.name, **c.options) for c, _ in self.terms])
+        self.parts = nn.ModuleList([c.create("distortion", registry) for c, _ in self.terms])
         self.weights = [w for _, w in self.terms]
         self.min_size = max(p.min_size for p in self.parts)
 
