@@ -29,7 +29,7 @@ from torch import nn
 from .bitstream import Bitstream
 from .errors import CorruptBitstream, InputError, RdpkitError
 from .spec import Info
-from .validation import check_images, check_pair, check_samples
+from .validation import check_images, check_pair, check_samples, check_seed
 
 
 def _module_device(module: nn.Module) -> torch.device | None:
@@ -272,6 +272,11 @@ class Codec(ABC):
         return self._encode(x)
 
     def decode(self, bits: Bitstream | bytes, seed: int | None = None) -> torch.Tensor:
+        """x̂ from a bitstream (or its bytes); `seed` makes a stochastic decoder's noise reproducible (None: fresh noise).
+
+        The seed is checked here for every codec, before any decoding work (`check_seed`).
+        """
+        seed = check_seed(seed)
         if isinstance(bits, (bytes, bytearray, memoryview)):
             bits = Bitstream.from_bytes(bytes(bits))
         if not isinstance(bits, Bitstream):
@@ -297,7 +302,8 @@ class Codec(ABC):
     def _encode(self, x: torch.Tensor) -> Bitstream: ...
 
     @abstractmethod
-    def _decode(self, bits: Bitstream, seed: int | None) -> torch.Tensor: ...
+    def _decode(self, bits: Bitstream, seed: int | None) -> torch.Tensor:
+        """A bitstream written by this codec (its name checked) and a checked seed in, x̂ out."""
 
 
 def psnr(x: torch.Tensor, x_hat: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:

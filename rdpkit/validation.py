@@ -7,6 +7,8 @@ sentence that names the problem and the fix; conversion from numpy/PIL is explic
 
 from __future__ import annotations
 
+import operator
+import reprlib
 from typing import Any
 
 import torch
@@ -131,3 +133,21 @@ def check_device(device: str | None) -> str:
 def resolve_device(device: str) -> str:
     """``auto`` → ``cuda`` when torch sees a GPU, else ``cpu``; other names unchanged."""
     return ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
+
+
+def usable_device(device: str | torch.device | None) -> str:
+    """The device to run on, checked before any work (`check_device`) and resolved: "auto" and None give a GPU when there is one, else the CPU."""
+    return resolve_device(check_device(str(device) if isinstance(device, torch.device) else device))
+
+
+def check_seed(seed: Any) -> int | None:
+    """`seed` if torch's generators take it (an integer from −2**63 to 2**64 − 1) or None (fresh noise), else InputError."""
+    if seed is None:
+        return None
+    try:
+        value = operator.index(seed)  # ints, numpy integers, integer tensors of one element; not floats or strings
+    except TypeError:
+        value = None
+    if isinstance(seed, bool) or value is None or not -(2**63) <= value < 2**64:
+        raise InputError(f"seed must be an integer from -2**63 to 2**64 - 1, or None for fresh noise, got {reprlib.repr(seed)}.")
+    return value

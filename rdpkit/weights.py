@@ -7,6 +7,8 @@
 - `load_tensors`: ``torch.load(weights_only=True)`` (tensors and plain containers, never
   code), with one sentence for a file that holds more, or cannot be read;
 - `check_finite`: a NaN or infinite weight makes every value NaN, so it is refused;
+- `verify_file`: a model file a plugin trained, checked against the sha256 in the record
+  beside it (`record_path`) and any digest the caller knows, before it is read;
 - `tensors_only`: for libraries that call ``torch.load`` themselves with
   ``weights_only=False`` (pyiqa, torchvision, torch-fidelity), a block in which every
   ``torch.load`` goes through `load_tensors`.
@@ -18,12 +20,14 @@ that runs a file's code.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import pickle
 import re
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -115,6 +119,73 @@ def tensors_only(what: str) -> Iterator[None]:
             yield
         finally:
             torch.load = _REAL_LOAD
+
+
+# -- model files with a record ------------------------------------------------------------------
+# A model a plugin trains is written with a JSON record beside it (how it was made, and the file's
+# sha256); the record's digest, and any the caller knows (a shipped file's), are checked before
+# the file is read.
+
+_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
+
+
+def record_path(path: str | os.PathLike[str]) -> Path:
+    """Where the JSON record of the model file `path` lies: beside it, with the suffix .json."""
+    return Path(path).with_suffix(".json")
+
+
+def write_record(path: str | os.PathLike[str], record: Mapping[str, Any]) -> dict[str, Any]:
+    """Write `record` beside the model file `path` (`record_path`) with the file's name, sha256 and size; returns what was written."""
+    path = Path(path)
+    written = {**record, "checkpoint": path.name, DIGEST_KEY: sha256(path), "bytes": path.stat().st_size}
+    record_path(path).write_text(json.dumps(written, indent=2) + "\n")
+    return written
+
+
+def check_sha256(value: Any, what: str) -> str:
+    """`value` lower-cased if it is a sha256 (64 hexadecimal digits); anything else, empty included, is refused (InputError), never taken as 'no check'."""
+    if not (isinstance(value, str) and _SHA256.fullmatch(value.strip())):
+        from .errors import InputError
+
+        raise InputError(f"{what} must be a sha256, 64 hexadecimal digits, got {str(value)[:80]!r}; leave it out to check against the record next to the file.")
+    return value.strip().lower()
+
+
+def recorded_sha256(path: str | os.PathLike[str]) -> str | None:
+    """The sha256 in the record beside `path`, or None when there is no record; a record that gives none is refused."""
+    record = record_path(path)
+    if not record.is_file():
+        return None
+    fix = "restore the record written with it, or delete the record to load the file unverified"
+    try:
+        digest = json.loads(record.read_text())[DIGEST_KEY]
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):
+        raise WeightsUnavailable(f"the record {str(record)!r} is not valid JSON with a sha256 field, so {Path(path).name!r} cannot be verified; {fix}.") from None
+    if not (isinstance(digest, str) and _SHA256.fullmatch(digest.strip())):
+        raise WeightsUnavailable(f"the record {str(record)!r} gives sha256 {str(digest)[:80]!r}, not 64 hexadecimal digits, so {Path(path).name!r} cannot be verified; {fix}.")
+    return digest.strip().lower()
+
+
+def verify_file(path: str | os.PathLike[str], what: str, *, fix: str, written_by: str, expected_sha256: str | None = None) -> Path:
+    """`path`, once it is known to be a file whose sha256 is the one its record gives (when it has one) and `expected_sha256`
+    (when given); else one sentence (WeightsUnavailable). `what` names the file (``the PIM checkpoint``), `written_by` what
+    writes such files (said when a folder is given), `fix` ends the other refusals."""
+    path = Path(path)
+    where = repr(str(path))
+    if path.is_dir():
+        raise WeightsUnavailable(f"{what} {where} is a folder, not a file; give the path of the .safetensors file written by {written_by}.")
+    if not path.is_file():
+        raise WeightsUnavailable(f"{what} {where} does not exist; {fix}, or give the right path.")
+    wanted = [] if expected_sha256 is None else [(check_sha256(expected_sha256, "the expected sha256"), "by the sha256 given")]
+    recorded = recorded_sha256(path)
+    if recorded is not None:
+        wanted.append((recorded, f"by its record {record_path(path).name!r}"))
+    if wanted:
+        digest = sha256(path)
+        for want, source in wanted:
+            if digest != want:
+                raise WeightsUnavailable(f"{what} {where} has sha256 {digest[:12]}… but {want[:12]}… was expected {source}, so it is damaged or was replaced; {fix}.")
+    return path
 
 
 # -- training checkpoints ----------------------------------------------------------------------

@@ -14,8 +14,6 @@ decoded with a model that did not write it.
 
 from __future__ import annotations
 
-import operator
-import reprlib
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +31,7 @@ from rdpkit.codecs.headers import check_shape, dtype_name, field, header_dtype
 from rdpkit.codecs.measure import Rate
 from rdpkit.errors import CorruptBitstream, InputError, RdpkitError
 from rdpkit.interfaces import Codec, Distortion
-from rdpkit.validation import check_device, check_images, resolve_device
+from rdpkit.validation import check_images, check_seed, usable_device
 
 from .config import GanConfig
 from .model import PRIOR_PRECISION, GanAutoencoder
@@ -228,7 +226,6 @@ class GanCodec(Codec):
             return model.decode_latent(latent, noise.to(param)).clamp(0, 1)
 
     def _decode(self, bits: Bitstream, seed: int | None) -> torch.Tensor:
-        seed = check_seed(seed)  # before the work of entropy decoding
         dtype = header_dtype(bits)
         return self.decode_indices(self.read_indices(bits), seed).to(dtype)
 
@@ -236,20 +233,3 @@ class GanCodec(Codec):
         """Measured rate of a bitstream (rdpkit's `Rate`) beside the nominal dim·log2(L), in bits per image."""
         return {**Rate.of(bits).as_dict(), "nominal_bits_per_image": self.nominal_bits}
 
-
-def check_seed(seed: Any) -> int | None:
-    """`seed` if torch's generators take it (an integer from −2**63 to 2**64 − 1) or None, else InputError."""
-    if seed is None:
-        return None
-    try:
-        value = operator.index(seed)  # ints, numpy integers, integer tensors of one element; not floats or strings
-    except TypeError:
-        value = None
-    if isinstance(seed, bool) or value is None or not -(2**63) <= value < 2**64:
-        raise InputError(f"seed must be an integer from -2**63 to 2**64 - 1, or None for fresh noise, got {reprlib.repr(seed)}.")
-    return value
-
-
-def usable_device(device: str | torch.device | None) -> str:
-    """The device to run on, checked before any work ("auto" and None: a GPU when there is one), else InputError."""
-    return resolve_device(check_device(str(device) if isinstance(device, torch.device) else device))

@@ -1,6 +1,6 @@
 """PIM checkpoints: safetensors files holding the weights and the architecture, checked before use.
 
-Next to every checkpoint that `rdpkit-pim train` writes lies a JSON record of how it was
+Next to every checkpoint that `rdpkit pim train` writes lies a JSON record of how it was
 made (command, seed, data, software versions, wall time) and of the file's sha256; a
 checkpoint with a record is verified against it before it is read. The checkpoint that
 ships with the package is also verified against the sha256 written below, which a record
@@ -9,17 +9,15 @@ replaced along with the file cannot change.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 from pathlib import Path
 from typing import Any
 
-import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
-from rdpkit.errors import InputError, WeightsUnavailable
+from rdpkit.errors import WeightsUnavailable
+from rdpkit.weights import first_non_finite, verify_file, write_record
 
 from .model import Config, PIMModel
 
@@ -29,51 +27,13 @@ SHIPPED = Path(__file__).parent / "weights" / "pim-small.safetensors"
 SHIPPED_SHA256 = "4b53a32b65dd67180950808156d171b670aac9ce106aaa91d104d264bf5b6923"
 
 
-def record_path(checkpoint: str | Path) -> Path:
-    """Where the JSON record of how `checkpoint` was made lies."""
-    return Path(checkpoint).with_suffix(".json")
-
-
-def sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def save(model: PIMModel, path: str | Path, record: dict[str, Any]) -> dict[str, Any]:
     """Write the weights to `path` (safetensors) and `record` plus the file's sha256 next to it; returns the record."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().float().cpu().contiguous() for k, v in model.state_dict().items()}
     save_file(tensors, str(path), metadata={"format": FORMAT, "config": json.dumps(model.config.as_dict())})
-    record = dict(record, checkpoint=path.name, sha256=sha256(path), bytes=path.stat().st_size)
-    record_path(path).write_text(json.dumps(record, indent=2) + "\n")
-    return record
-
-
-def _digest(expected: str) -> str:
-    if not (isinstance(expected, str) and re.fullmatch(r"[0-9a-fA-F]{64}", expected.strip())):
-        raise InputError(f"sha256 must be the checkpoint's digest, 64 hexadecimal digits, got {expected!r}; leave it out to check against the record next to the checkpoint.")
-    return expected.strip().lower()
-
-
-def _recorded_sha256(path: Path) -> str | None:
-    """The sha256 in the record next to `path`, or None when there is no record."""
-    record = record_path(path)
-    if not record.is_file():
-        return None
-    try:
-        digest = json.loads(record.read_text())["sha256"]
-        if not isinstance(digest, str):
-            raise TypeError(digest)
-    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):
-        raise WeightsUnavailable(
-            f"the record {str(record)!r} of the PIM checkpoint is not valid JSON with a sha256 field, so the checkpoint cannot be verified; "
-            "restore the record written with the checkpoint, or delete it to load the checkpoint unverified."
-        ) from None
-    return digest.lower()
+    return write_record(path, record)
 
 
 def _config(meta: dict[str, str], where: str, fix: str) -> Config:
@@ -97,25 +57,9 @@ def load(path: str | Path | None = None, *, expected_sha256: str | None = None) 
     if path is None:
         path, expected_sha256 = SHIPPED, SHIPPED_SHA256
     path = Path(path)
-    expected = [] if expected_sha256 is None else [(_digest(expected_sha256), "by the sha256 given")]
     where = repr(str(path))
-    fix = "reinstall rdpkit-pim" if path == SHIPPED else "retrain it with `rdpkit-pim train`"
-    if path.is_dir():
-        raise WeightsUnavailable(f"the PIM checkpoint {where} is a folder, not a checkpoint file; give the path of the .safetensors file written by `rdpkit-pim train`.")
-    if not path.is_file():
-        hint = "reinstall rdpkit-pim" if path == SHIPPED else "train one with `rdpkit-pim train --out CHECKPOINT` or give the right path"
-        raise WeightsUnavailable(f"the PIM checkpoint {where} does not exist; {hint}.")
-    recorded = _recorded_sha256(path)
-    if recorded is not None:
-        expected.append((recorded, f"by its record {record_path(path).name!r}"))
-    if expected:
-        digest = sha256(path)
-        for want, source in expected:
-            if digest != want:
-                raise WeightsUnavailable(
-                    f"the PIM checkpoint {where} has sha256 {digest[:12]}… but {want[:12]}… was expected {source}, so it is damaged or "
-                    f"was replaced; {fix}."
-                )
+    fix = "reinstall rdpkit-pim" if path == SHIPPED else "train one with `rdpkit pim train --out CHECKPOINT`"
+    verify_file(path, "the PIM checkpoint", fix=fix, written_by="`rdpkit pim train`", expected_sha256=expected_sha256)
     try:
         with safe_open(str(path), framework="pt") as f:
             meta = f.metadata() or {}
@@ -123,8 +67,8 @@ def load(path: str | Path | None = None, *, expected_sha256: str | None = None) 
     except (SafetensorError, OSError, ValueError) as exc:
         raise WeightsUnavailable(f"the PIM checkpoint {where} cannot be read as safetensors ({exc}); {fix}.") from None
     if meta.get("format") != FORMAT:
-        raise WeightsUnavailable(f"{where} is not a PIM checkpoint (format {meta.get('format')!r}, expected {FORMAT!r}); give a file written by `rdpkit-pim train`.")
-    bad = next((k for k, t in tensors.items() if t.is_floating_point() and not bool(torch.isfinite(t).all())), None)
+        raise WeightsUnavailable(f"{where} is not a PIM checkpoint (format {meta.get('format')!r}, expected {FORMAT!r}); give a file written by `rdpkit pim train`.")
+    bad = first_non_finite(tensors)
     if bad is not None:
         raise WeightsUnavailable(f"the PIM checkpoint {where} holds non-finite weights (NaN or Inf) in {bad!r}, so every distance would be NaN; {fix}.")
     model = PIMModel(_config(meta, where, fix))

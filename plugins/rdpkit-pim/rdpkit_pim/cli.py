@@ -1,30 +1,20 @@
-"""The `rdpkit-pim` command: train a PIM model on frame pairs and write a checkpoint with its record."""
+"""`rdpkit pim`: train a PIM model on frame pairs and write a checkpoint with its record.
+
+The plugin adds the group to `rdpkit` through its hook `rdpkit_commands`; the former script
+`rdpkit-pim` still runs it, after a line that names the new command.
+"""
 
 from __future__ import annotations
 
-import importlib.metadata as md
-import platform
-import shlex
-import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import click
 
+from rdpkit.cli.plugin_commands import renamed, run_record
 from rdpkit.errors import RdpkitError
 
 VERSIONED = ("rdpkit", "rdpkit-pim", "torch", "numpy", "scikit-image", "safetensors")
-
-
-def _versions() -> dict[str, str]:
-    found = {"python": platform.python_version()}
-    for dist in VERSIONED:
-        try:
-            found[dist] = md.version(dist)
-        except md.PackageNotFoundError:
-            found[dist] = "not installed"
-    return found
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -48,9 +38,11 @@ def train(data: str, out: Path, steps: int, batch: int, crop: int, lr: float, se
     """Train PIM by maximising the IXYZ bound on pairs of temporally close images."""
     import torch
 
+    from rdpkit.validation import usable_device
+
     from .checkpoint import save
     from .pairs import BuiltinPairs, FramePairs
-    from .train import Schedule, resolve_device
+    from .train import Schedule
     from .train import train as fit
 
     try:
@@ -63,23 +55,22 @@ def train(data: str, out: Path, steps: int, batch: int, crop: int, lr: float, se
         pairs = BuiltinPairs() if data == "builtin" else FramePairs(data)
         result = fit(pairs, schedule=schedule, seed=seed, device=device, progress=not quiet)
         record = {
-            "command": shlex.join(["rdpkit-pim", *sys.argv[1:]]),
             "seed": seed,
             "data": pairs.describe(),
             "schedule": schedule.__dict__,
             "architecture": result.model.config.as_dict(),
             "parameters": sum(p.numel() for p in result.model.parameters()),
             "final_ixyz_bound_nats": round(result.final_bound, 4),
-            "device": str(resolve_device(device)),
-            "threads": torch.get_num_threads(),
+            "device": usable_device(device),
             "training_wall_s": round(result.wall_s, 1),
-            "total_wall_s": round(time.perf_counter() - started, 1),
-            "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "platform": platform.platform(),
-            "versions": _versions(),
+            **run_record(started, VERSIONED),
         }
         record = save(result.model, out, record)
     except RdpkitError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"wrote {out} ({record['bytes']:,} bytes, sha256 {record['sha256']}) and {out.with_suffix('.json')}; "
                f"IXYZ bound {result.final_bound:.3f} nats after {steps} steps in {result.wall_s:.0f} s")
+
+
+#: The former console script `rdpkit-pim`.
+script = renamed("rdpkit-pim", "pim")

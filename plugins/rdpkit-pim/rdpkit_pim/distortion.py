@@ -17,7 +17,7 @@ class PIM(rdpkit.Distortion):
 
     `checkpoint` is a file written by ``rdpkit-pim train`` (default: the checkpoint shipped
     with the package, verified by its sha256); it must match the sha256 in the record
-    ``rdpkit-pim train`` wrote next to it, when that record is there, and `sha256`, when given.
+    ``rdpkit pim train`` wrote next to it, when that record is there, and `sha256`, when given.
     Images are N×3×H×W (grey images N×1×H×W are repeated to three channels), at least
     16×16 for the default architecture. The value is in nats, averaged over locations
     and scales.

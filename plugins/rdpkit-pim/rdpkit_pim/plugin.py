@@ -32,3 +32,11 @@ def rdpkit_feature_extractors() -> list[rdpkit.Spec]:
             citation=CITATION,
         )
     ]
+
+
+@rdpkit.hookimpl
+def rdpkit_commands(cli) -> None:
+    """`rdpkit pim train`."""
+    from .cli import main
+
+    cli.add_command(main, "pim")

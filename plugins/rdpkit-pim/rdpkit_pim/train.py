@@ -11,6 +11,7 @@ import torch
 from tqdm.auto import tqdm
 
 from rdpkit.errors import InputError
+from rdpkit.validation import usable_device
 
 from .model import Config, PIMModel
 from .objective import ixyz_bound
@@ -50,19 +51,6 @@ class Result:
     history: list[float] = field(default_factory=list, repr=False)
 
 
-def resolve_device(device: str) -> torch.device:
-    """``auto`` → the GPU when there is one, else the CPU."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except RuntimeError:
-        raise InputError(f"unknown device {device!r}; use auto, cpu, cuda or cuda:N.") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise InputError(f"device {device!r} was asked for but this machine has no CUDA GPU; use --device cpu.")
-    return dev
-
-
 def train(
     pairs: PairSource,
     *,
@@ -76,7 +64,7 @@ def train(
     s = schedule or Schedule()
     if s.crop < (config or Config()).min_size:
         raise InputError(f"crop must be at least {(config or Config()).min_size} pixels for this architecture, got {s.crop}.")
-    dev = resolve_device(device)
+    dev = torch.device(usable_device(device))
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
     model = PIMModel(config).to(dev)

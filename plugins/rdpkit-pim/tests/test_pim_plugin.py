@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 import rdpkit
 import rdpkit.testing as rt
+from rdpkit import weights
 from rdpkit.data import load_images
 from rdpkit_pim import checkpoint, plugin
 from rdpkit_pim.distortion import PIM
@@ -84,8 +85,8 @@ def test_gradient_flows_to_the_distorted_image(pim, held_out):
 
 
 def test_shipped_checkpoint_matches_its_record():
-    record = json.loads(checkpoint.record_path(checkpoint.SHIPPED).read_text())
-    assert record["sha256"] == checkpoint.SHIPPED_SHA256 == checkpoint.sha256(checkpoint.SHIPPED)
+    record = json.loads(weights.record_path(checkpoint.SHIPPED).read_text())
+    assert record["sha256"] == checkpoint.SHIPPED_SHA256 == weights.sha256(checkpoint.SHIPPED)
     assert checkpoint.SHIPPED.stat().st_size < 2_000_000
     assert record["command"].startswith("rdpkit-pim train") and record["training_wall_s"] < 30 * 60
     assert {"seed", "data", "versions"} <= set(record)

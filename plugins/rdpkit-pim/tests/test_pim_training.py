@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 import math
+import shlex
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,6 +20,8 @@ from safetensors.torch import save_file
 from torch.distributions import Independent, Normal, kl_divergence
 
 import rdpkit
+from rdpkit import weights
+from rdpkit.cli import cli
 from rdpkit_pim import checkpoint
 from rdpkit_pim.cli import main
 from rdpkit_pim.distortion import PIM
@@ -122,17 +128,24 @@ def keep_threads():
     torch.set_num_threads(threads)
 
 
-def test_cli_trains_writes_a_checkpoint_and_its_record(tmp_path, keep_threads):
+def test_rdpkit_pim_train_writes_a_checkpoint_and_its_record(tmp_path, keep_threads):
     _write_video(tmp_path / "frames", 4)
     out = tmp_path / "pim.safetensors"
-    result = CliRunner().invoke(main, ["train", "--data", str(tmp_path / "frames"), "--out", str(out), "--steps", "2", "--batch", "4", "--crop", "16", "--seed", "3", "--threads", "1", "--quiet"])
+    args = ["train", "--data", str(tmp_path / "frames"), "--out", str(out), "--steps", "2", "--batch", "4", "--crop", "16", "--seed", "3", "--threads", "1", "--quiet"]
+    result = CliRunner().invoke(cli, ["pim", *args])
     assert result.exit_code == 0, result.output
     record = json.loads(out.with_suffix(".json").read_text())
-    assert record["sha256"] == checkpoint.sha256(out) and record["seed"] == 3 and record["schedule"]["steps"] == 2
-    assert record["command"].startswith("rdpkit-pim") and torch.__version__.startswith(record["versions"]["torch"])
+    assert record["sha256"] == weights.sha256(out) and record["seed"] == 3 and record["schedule"]["steps"] == 2
+    assert record["command"] == shlex.join(["rdpkit", "pim", *args]) and torch.__version__.startswith(record["versions"]["torch"])
     d = PIM(checkpoint=out, sha256=record["sha256"])
     x = torch.rand(1, 3, 24, 24)
     assert float(d(x, x)) == 0 and float(d(x, x.flip(-1))) > 0
+
+
+def test_the_old_script_name_says_the_new_command():
+    script = Path(sys.executable).with_name("rdpkit-pim")
+    result = subprocess.run([str(script), "train", "--help"], capture_output=True, text=True, check=True)
+    assert result.stderr == "rdpkit-pim is now `rdpkit pim`\n" and "Usage: rdpkit pim train" in result.stdout
 
 
 def test_cli_errors_are_one_sentence(tmp_path):
@@ -201,7 +214,7 @@ def test_a_flipped_byte_is_caught_by_the_record_beside_the_checkpoint(tmp_path):
     assert "m.json" in _one_sentence(err)
     with pytest.raises(rdpkit.WeightsUnavailable, match="has sha256"):
         PIM(checkpoint=path)
-    checkpoint.record_path(path).unlink()  # no record, nothing to check against
+    weights.record_path(path).unlink()  # no record, nothing to check against
     assert checkpoint.load(path).config == TINY
 
 
@@ -210,7 +223,7 @@ def test_the_digest_given_must_agree_with_the_record_too(tmp_path):
     checkpoint.save(PIMModel(TINY), path, {})
     _flip_last_byte(path)
     with pytest.raises(rdpkit.WeightsUnavailable, match="has sha256"):
-        checkpoint.load(path, expected_sha256=checkpoint.sha256(path))
+        checkpoint.load(path, expected_sha256=weights.sha256(path))
 
 
 @pytest.mark.parametrize("digest", ["", "   ", "abc", "g" * 64])
@@ -225,7 +238,7 @@ def test_an_empty_or_malformed_digest_is_refused(tmp_path, digest):
 def test_an_unreadable_record_is_one_sentence(tmp_path):
     path = tmp_path / "m.safetensors"
     checkpoint.save(PIMModel(TINY), path, {})
-    checkpoint.record_path(path).write_text("{not json")
+    weights.record_path(path).write_text("{not json")
     with pytest.raises(rdpkit.WeightsUnavailable, match="record .* is not valid JSON") as err:
         checkpoint.load(path)
     _one_sentence(err)
