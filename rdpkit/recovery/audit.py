@@ -1,9 +1,10 @@
 """`rdpkit audit`: the recovery test of many distortions × images × initialisations, through the result store.
 
 Each (distortion, image, initialisation, settings) is one `RecoveryTrial`, run by the trial
-layer's runner on the local pool, on Ray or in this process: a configuration already done is
-loaded, not re-run (unless `force`, which resets it), and an audit that was interrupted
-resumes with the trials it had not finished. The verdict is a pure function of stored
+layer's driver on the local pool, on Ray or in this process, under its one policy: a
+configuration already done is loaded, not re-run (unless `force`, which resets it), an audit
+that was interrupted resumes with the trials it had not finished, and failed trials are run
+again. The verdict is a pure function of stored
 numbers, so stored runs are re-judged under the thresholds asked for now; the near-identical
 perturbations change a stored number and are part of the configuration.
 """
@@ -21,8 +22,7 @@ from ..options import Component
 from ..registry import Registry, get_registry
 from ..report import write_csv
 from ..store import Store
-from ..trial import run_trials
-from ..trial.executors import check_executor
+from ..trial import drive
 from .profiles import PROFILES
 from .result import RecoveryResult
 from .run import make_settings
@@ -118,9 +118,7 @@ def audit(
     `Settings` or its fields as keywords (``size=64, steps=200``); `executor`, `workers` and
     `address` choose where trials run (see `rdpkit.trial.run_trials`).
     """
-    explicit = registry is not None
     registry = registry or get_registry()
-    check_executor(executor, workers, address)
     settings = make_settings(settings, fields)
     components = select_distortions(distortions, distributions, registry)
     if not images or not inits:
@@ -137,18 +135,17 @@ def audit(
                 raise
         except RdpkitError as exc:
             result.problems[str(c)] = str(exc)
-    everything = [t for ts in trials.values() for t in ts]
+    driven = drive([t for ts in trials.values() for t in ts], store, executor=executor, workers=workers, address=address, force=force,
+                   progress=progress, desc="recovery audit", registry=registry)
+    for name, ts in trials.items():
+        failed = [f for f in map(driven.failure, ts) if f is not None]
+        if failed:
+            result.problems[name] = failed[0]
+        found = [r for r in map(driven.result, ts) if r is not None]
+        result.results.extend(r.rejudged(settings.thresholds) for r in found)  # type: ignore[attr-defined]
+    result.ran = driven.summary.ran
+    result.reused = len(result.results) - driven.summary.ran
     with Store(store) as db:
-        summary = run_trials(everything, db, executor=executor, workers=workers, address=address, force=force,
-                             progress=progress, desc="recovery audit", registry=registry if explicit else None)
-        for name, ts in trials.items():
-            failed = [summary.errors[t.key] for t in ts if t.key in summary.errors]
-            if failed:
-                result.problems[name] = failed[0].splitlines()[0]  # a plugin bug's traceback stays in the store
-            found = [r for r in (t.load(db) for t in ts) if r is not None]
-            result.results.extend(r.rejudged(settings.thresholds) for r in found)  # type: ignore[union-attr]
-        result.ran = summary.ran
-        result.reused = len(result.results) - summary.ran
         result.other_profile = _other_profile(db, trials, settings, registry)
     return result
 
@@ -170,7 +167,7 @@ def _other_profile(db: Store, trials: dict[str, list[RecoveryTrial]], settings: 
 
 def from_store(db: Store) -> AuditResult:
     """Every finished recovery run a store holds, as an audit (settings described by the first run's)."""
-    results = [r for r in (RecoveryTrial.result_from_row(db, row) for row in db.trials(kind=RecoveryTrial.kind)) if r is not None]
+    results = [r for _, _, r in RecoveryTrial.stored(db) if r is not None]
     if not results:
         raise InputError(f"{str(db.path)!r} holds no finished recovery run; run `rdpkit audit --store {db.path}` first.")
     first: RecoveryResult = results[0]  # type: ignore[assignment]

@@ -6,17 +6,23 @@ batched optimisation (see rdpkit.recovery.optimise), on whatever executor it use
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 from ..data import Source
 from ..options import Component
 from ..registry import Registry
-from ..trial.base import Result, Trial
+from ..trial.base import Result, Trial, check_component
+from .profiles import Profile
 from .result import IMAGE_FILES, RecoveryResult
 from .run import Case, require_differentiable, resolve_distortion, run_cases
 from .settings import Settings
+from .verdict import Thresholds
+
+
+#: What `_source_id` appends to a file's source: the digest of its bytes.
+DIGEST = "#sha256:"
 
 
 def _source_id(source: str) -> str:
@@ -54,6 +60,18 @@ class RecoveryTrial(Trial):
     @classmethod
     def result_type(cls) -> type[Result]:
         return RecoveryResult
+
+    @classmethod
+    def from_identity(cls, identity: Mapping[str, Any]) -> RecoveryTrial:
+        """The trial a stored identity describes; its distortion is named by its qualified name, its images as configured."""
+        profile = Profile(**identity["profile"])
+        settings = Settings(size=identity["size"], profile=profile, seed=identity["seed"], stride=identity["stride"],
+                            thresholds=Thresholds(near_identical=tuple(identity["near_identical"])))
+        return cls(Component(identity["distortion"], dict(identity["options"])), identity["distortion"], identity["version"],
+                   identity["image"].split(DIGEST)[0], identity["init"].split(DIGEST)[0], settings, identity["image"], identity["init"])
+
+    def validate(self, registry: Registry) -> None:
+        check_component(Component(self.qualified_name, self.distortion.options), "distortion", registry)
 
     def identity(self) -> dict[str, Any]:
         s = self.settings

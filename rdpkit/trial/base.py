@@ -8,9 +8,13 @@ A harness defines one `Trial` subclass (a frozen dataclass) and one `Result` sub
   several trials of the same `group()` together (the recovery test batches the cases of one
   distortion into one optimisation);
 - ``Result.to_record()`` gives the stored JSON record and its binary artifacts (PNG files),
-  and ``Result.from_record`` reads them back: the one place that says what a stored result holds.
+  and ``Result.from_record`` reads them back: the one place that says what a stored result holds;
+- ``Trial.from_identity`` rebuilds a trial from its stored identity, so that ``Trial.stored``
+  reads any store's trials of a kind back with their results;
+- ``Trial.validate(registry)`` refuses bad input cheaply, before anything runs or is written.
 
-The runner (rdpkit.trial.runner) handles everything else: claims, executors, resume.
+The runner (rdpkit.trial.runner) handles claims, executors and resume; the driver
+(rdpkit.trial.driver) is what harnesses call: validate, run, read every result back.
 """
 
 from __future__ import annotations
@@ -23,7 +27,9 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from ..store import Store, StoredTrial, config_key
 
 if TYPE_CHECKING:
+    from ..options import Component
     from ..registry import Registry
+    from ..spec import Info
 
 R = TypeVar("R", bound="Result")
 Record = dict[str, Any]
@@ -95,6 +101,24 @@ class Trial(ABC):
     def result_type(cls) -> type[Result]:
         raise NotImplementedError
 
+    @classmethod
+    def from_identity(cls, identity: Record) -> Trial:
+        """The trial a stored identity describes: `identity()` read back, so that its key is the stored one."""
+        raise NotImplementedError(f"{cls.__name__} cannot be rebuilt from a stored identity; it must define from_identity.")
+
+    def validate(self, registry: Registry) -> None:
+        """Refuse, in one sentence (InputError), what would make `run` fail for a reason the user can fix.
+
+        Called in the parent process before anything runs or is written; it must stay cheap: check
+        names and options (`check_component`), never build a component that loads weights. By
+        default nothing is checked.
+        """
+
+    @classmethod
+    def stored(cls, store: Store) -> list[tuple[StoredTrial, Trial, Result | None]]:
+        """Every trial of this kind that `store` holds: its row, the trial, and its result when finished."""
+        return [(row, cls.from_identity(row.config), cls.result_from_row(store, row)) for row in store.trials(kind=cls.kind)]
+
     def load(self, store: Store) -> Result | None:
         """This trial's finished result from `store`, or None."""
         row = store.get(self.key)
@@ -109,3 +133,10 @@ class Trial(ABC):
         if any(v is None for v in artifacts.values()):
             return None
         return cls.result_type().from_record(row.result, artifacts)  # type: ignore[arg-type]
+
+
+def check_component(component: Component, kind: str, registry: Registry) -> Info:
+    """The registry's record of `component`, its name and options checked without building it (no weights load)."""
+    info = registry.info(kind, component.name)
+    registry._check_options(info, registry.factory(info), dict(component.options))
+    return info

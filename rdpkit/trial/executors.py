@@ -256,14 +256,15 @@ def make_executor(name: str, *, workers: int | None = None, address: str | None 
     check_executor(name, workers, address)
     if name == "inline":
         return InlineExecutor(registry)
-    if registry is not None and registry is not _default_registry():
+    if in_process(registry):
         raise InputError(f"the {name} executor runs trials in other processes, which see only installed plugins, not a registry built in this one; use executor='inline'.")
     if name == "local":
         return LocalExecutor(workers, threads=threads)
     return RayExecutor(workers, address=address, threads=threads)
 
 
-def _default_registry() -> Registry:
+def in_process(registry: Registry | None) -> bool:
+    """Whether `registry` holds plugins registered in this process only (not the installed plugins' registry)."""
     from ..registry import get_registry
 
-    return get_registry()
+    return registry is not None and registry is not get_registry()

@@ -3,8 +3,9 @@
 The store is the single source of truth. A trial is claimed just before it is submitted and
 finished (atomically, with its artifacts) when its record comes back, so a run killed at any
 moment resumes: finished trials are skipped, a trial claimed by a process that is gone is run
-again from scratch, and a trial that another live process is running is waited for, never
-run twice. ``force`` forgets the stored trials first (`Store.reset`), so they run again.
+again from scratch, a trial that failed is run again, and a trial that another live process
+is running is waited for, never run twice. ``force`` forgets the stored trials first
+(`Store.reset`), so they run again. Harnesses call it through `rdpkit.trial.driver.drive`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import InputError
 from ..store import Store
 from .base import Trial
-from .executors import Task, make_executor
+from .executors import Task, in_process, make_executor
 
 if TYPE_CHECKING:
     from ..registry import Registry
@@ -64,7 +65,6 @@ def run_trials(
     address: str | None = None,
     threads: int | None = None,
     force: bool = False,
-    retry_failed: bool = True,
     progress: bool = True,
     desc: str = "trials",
     registry: Registry | None = None,
@@ -73,9 +73,9 @@ def run_trials(
 
     `executor`: ``local`` (a process pool of `workers`, default one per core), ``ray`` (a local
     cluster, or the one at `address`), ``inline`` (this process, with `registry`); None means
-    inline when a `registry` is given (its in-process plugins cannot reach other processes)
-    or when a single task is left to run, else local. `threads`: torch threads per task.
-    Failed trials are run again unless `retry_failed` is False.
+    inline when a `registry` other than the installed plugins' is given (its in-process plugins
+    cannot reach other processes) or when a single task is left to run, else local.
+    `threads`: torch threads per task. Failed trials are run again.
     """
     from tqdm.auto import tqdm
 
@@ -86,14 +86,14 @@ def run_trials(
             if store.status(t.key) != "running" or not store.owner_alive(t.key):
                 store.reset(t.key)
     statuses = {t.key: store.status(t.key) for t in unique}
-    todo = [t for t in unique if statuses[t.key] != "done" and (statuses[t.key] != "failed" or retry_failed)]
+    todo = [t for t in unique if statuses[t.key] != "done"]
     summary = RunSummary(len(unique), sum(s == "done" for s in statuses.values()))
     if not todo:
         summary.seconds = time.perf_counter() - start
         return summary
     queue = _groups(todo, None)
     if executor is None:
-        executor = "inline" if registry is not None or len(queue) == 1 else "local"
+        executor = "inline" if in_process(registry) or len(queue) == 1 else "local"
     if executor != "inline" and threads is None:
         threads = 1  # workers share the cores; inline, the caller's own setting stands unless one is asked for
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
@@ -107,7 +107,7 @@ def run_trials(
             while queue and len(in_flight) < ex.slots:
                 claimed = []
                 for t in queue.popleft():
-                    if store.claim(t.key, t.kind, t.identity(), retry_failed=retry_failed):
+                    if store.claim(t.key, t.kind, t.identity(), retry_failed=True):
                         claimed.append(t)
                     elif store.status(t.key) == "running":
                         elsewhere.append(t)

@@ -1,0 +1,107 @@
+"""The one harness driver: validate trials, run those the store lacks, read every result back.
+
+Every harness (the sweep, the recovery audit, `evaluate`) calls `drive`, so they share one
+policy for what a store already holds:
+
+- a rerun continues: trials the store holds finished are read back, not run again; a trial
+  a killed run left half-done is run again from scratch; a trial another live process is
+  running is waited for, never run twice. A store that holds some of the trials is therefore
+  never refused: a trial's key hashes everything that decides its result;
+- a failed trial is run again by the next run (a fixed plugin, installed weights, more
+  memory), and its error stays in the store until then;
+- `force` forgets what the store holds of these trials (and of no others), so they all run again.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Generic, TypeVar
+
+from ..store import Store
+from .base import Result, Trial
+from .executors import check_executor
+from .runner import RunSummary, run_trials
+
+if TYPE_CHECKING:
+    from ..registry import Registry
+
+T = TypeVar("T", bound=Trial)
+
+
+@dataclass
+class Driven(Generic[T]):
+    """What `drive` gives back: the distinct trials in order, each one's result or why it failed, and the run's summary."""
+
+    trials: list[T]
+    summary: RunSummary
+    results: dict[str, Result] = field(default_factory=dict)  # key → result, read back through the trial's result type
+    failures: dict[str, str] = field(default_factory=dict)  # key → one sentence (a plugin's traceback stays in the store)
+
+    def result(self, trial: Trial) -> Result | None:
+        return self.results.get(trial.key)
+
+    def failure(self, trial: Trial) -> str | None:
+        return self.failures.get(trial.key)
+
+    def finished(self) -> list[tuple[T, Result]]:
+        """The trials that have a result, with it, in order."""
+        return [(t, self.results[t.key]) for t in self.trials if t.key in self.results]
+
+
+@contextmanager
+def _opened(store: Store | str | os.PathLike[str]) -> Iterator[Store]:
+    """`store` itself when it is open; else the store at that path, closed afterwards."""
+    if isinstance(store, Store):
+        yield store
+        return
+    with Store(store) as db:
+        yield db
+
+
+def drive(
+    trials: Sequence[T],
+    store: Store | str | os.PathLike[str],
+    *,
+    executor: str | None = None,
+    workers: int | None = None,
+    address: str | None = None,
+    threads: int | None = None,
+    force: bool = False,
+    progress: bool = True,
+    desc: str = "trials",
+    registry: Registry | None = None,
+) -> Driven[T]:
+    """Validate `trials`, run those `store` does not hold finished (the module docstring's policy), read all back.
+
+    Every trial is validated (`Trial.validate`) before the store is opened, so bad input is
+    refused before anything runs or is written. `registry`: the plugins trials are built from
+    (None: the installed ones); `executor`, `workers`, `address`, `threads`: where they run
+    (see `run_trials`).
+    """
+    from ..registry import get_registry
+
+    check_executor(executor, workers, address)
+    unique = list({t.key: t for t in trials}.values())
+    checking = registry or get_registry()
+    for t in unique:
+        t.validate(checking)
+    with _opened(store) as db:
+        summary = run_trials(unique, db, executor=executor, workers=workers, address=address, threads=threads, force=force,
+                             progress=progress, desc=desc, registry=registry)
+        driven = Driven(unique, summary)
+        for t in unique:
+            row = db.get(t.key)
+            if row is None:
+                continue
+            if row.status == "failed":
+                driven.failures[t.key] = (row.error or "it failed without an error message").splitlines()[0]
+            elif row.status == "done":
+                result = type(t).result_from_row(db, row)
+                if result is None:
+                    driven.failures[t.key] = "the store holds this trial as finished but not its artifacts; run it again with force."
+                else:
+                    driven.results[t.key] = result
+    return driven
