@@ -12,8 +12,7 @@ The reference of every key, with a worked example, is docs/sweep-toml.md. A mini
     split = [0, 0, 1]                # no codec training; perception against the test images
 
     [[codec]]
-    name = "jpeg"                    # a component: NAME[,KEY=VALUE...] (rdpkit.options)
-    grid = { quality = [10, 30, 60] }
+    name = "jpeg,quality=[10, 30, 60]"   # a component (rdpkit.options): a list is one setting per value
 
     [evaluate]
     distortions = ["mse", "ms-ssim"]
