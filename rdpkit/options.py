@@ -51,8 +51,8 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
 EXAMPLE = "lpips-alex,pretrained=false"
-#: Characters a bare (unquoted) text value never holds: they separate options, open brackets or quotes.
-_NOT_BARE = set(',=\'"[]{}#\\') | {chr(c) for c in range(0x20)} | {"\x7f"}
+#: Characters a bare (unquoted) text value never holds: they separate options, open brackets or quotes, or are unprintable.
+_NOT_BARE = set(',\'"[]{}\\') | {chr(c) for c in range(0x20)} | {"\x7f"}
 #: Table keys TOML reads unquoted; any other key is written quoted.
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 _ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r", "\b": "\\b", "\f": "\\f"}
