@@ -1,31 +1,21 @@
-"""The `rdpkit-learned-codecs` command: train a codec and write a model file with the record of how it was made."""
+"""`rdpkit learned-codecs`: train a codec and write a model file with the record of how it was made.
+
+The plugin adds the group to `rdpkit` through its hook `rdpkit_commands`; the former script
+`rdpkit-learned-codecs` still runs it, after a line that names the new command.
+"""
 
 from __future__ import annotations
 
-import importlib.metadata as md
 import json
-import platform
-import shlex
-import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import click
 
+from rdpkit.cli.plugin_commands import renamed, run_record
 from rdpkit.errors import RdpkitError
 
 VERSIONED = ("rdpkit", "rdpkit-learned-codecs", "torch", "numpy", "constriction", "safetensors")
-
-
-def _versions() -> dict[str, str]:
-    found = {"python": platform.python_version()}
-    for dist in VERSIONED:
-        try:
-            found[dist] = md.version(dist)
-        except md.PackageNotFoundError:
-            found[dist] = "not installed"
-    return found
 
 
 def _floats(text: str) -> list[float]:
@@ -56,22 +46,15 @@ def _distortion_terms(values: tuple[str, ...]) -> str | list[list[object]] | Non
 
 
 def _record(seed: int, crops_description: dict, device: str, seconds: float, started: float, history: list, **fields: object) -> dict:
-    import torch
-
     return {
-        "command": shlex.join(["rdpkit-learned-codecs", *sys.argv[1:]]),
         "seed": seed,
         "data": crops_description,
         **fields,
         "final": history[-1] if history else {},
         "history": history,
         "device": device,
-        "threads": torch.get_num_threads(),
         "training_wall_s": round(seconds, 1),
-        "total_wall_s": round(time.perf_counter() - started, 1),
-        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "platform": platform.platform(),
-        "versions": _versions(),
+        **run_record(started, VERSIONED),
     }
 
 
@@ -142,13 +125,14 @@ def _train_transform(kind: str, out: Path, data: str, channels: int, latent_chan
                      lr: float, seed: int, device: str, checkpoint: Path | None, half: bool, quiet: bool) -> None:
     import torch
 
+    from rdpkit.validation import usable_device
+
     from .config import ModelConfig
     from .crops import Crops
     from .storage import save_model
     from .training import Schedule, finish, new_run
     from .training import train as fit
-    from .usable import usable_device
-
+    
     config = ModelConfig(kind, channels, latent_channels, tuple(_floats(lam)), mean)
     schedule = Schedule(steps=steps, batch_size=batch, crop=crop, lr=lr)
     dev = torch.device(usable_device(device))
@@ -311,3 +295,7 @@ def realism(divergence: str | None, critic: str | None, patch: int, bootstrap: i
             path.write_bytes(figure_png(fig))
             if not as_json:
                 click.echo(f"wrote {path}")
+
+
+#: The former console script `rdpkit-learned-codecs`.
+script = renamed("rdpkit-learned-codecs", "learned-codecs")

@@ -6,10 +6,11 @@
     >>> x_hat = codec.decode(bits.to_bytes())
     >>> codec.rate(x)                                     # bytes beside the model's own estimate
 
-A codec is created untrained (then `fit`), from the shipped models (``quality=``), from
-CompressAI's zoo files in the torch hub cache (``weights="compressai"``), or from a file
-(``weights=PATH``: one written by `save` or `rdpkit-learned-codecs train`, or a CompressAI
-state dict).
+A codec is created from the shipped models (no options, or ``quality=`` alone: ready to code,
+like ``rdpkit.codec("hific")``), untrained when given an architecture (``channels``,
+``latent_channels``, ``lam`` or ``mean=true``; then `fit`), from CompressAI's zoo files in the
+torch hub cache (``weights="compressai"``), or from a file (``weights=PATH``: one written by
+`save` or `rdpkit learned-codecs train`, or a CompressAI state dict).
 
 The bitstream is rdpkit's container; its header names the image dtype, the rate (quality) and
 the model's fingerprint; the payload is one range-coded stream (coding.py) of the hyper-latent
@@ -37,7 +38,7 @@ from rdpkit.codecs.measure import Rate
 from rdpkit.codecs.options import check_int
 from rdpkit.errors import CorruptBitstream, InputError, RdpkitError, WeightsUnavailable
 from rdpkit.interfaces import Codec
-from rdpkit.validation import check_images
+from rdpkit.validation import check_images, usable_device
 
 from . import compressai, integer_net
 from .coding import Reader, Writer
@@ -48,7 +49,6 @@ from .padding import pad
 from .shipped import shipped
 from .storage import load_model, save_model, state_digest
 from .tables import Tables, distance, set_tables, stored_tables
-from .usable import usable_device
 
 #: Images larger than this (pixels in one bitstream, N·H·W) are refused by the decoder before it allocates anything.
 MAX_PIXELS = 1 << 26
@@ -89,8 +89,10 @@ class LearnedCodec(Codec):
                  quality: int | None = None, weights: str | None = None, mean: bool = False, max_pixels: int = MAX_PIXELS) -> None:
         self.max_pixels = check_int(max_pixels, 1, 1 << 40, "max_pixels")
         given = {k: v for k, v in (("channels", channels), ("latent_channels", latent_channels), ("lam", lam)) if v is not None}
-        if weights is None and quality is not None and not given:
-            weights = "shipped"  # quality alone names a shipped model; with lam=[...] it is the rate to code at after fit
+        if weights is None and not given and (quality is not None or not mean):
+            # No architecture: the shipped model, at `quality` (default 1), ready to code; an architecture
+            # (or mean=true, which no shipped model has) makes an untrained codec, where quality is the rate to code at after fit.
+            weights = "shipped"
         self.model: CodecModel | None = None
         self.fingerprint = ""
         self.source = "untrained"
@@ -114,7 +116,7 @@ class LearnedCodec(Codec):
             raise InputError(f"weights must be 'shipped', 'compressai' or the path of a model file, got {weights!r}.")
         if weights == "shipped":
             if mean:
-                raise WeightsUnavailable("no mean-scale hyperprior is shipped; train one with `rdpkit-learned-codecs train --kind hyperprior --mean`, or use weights='compressai' for CompressAI's mbt2018-mean.")
+                raise WeightsUnavailable("no mean-scale hyperprior is shipped; train one with `rdpkit learned-codecs train --kind hyperprior --mean`, or use weights='compressai' for CompressAI's mbt2018-mean.")
             path, digest = shipped(self.KIND)
             if not digest:
                 raise WeightsUnavailable(f"the shipped {self.KIND} model has no recorded sha256 in rdpkit_learned_codecs/shipped.py, so it cannot be verified; reinstall rdpkit-learned-codecs.")
@@ -170,7 +172,7 @@ class LearnedCodec(Codec):
 
     @property
     def learnable(self) -> bool:
-        """Only an untrained codec is trained before it codes; one loaded ready to code (quality=, weights=) is not."""
+        """Only an untrained codec is trained before it codes; one loaded ready to code (the shipped model, weights=) is not."""
         return self.source == "untrained" or self.source == "fit"
 
     @property
@@ -195,7 +197,7 @@ class LearnedCodec(Codec):
         from .training import Schedule, finish, new_run, train
 
         if not self.learnable:
-            raise InputError(f"this {self.KIND} codec was loaded ready to code ({self.source}); create an untrained one (without quality= or weights=) to train.")
+            raise InputError(f"this {self.KIND} codec was loaded ready to code ({self.source}); create an untrained one with its architecture (channels=, latent_channels=, lam=) to train.")
         dev = torch.device(usable_device(device))
         schedule = Schedule(steps=steps, batch_size=batch_size, crop=crop, lr=lr)
         crops = Crops.of(data)
@@ -225,7 +227,7 @@ class LearnedCodec(Codec):
 
     def _trained(self) -> CodecModel:
         if self.model is None:
-            raise RdpkitError(f"codec {self.codec_name!r} is not trained; call fit(data) first, or create it with quality=N (a shipped model) or weights=PATH.")
+            raise RdpkitError(f"codec {self.codec_name!r} is not trained; call fit(data) first, or create it without architecture options (the shipped model) or with weights=PATH.")
         return self.model
 
     def _code(self, x: torch.Tensor) -> tuple[Bitstream, float]:

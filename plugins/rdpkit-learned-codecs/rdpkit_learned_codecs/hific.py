@@ -23,8 +23,6 @@ at ``quality``, or ``start=PATH``, a hyperprior or hific model file).
 
 from __future__ import annotations
 
-import operator
-import reprlib
 import tempfile
 from pathlib import Path
 from typing import Any, ClassVar
@@ -35,9 +33,10 @@ from rdpkit.bitstream import Bitstream
 from rdpkit.codecs.headers import header_dtype
 from rdpkit.codecs.options import check_int
 from rdpkit.errors import InputError
+from rdpkit.validation import usable_device
 
 from . import integer_net
-from .codec import MAX_PIXELS, LearnedCodec, _entropy_modules, _fixed
+from .codec import MAX_PIXELS, TABLE_TOLERANCE, LearnedCodec, _entropy_modules, _fixed
 from .hific_config import HificConfig, distortion_component
 from .hific_files import load_hific
 from .hific_model import HificModel
@@ -45,23 +44,6 @@ from .shipped import DEFAULT_HIFIC_LAM_P, shipped_hific
 from .start import Start, load_start
 from .storage import save_model, state_digest
 from .tables import distance, set_tables, stored_tables
-from .usable import usable_device
-
-#: Options that describe a model to train (any of them, or `start`, makes an untrained codec).
-TABLE_TOLERANCE = 0.01
-
-
-def check_seed(seed: Any) -> int | None:
-    """`seed` if torch's generators take it (an integer from −2**63 to 2**64 − 1) or None, else InputError."""
-    if seed is None:
-        return None
-    try:
-        value = operator.index(seed)
-    except TypeError:
-        value = None
-    if isinstance(seed, bool) or value is None or not -(2**63) <= value < 2**64:
-        raise InputError(f"seed must be an integer from -2**63 to 2**64 - 1, or None for fresh noise, got {reprlib.repr(seed)}.")
-    return value
 
 
 class HificCodec(LearnedCodec):
@@ -259,7 +241,6 @@ class HificCodec(LearnedCodec):
     # -- decoding -------------------------------------------------------------------------
 
     def _decode(self, bits: Bitstream, seed: int | None) -> torch.Tensor:
-        seed = check_seed(seed)  # before the work of entropy decoding
         dtype = header_dtype(bits)
         symbols = self.symbols(bits)
         model = self._trained()

@@ -11,11 +11,11 @@ HIFIC = "Mentzer, Toderici, Tschannen & Agustsson, High-Fidelity Generative Imag
 def rdpkit_codecs() -> list[rdpkit.Spec]:
     return [
         rdpkit.Spec("factorized", "rdpkit_learned_codecs.codec:FactorizedCodec",
-                    summary="learned transform codec, GDN transforms + factorized prior; quality=1 loads the shipped model, or fit() / weights=compressai / weights=PATH",
+                    summary="learned transform codec, GDN transforms + factorized prior; the shipped model by default (quality=1..5), or channels=/lam= to fit(), weights=compressai, weights=PATH",
                     needs_weights=False, weights="shipped with rdpkit-learned-codecs (sha256-checked), CompressAI's zoo files in the torch hub cache, or weights=PATH",
                     citation=FACTORIZED),
         rdpkit.Spec("hyperprior", "rdpkit_learned_codecs.codec:HyperpriorCodec",
-                    summary="learned transform codec with a scale hyperprior (mean=true: mean-scale); quality=1..5 loads the shipped models, or fit() / weights=compressai / weights=PATH",
+                    summary="learned transform codec with a scale hyperprior (mean=true: mean-scale); the shipped model by default (quality=1..5), or channels=/lam= to fit(), weights=compressai, weights=PATH",
                     needs_weights=False, weights="shipped with rdpkit-learned-codecs (sha256-checked), CompressAI's zoo files in the torch hub cache, or weights=PATH",
                     citation=HYPERPRIOR),
         rdpkit.Spec("hific", "rdpkit_learned_codecs.hific:HificCodec",
@@ -43,3 +43,11 @@ def rdpkit_sweep_presets() -> list[rdpkit.Spec]:
             rdpkit.Spec("hific-heldout", "rdpkit_learned_codecs.presets:hific_heldout",
                         summary="JPEG, WebP, the shipped hyperprior and the shipped hific pairs (λ_p = 0 and > 0) on the held-out photographs: BD-rate, R-D at constant perception, P-D plane (no training)",
                         citation=HIFIC)]
+
+
+@rdpkit.hookimpl
+def rdpkit_commands(cli) -> None:
+    """`rdpkit learned-codecs train` (and, until rdpkit's harnesses replace them, `evaluate` and `realism`)."""
+    from .cli import main
+
+    cli.add_command(main, "learned-codecs")

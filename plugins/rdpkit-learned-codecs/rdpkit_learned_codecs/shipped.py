@@ -43,6 +43,6 @@ def shipped_hific(quality: int | None, lam_p: float) -> tuple[Path, str]:
     if key not in SHIPPED_HIFIC:
         listed = "; ".join(f"quality={q_} with lam_p={lp:g}" for q_, lp in choices) or "none"
         raise WeightsUnavailable(f"no hific model is shipped for quality={q} and lam_p={lam_p:g} (shipped: {listed}); train one with "
-                                 "`rdpkit-learned-codecs train --kind hific --start shipped`, or pick a shipped one.")
+                                 "`rdpkit learned-codecs train --kind hific --start shipped`, or pick a shipped one.")
     name, digest = SHIPPED_HIFIC[key]
     return FOLDER / name, digest

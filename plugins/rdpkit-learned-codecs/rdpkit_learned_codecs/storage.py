@@ -2,7 +2,7 @@
 
 A model file holds the weights (float32, or float16 for shipping), the integer tables the
 coder uses, and the configuration as JSON metadata. Next to a file written by
-`rdpkit-learned-codecs train` lies a JSON record of how it was made (command, seed, data,
+`rdpkit learned-codecs train` lies a JSON record of how it was made (command, seed, data,
 steps, software versions, wall time) and the file's sha256, checked before the file is read;
 the shipped files are also checked against digests written in the code (shipped.py).
 
@@ -14,8 +14,6 @@ and renamed, so a run killed mid-write leaves the previous checkpoint intact.
 from __future__ import annotations
 
 import hashlib
-import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +25,6 @@ from rdpkit.errors import InputError, WeightsUnavailable
 from .config import ModelConfig
 
 MODEL_FORMAT = "rdpkit-learned-codecs/1"
-DIGEST_KEY = weights.DIGEST_KEY
 
 
 def state_digest(config: ModelConfig, state: dict[str, torch.Tensor]) -> str:
@@ -40,12 +37,8 @@ def state_digest(config: ModelConfig, state: dict[str, torch.Tensor]) -> str:
     return h.hexdigest()
 
 
-def record_path(path: str | Path) -> Path:
-    return Path(path).with_suffix(".json")
-
-
-def save_model(path: str | Path, config: ModelConfig, state: dict[str, torch.Tensor], record: dict[str, Any] | None = None, *, half: bool = False) -> dict[str, Any]:
-    """Write weights and tables to `path` (safetensors) and, with `record`, the record plus the file's sha256 next to it."""
+def save_model(path: str | Path, config: ModelConfig, state: dict[str, torch.Tensor], record: dict[str, Any], *, half: bool = False) -> dict[str, Any]:
+    """Write weights and tables to `path` (safetensors) and `record` plus the file's sha256 next to it; returns the record written."""
     from safetensors.torch import save_file
 
     path = Path(path)
@@ -54,30 +47,7 @@ def save_model(path: str | Path, config: ModelConfig, state: dict[str, torch.Ten
     path.parent.mkdir(parents=True, exist_ok=True)
     tensors = {k: (v.half() if half and v.is_floating_point() else v).detach().cpu().contiguous() for k, v in state.items()}
     save_file(tensors, str(path), metadata={"format": MODEL_FORMAT, "config": config.to_json()})
-    out = {"checkpoint": path.name, "sha256": weights.sha256(path), "bytes": path.stat().st_size}
-    if record is not None:
-        out = {**record, **out}
-        record_path(path).write_text(json.dumps(out, indent=2) + "\n")
-    return out
-
-
-def check_digest(value: Any, what: str) -> str:
-    """A sha256 given as 64 hexadecimal digits (an empty or malformed one is refused, never taken as 'no check')."""
-    if not (isinstance(value, str) and re.fullmatch(r"[0-9a-fA-F]{64}", value.strip())):
-        raise WeightsUnavailable(f"{what} gives sha256 {str(value)[:80]!r}, not 64 hexadecimal digits, so the weights cannot be verified; restore the record written with the file.")
-    return value.strip().lower()
-
-
-def recorded_digest(path: Path) -> str | None:
-    """The sha256 in the record next to `path`, or None when there is no record."""
-    record = record_path(path)
-    if not record.is_file():
-        return None
-    try:
-        digest = json.loads(record.read_text())[DIGEST_KEY]
-    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):
-        raise WeightsUnavailable(f"the record {str(record)!r} is not JSON with a sha256 field, so {path.name!r} cannot be verified; restore the record written with it, or delete it to load the file unverified.") from None
-    return check_digest(digest, f"the record {str(record)!r}")
+    return weights.write_record(path, record)
 
 
 def read_model_file(path: str | Path, expected_sha256: str | None, fix: str) -> tuple[str, dict[str, str], dict[str, torch.Tensor]]:
@@ -85,18 +55,8 @@ def read_model_file(path: str | Path, expected_sha256: str | None, fix: str) -> 
     `expected_sha256`). Every refusal is one sentence ending with `fix`; the caller checks format and configuration."""
     from safetensors import safe_open
 
-    path = Path(path)
+    path = weights.verify_file(path, "the model file", fix=fix, written_by="`rdpkit learned-codecs train` or codec.save()", expected_sha256=expected_sha256)
     where = repr(str(path))
-    if path.is_dir():
-        raise WeightsUnavailable(f"{where} is a folder, not a model file; give the path of the .safetensors file written by `rdpkit-learned-codecs train` or codec.save().")
-    if not path.is_file():
-        raise WeightsUnavailable(f"the model file {where} does not exist; {fix}, or give the right path.")
-    wanted = [d for d in (expected_sha256, recorded_digest(path)) if d is not None]
-    if wanted:
-        digest = weights.sha256(path)
-        for want in wanted:
-            if digest != want:
-                raise WeightsUnavailable(f"the model file {where} has sha256 {digest[:12]}… but {want[:12]}… was expected, so it is damaged or was replaced; {fix}.")
     try:
         with safe_open(str(path), framework="pt", device="cpu") as f:
             return where, f.metadata() or {}, {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (a safetensors handle, not a dict)
@@ -104,7 +64,7 @@ def read_model_file(path: str | Path, expected_sha256: str | None, fix: str) -> 
         raise WeightsUnavailable(f"{where} is not a readable model file of rdpkit-learned-codecs ({type(exc).__name__}: {str(exc)[:200]}); {fix}.") from None
 
 
-def load_model(path: str | Path, expected_sha256: str | None = None, fix: str = "retrain it with `rdpkit-learned-codecs train`") -> tuple[ModelConfig, dict[str, torch.Tensor]]:
+def load_model(path: str | Path, expected_sha256: str | None = None, fix: str = "retrain it with `rdpkit learned-codecs train`") -> tuple[ModelConfig, dict[str, torch.Tensor]]:
     """Configuration and float32 state of a model file, verified against its record (and `expected_sha256`)."""
     where, meta, state = read_model_file(path, expected_sha256, fix)
     try:

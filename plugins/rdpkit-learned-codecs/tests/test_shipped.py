@@ -39,6 +39,16 @@ def test_quality_loads_a_shipped_model_ready_to_code(kind, rates):
     rt.check_codec(codec)
 
 
+@pytest.mark.parametrize("kind", ["hyperprior", "factorized"])
+def test_a_codec_asked_for_by_name_alone_is_the_shipped_model(kind, photo):
+    codec = rdpkit.codec(kind)  # like rdpkit.codec("hific"): no options, ready to code
+    assert codec.fitted and not codec.learnable and codec.source.startswith("shipped:") and codec.quality == 1
+    x = photo[..., :64, :64]
+    assert codec.decode(codec.encode(x).to_bytes()).shape == x.shape
+    untrained = rdpkit.codec(kind, channels=8, latent_channels=12)  # an architecture asks for a codec to fit
+    assert untrained.learnable and not untrained.fitted
+
+
 def test_a_shipped_file_that_was_replaced_is_refused(tmp_path, monkeypatch):
     path, _ = shipped.shipped("factorized")
     copy = tmp_path / path.name

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import shlex
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -11,6 +15,7 @@ from rdpkit_learned_codecs.cli import main
 from rdpkit_learned_codecs.codec import FactorizedCodec, HyperpriorCodec
 from rdpkit_learned_codecs.crops import Crops
 
+from rdpkit.cli import cli
 from rdpkit.errors import InputError
 
 FIT = {"batch_size": 2, "crop": 32, "progress": False, "device": "cpu"}
@@ -79,15 +84,23 @@ def test_loaded_codecs_are_not_retrained(tiny_codecs, tmp_path):
         loaded.fit("builtin:training", steps=1)
 
 
-def test_train_command_writes_a_model_and_its_record(tmp_path):
+def test_rdpkit_learned_codecs_train_writes_a_model_and_its_record(tmp_path):
     out = tmp_path / "m.safetensors"
-    result = CliRunner().invoke(main, ["train", "--kind", "hyperprior", "--out", str(out), "--channels", "4", "--latent-channels", "6",
-                                       "--lam", "0.01,0.05", "--steps", "2", "--batch", "1", "--crop", "64", "--half", "--quiet", "--device", "cpu"])
+    args = ["train", "--kind", "hyperprior", "--out", str(out), "--channels", "4", "--latent-channels", "6",
+            "--lam", "0.01,0.05", "--steps", "2", "--batch", "1", "--crop", "64", "--device", "cpu", "--half", "--quiet"]  # in the order the command declares them
+    result = CliRunner().invoke(cli, ["learned-codecs", *args])
     assert result.exit_code == 0, result.output
     record = json.loads(out.with_suffix(".json").read_text())
     assert {"command", "seed", "data", "schedule", "versions", "training_wall_s", "sha256", "bytes"} <= record.keys()
+    assert record["command"] == shlex.join(["rdpkit", "learned-codecs", *args]) and record["versions"]["rdpkit-learned-codecs"]
     assert record["data"]["source"] == "builtin:training" and record["storage"] == "float16"
     codec = HyperpriorCodec(weights=str(out), quality=2)
     assert codec.fitted and codec.config.lams == (0.01, 0.05)
     bad = CliRunner().invoke(main, ["train", "--kind", "factorized", "--out", str(tmp_path / "x.safetensors"), "--lam", "-1"])
     assert bad.exit_code != 0 and "lam must be" in bad.output and "Traceback" not in bad.output
+
+
+def test_the_old_script_name_says_the_new_command():
+    script = Path(sys.executable).with_name("rdpkit-learned-codecs")
+    result = subprocess.run([str(script), "train", "--help"], capture_output=True, text=True, check=True)
+    assert result.stderr == "rdpkit-learned-codecs is now `rdpkit learned-codecs`\n" and "Usage: rdpkit learned-codecs train" in result.stdout
