@@ -120,3 +120,12 @@ def test_a_patch_larger_than_the_images_is_refused_before_anything_runs():
     config = SweepConfig.from_dict({**SPEC, "evaluate": {**SPEC["evaluate"], "patch": 9}})
     with pytest.raises(rdpkit.InputError, match=r"\[evaluate\] patch = 9 is larger than the sweep's 8×8 images"):
         config.validate(REGISTRY)
+
+
+def test_the_perception_weight_column_is_named_as_the_codec_names_it(trial):
+    from dataclasses import replace
+
+    _, r = trial
+    assert r.perception_weight is None and "lam" not in r.row() and r.row()["weight_option"] == ""
+    hific_like = replace(r, perception_weight="lam_p", lam=0.15).row()
+    assert hific_like["lam_p"] == 0.15 and hific_like["weight"] == 0.15 and hific_like["weight_option"] == "lam_p" and "lam" not in hific_like

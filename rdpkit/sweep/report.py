@@ -62,7 +62,8 @@ def results_frame(store: Store | str | Path) -> pd.DataFrame:
 
     Columns: ``key, status, label, codec, seed, setting`` (the options as JSON), ``opt.<option>``
     per option, ``rate_setting`` (the options but the perception weight), then the result's
-    columns (``rate_bits``, ``bpp``, ``distortion``, ``perception`` with their stderr, ``lam``,
+    columns (``rate_bits``, ``bpp``, ``distortion``, ``perception`` with their stderr, the perception weight under the codec's name for it
+    (``lam``, ``lam_p``) and as ``weight`` with its name in ``weight_option``,
     ``D.<name>``, ``P.<name>``, ``C.<name>``, times, device) and ``error``.
     """
     db = open_store(store)
@@ -94,7 +95,7 @@ def settings_frame(trials: pd.DataFrame) -> pd.DataFrame:
     agg = []
     for (label, codec, setting), g in done.groupby(SETTING_COLUMNS, sort=False):
         row = {"label": label, "codec": codec, "setting": setting, "seeds": len(g), "key": g.key.iloc[0],
-               "rate_setting": g.rate_setting.iloc[0], "lam": float(g.lam.iloc[0])}
+               "rate_setting": g.rate_setting.iloc[0], "weight_option": g.weight_option.iloc[0], "weight": float(g.weight.iloc[0])}
         row.update({k: g[k].iloc[0] for k in g.columns if k.startswith("opt.")})
         for col in ("rate_bits", "bpp", "distortion", "perception"):
             row[col] = float(g[col].mean())
@@ -135,9 +136,9 @@ def fig_rd(s: pd.DataFrame, *, distortion_name: str = "distortion", perception_n
     fig.colorbar(sc, ax=ax, label=_axis_label(f"perception index ({perception_name}; lower is better)", 60))
     styles = ["--", ":", "-."]
     for label, g in s.groupby("label", sort=False):
-        base = g[g.lam == 0] if (g.lam == 0).any() else g
+        base = g[g.weight == 0] if (g.weight == 0).any() else g
         idx = lower_envelope(base.rate_bits, base.distortion)
-        what = "λ = 0" if (g.lam == 0).any() else "all settings"
+        what = "λ = 0" if (g.weight == 0).any() else "all settings"
         ax.plot(base.rate_bits.iloc[idx], base.distortion.iloc[idx], "k-", lw=1.5, label=f"{label}: R-D curve ({what})")
         for style, p in zip(styles, perception_levels(g)):
             r, d = curve_at_perception(g.rate_group_bits, g.distortion, g.perception, p)
@@ -160,13 +161,13 @@ def fig_pd(s: pd.DataFrame, *, distortion_name: str = "distortion", perception_n
     rates = [float(g.rate_bits.mean()) for _, g in groups]
     lo, hi = (min(rates), max(rates)) if rates else (0.0, 1.0)
     for (label, _), g in groups:
-        g = g.sort_values("lam")
+        g = g.sort_values("weight")
         rate = float(g.rate_bits.mean())
         colour = cmap(0.85 * (rate - lo) / (hi - lo) if hi > lo else 0.4)
         ax.plot(g.distortion, g.perception, "o-", color=colour, ms=4, lw=1.2, label=f"{label} R≈{rate:.3g} bits")
         for _, row in g.iterrows():
-            if not math.isnan(row.lam):
-                ax.annotate(f"λ={row.lam:g}", (row.distortion, row.perception), fontsize=6, xytext=(3, 3), textcoords="offset points")
+            if not math.isnan(row.weight):
+                ax.annotate(f"{row.weight_option}={row.weight:g}", (row.distortion, row.perception), fontsize=6, xytext=(3, 3), textcoords="offset points")
     adm = s[s.admissible]
     ax.scatter(adm.distortion, adm.perception, s=90, facecolors="none", edgecolors="tab:green", label="admissible (R, D, P)")
     ax.set_xlabel(_axis_label(f"distortion ({distortion_name})", 90))
@@ -192,7 +193,7 @@ def fig_samples(s: pd.DataFrame, db: Store, *, limit: int = 12) -> Figure | None
         return np.asarray(Image.open(io.BytesIO(data))) if data else None
 
     groups = sorted(s.groupby(["label", "rate_setting"], sort=False), key=lambda kv: (kv[0][0], kv[1].rate_group_bits.iloc[0]))[:limit]
-    lams = sorted(set(s.lam.dropna())) or [math.nan]
+    lams = sorted(set(s.weight.dropna())) or [math.nan]
     original = image(s.key.iloc[0], "originals.png")
     if not groups or original is None:
         return None
@@ -204,7 +205,7 @@ def fig_samples(s: pd.DataFrame, db: Store, *, limit: int = 12) -> Figure | None
     axes[0, 0].set_title("originals", fontsize=8)
     for i, ((label, _), g) in enumerate(groups, start=1):
         for j, lam in enumerate(lams):
-            match = g if math.isnan(lam) else g[g.lam == lam]
+            match = g if math.isnan(lam) else g[g.weight == lam]
             samples = image(match.key.iloc[0], "samples.png") if len(match) else None
             if samples is None:
                 continue
@@ -214,7 +215,7 @@ def fig_samples(s: pd.DataFrame, db: Store, *, limit: int = 12) -> Figure | None
             ax.set_xticks([])
             ax.set_yticks([])
             if i == 1 and not math.isnan(lam):
-                ax.set_title(f"λ = {lam:g}", fontsize=8)
+                ax.set_title(f"{g.weight_option.iloc[0]} = {lam:g}", fontsize=8)
             if j == 0:
                 ax.set_ylabel(f"{label}\nR ≈ {g.rate_group_bits.iloc[0]:.3g} bits", fontsize=7, rotation=0, ha="right", va="center")
     fig.tight_layout()

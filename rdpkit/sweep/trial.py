@@ -141,7 +141,10 @@ class SweepResult(Result):
             row[f"P.{name}"], row[f"P.{name}.stderr"] = e.value, e.stderr
         for name, m in self.critics.items():
             row[f"C.{name}"], row[f"C.{name}.stderr"] = m.mean, m.stderr
-        row.update(lam=float("nan") if self.lam is None else float(self.lam), fit_seconds=self.fit_seconds, encode_seconds=self.encode_seconds, decode_seconds=self.decode_seconds,
+        weight = float("nan") if self.lam is None else float(self.lam)
+        # The weight under the codec's own name for it (gan: lam, hific: lam_p), and under one name that reports group by.
+        row.update({self.perception_weight: weight} if self.perception_weight and self.perception_weight not in row else {})
+        row.update(weight_option=self.perception_weight or "", weight=weight, fit_seconds=self.fit_seconds, encode_seconds=self.encode_seconds, decode_seconds=self.decode_seconds,
                    seconds=self.wall_seconds, device=self.device)
         return row
 
