@@ -36,7 +36,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -58,20 +58,35 @@ _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 _ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r", "\b": "\\b", "\f": "\\f"}
 
 
-def _split(text: str) -> list[str]:
-    """Split on commas that are outside brackets, braces and quotes."""
-    parts, depth, quote, escaped, start = [], 0, "", False, 0
+def _unquoted(text: str) -> Iterator[tuple[int, str, bool]]:
+    """Each character of `text`, with whether it stands outside quotes (quotes included, they are inside).
+
+    TOML's basic strings ("...") escape with a backslash; its literal strings ('...') do not.
+    """
+    quote, escaped = "", False
     for i, ch in enumerate(text):
         if quote:
             if escaped:
                 escaped = False
-            elif ch == "\\" and quote == '"':  # TOML's basic strings escape; its literal strings ('...') do not
+            elif ch == "\\" and quote == '"':
                 escaped = True
             elif ch == quote:
                 quote = ""
         elif ch in "\"'":
             quote = ch
-        elif ch in "[{":
+        else:
+            yield i, ch, True
+            continue
+        yield i, ch, False
+
+
+def _split(text: str) -> list[str]:
+    """Split on commas that are outside brackets, braces and quotes."""
+    parts, depth, start = [], 0, 0
+    for i, ch, outside in _unquoted(text):
+        if not outside:
+            continue
+        if ch in "[{":
             depth += 1
         elif ch in "]}":
             depth -= 1
@@ -88,7 +103,8 @@ def _toml(text: str) -> Any:
 
 def _quote_bare_words(text: str) -> str:
     """``[[mse, 1.0]]`` → ``[["mse", 1.0]]``: what earlier versions wrote inside lists, made TOML."""
-    out, word, quote, escaped = [], "", "", False
+    out: list[str] = []
+    word = ""
 
     def flush() -> None:
         nonlocal word
@@ -100,23 +116,12 @@ def _quote_bare_words(text: str) -> str:
                 out.append(_quote(word))
             word = ""
 
-    for ch in text:
-        if quote:
-            out.append(ch)
-            if escaped:
-                escaped = False
-            elif ch == "\\" and quote == '"':
-                escaped = True
-            elif ch == quote:
-                quote = ""
-        elif ch in "\"'" and not word:
-            quote = ch
-            out.append(ch)
-        elif ch in "[]{},=" or ch.isspace():
+    for _, ch, outside in _unquoted(text):
+        if outside and not (ch in "[]{},=" or ch.isspace()):
+            word += ch
+        else:
             flush()
             out.append(ch)
-        else:
-            word += ch
     flush()
     return "".join(out)
 
