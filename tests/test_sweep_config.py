@@ -134,16 +134,14 @@ def test_unwritable_store_is_refused_before_anything_runs(tmp_path, toy_plugin):
     assert not any(toy_plugin.iterdir())
 
 
-def test_a_store_holding_the_sweep_needs_resume(tmp_path, toy_plugin):
+def test_a_store_holding_the_sweep_is_continued(tmp_path, toy_plugin):
     (tmp_path / "sweep.toml").write_text(GOOD)
     with Store(tmp_path / "out" / "s.sqlite") as s:  # as a finished run leaves it
         for key, trial in sweep_trials(SweepConfig.from_toml(tmp_path / "sweep.toml")).items():
             s.claim(key, KIND, trial.identity())
             s.finish(key, {"key": key})
-    code, output, _ = _sweep(tmp_path, GOOD)
-    assert code == 2 and "already holds 6 of this sweep's 6 trials (6 done); pass --resume" in output
-    code, output, _ = _sweep(tmp_path, GOOD, "--resume", "--json")
-    assert code == 0 and '"ran": 0' in output and '"already_done": 6' in output
+    code, output, _ = _sweep(tmp_path, GOOD, "--json")
+    assert code == 0 and '"ran": 0' in output and '"already_done": 6' in output, "a rerun continues, as the audit and evaluate do"
 
 
 def test_cli_needs_one_source_of_trials(tmp_path):

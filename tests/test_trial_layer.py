@@ -58,7 +58,7 @@ def test_a_store_of_schema_1_is_upgraded_and_its_trials_are_found_again(tmp_path
     shutil.copy(DATA / "store-v1.sqlite", store)
     again = audit(store=store, **V1_AUDIT)
     assert (again.ran, again.reused) == (0, 2), "the recovery runs of the old store are the same trials"
-    summary = run_sweep(SweepConfig.from_dict(V1_SWEEP), store, resume=True, progress=False)
+    summary = run_sweep(SweepConfig.from_dict(V1_SWEEP), store, progress=False)
     assert (summary.already_done, summary.ran) == (3, 0), "so are the sweep trials"
     with Store(store) as db:
         assert db.schema == SCHEMA_VERSION and len(db.trials()) == 5

@@ -93,15 +93,23 @@ def drive(
                              progress=progress, desc=desc, registry=registry)
         driven = Driven(unique, summary)
         for t in unique:
-            row = db.get(t.key)
-            if row is None:
-                continue
-            if row.status == "failed":
-                driven.failures[t.key] = (row.error or "it failed without an error message").splitlines()[0]
-            elif row.status == "done":
-                result = type(t).result_from_row(db, row)
-                if result is None:
-                    driven.failures[t.key] = "the store holds this trial as finished but not its artifacts; run it again with force."
-                else:
-                    driven.results[t.key] = result
+            found = _read_back(t, db)
+            if isinstance(found, str):
+                driven.failures[t.key] = found
+            elif found is not None:
+                driven.results[t.key] = found
     return driven
+
+
+def _read_back(trial: Trial, db: Store) -> Result | str | None:
+    """The trial's result as its result type reads it, or one sentence saying why there is none (None: not stored)."""
+    row = db.get(trial.key)
+    if row is None or row.status not in ("done", "failed"):
+        return None
+    if row.status == "failed":
+        return (row.error or "it failed without an error message").splitlines()[0]
+    try:
+        result = type(trial).result_from_row(db, row)
+    except (KeyError, TypeError, ValueError) as exc:  # a record of another rdpkit, or damaged
+        return f"its stored result does not read back ({type(exc).__name__}: {exc}); run it again with force."
+    return result if result is not None else "the store holds it as finished but not its artifacts; run it again with force."
