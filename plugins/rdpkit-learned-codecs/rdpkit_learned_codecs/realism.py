@@ -25,7 +25,7 @@ from rdpkit.codecs.measure import round_trip
 from rdpkit.interfaces import Estimate
 from rdpkit.options import Component
 from rdpkit.patches import patches
-from rdpkit.sweep.measure import Measurement
+from rdpkit.measures import Measurement
 
 PATCH = 64
 #: Fréchet distance between Gaussians fitted to NIQE's natural-scene statistics of the patches (computed on 32×32 blocks):
