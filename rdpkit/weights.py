@@ -235,6 +235,24 @@ def first_non_finite(value: Any, prefix: str = "") -> str | None:
     return None
 
 
+#: What a training run saves and restores: networks and optimisers (state dicts) and random generators (their state).
+Stateful = torch.nn.Module | torch.optim.Optimizer | torch.Generator | None
+
+
+def run_state(parts: Mapping[str, Stateful]) -> dict[str, Any]:
+    """The checkpoint entries of a run's `parts` by name; a part the run does not have (None, a critic at λ = 0) is {}."""
+    return {name: {} if part is None else part.get_state() if isinstance(part, torch.Generator) else part.state_dict() for name, part in parts.items()}
+
+
+def restore_run(saved: Mapping[str, Any], parts: Mapping[str, Stateful]) -> None:
+    """Load the entries `run_state` wrote back into `parts` (those that are None are skipped)."""
+    for name, part in parts.items():
+        if isinstance(part, torch.Generator):
+            part.set_state(saved[name])
+        elif part is not None:
+            part.load_state_dict(saved[name])
+
+
 def save_checkpoint(path: str | os.PathLike[str], checkpoint: Mapping[str, Any]) -> None:
     """Write a training checkpoint with its own sha256, atomically (a run killed while writing leaves the previous one)."""
     from pathlib import Path

@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 
 from rdpkit.critics.wgan import gradient_penalty, make_critic_net
 from rdpkit.interfaces import Distortion
-from rdpkit.weights import check_resumable
+from rdpkit.weights import Stateful, check_resumable, restore_run, run_state
 
 from .config import GanConfig
 from .model import GanAutoencoder
@@ -48,24 +48,16 @@ class Run:
     step: int = 0
     history: list[dict[str, float]] = field(default_factory=list)
 
+    def _parts(self) -> dict[str, Stateful]:
+        return {"model": self.model, "critic": self.critic, "optimizer": self.optimizer, "critic_optimizer": self.critic_optimizer,
+                "index_gen": self.index_gen, "noise_gen": self.noise_gen}
+
     def state(self, config: GanConfig, seed: int, batch_size: int) -> dict[str, Any]:
-        return {
-            "format": MODEL_FORMAT, "config": config.to_json(), "shape": list(self.model.shape), "seed": seed,
-            "batch_size": batch_size, "step": self.step, "history": self.history, "model": self.model.state_dict(),
-            "critic": self.critic.state_dict() if self.critic is not None else {},
-            "optimizer": self.optimizer.state_dict(),
-            "critic_optimizer": self.critic_optimizer.state_dict() if self.critic_optimizer is not None else {},
-            "index_gen": self.index_gen.get_state(), "noise_gen": self.noise_gen.get_state(),
-        }
+        return {"format": MODEL_FORMAT, "config": config.to_json(), "shape": list(self.model.shape), "seed": seed,
+                "batch_size": batch_size, "step": self.step, "history": self.history, **run_state(self._parts())}
 
     def restore(self, saved: dict[str, Any]) -> None:
-        self.model.load_state_dict(saved["model"])
-        self.optimizer.load_state_dict(saved["optimizer"])
-        if self.critic is not None and self.critic_optimizer is not None:
-            self.critic.load_state_dict(saved["critic"])
-            self.critic_optimizer.load_state_dict(saved["critic_optimizer"])
-        self.index_gen.set_state(saved["index_gen"])
-        self.noise_gen.set_state(saved["noise_gen"])
+        restore_run(saved, self._parts())
         self.step = int(saved["step"])
         self.history = list(saved["history"])
 

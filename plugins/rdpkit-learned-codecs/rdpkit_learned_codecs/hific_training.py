@@ -31,9 +31,12 @@ from tqdm.auto import tqdm
 from rdpkit.errors import InputError
 from rdpkit.interfaces import Distortion
 from rdpkit.weights import (
+    Stateful,
     check_resumable,
     content_digest,
     load_checkpoint,
+    restore_run,
+    run_state,
     save_checkpoint,
 )
 
@@ -87,29 +90,22 @@ class HificRun:
     history: list[dict[str, float]] = field(default_factory=list)
     replicas: list[str] = field(default_factory=list)
 
+    def _parts(self) -> dict[str, Stateful]:
+        return {"model": self.model, "optimizer": self.optimizer, "discriminator": self.discriminator, "d_optimizer": self.d_optimizer,
+                "data_gen": self.data_gen, "noise_gen": self.noise_gen}
+
     def state(self, expected: dict[str, Any]) -> dict[str, Any]:
         return {"format": CHECKPOINT_FORMAT, **expected, "step": self.step, "seconds": self.seconds, "log_rate_weight": self.log_rate_weight,
-                "history": self.history, "replicas": self.replicas,
-                "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "discriminator": self.discriminator.state_dict() if self.discriminator is not None else {},
-                "d_optimizer": self.d_optimizer.state_dict() if self.d_optimizer is not None else {},
-                "data_gen": self.data_gen.get_state(), "noise_gen": self.noise_gen.get_state()}
+                "history": self.history, "replicas": self.replicas, **run_state(self._parts())}
 
     def restore(self, saved: dict[str, Any]) -> None:
-        self.model.load_state_dict(saved["model"])
-        self.optimizer.load_state_dict(saved["optimizer"])
-        if self.discriminator is not None and self.d_optimizer is not None:
-            self.discriminator.load_state_dict(saved["discriminator"])
-            self.d_optimizer.load_state_dict(saved["d_optimizer"])
-        self.data_gen.set_state(saved["data_gen"])
-        self.noise_gen.set_state(saved["noise_gen"])
+        restore_run(saved, self._parts())
         self.step, self.seconds, self.history = int(saved["step"]), float(saved["seconds"]), list(saved["history"])
         self.replicas = list(saved.get("replicas", []))
         self.log_rate_weight = float(saved["log_rate_weight"])
 
     def weights_digest(self) -> str:
-        nets = {"model": self.model.state_dict(), "discriminator": self.discriminator.state_dict() if self.discriminator is not None else {}}
-        return content_digest(nets)
+        return content_digest(run_state({"model": self.model, "discriminator": self.discriminator}))
 
 
 def new_run(config: HificConfig, start: Start | None, seed: int, device: torch.device, schedule: HificSchedule) -> HificRun:

@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from rdpkit.codecs.options import check_int
 from rdpkit.errors import InputError
-from rdpkit.weights import check_resumable
+from rdpkit.weights import Stateful, check_resumable, restore_run, run_state
 
 from .config import ModelConfig
 from .crops import Crops
@@ -66,17 +66,16 @@ class Run:
     seconds: float = 0.0  # training wall time, summed over resumed runs
     history: list[dict[str, float]] = field(default_factory=list)
 
+    def _parts(self) -> dict[str, Stateful]:
+        return {"model": self.model, "optimizer": self.optimizer, "data_gen": self.data_gen, "noise_gen": self.noise_gen}
+
     def state(self, seed: int, schedule: Schedule) -> dict[str, Any]:
         return {"format": MODEL_FORMAT, "config": self.model.config.to_json(), "seed": seed, "batch_size": schedule.batch_size,
                 "crop": schedule.crop, "lr": schedule.lr, "step": self.step, "seconds": self.seconds, "history": self.history,
-                "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "data_gen": self.data_gen.get_state(), "noise_gen": self.noise_gen.get_state()}
+                **run_state(self._parts())}
 
     def restore(self, saved: dict[str, Any]) -> None:
-        self.model.load_state_dict(saved["model"])
-        self.optimizer.load_state_dict(saved["optimizer"])
-        self.data_gen.set_state(saved["data_gen"])
-        self.noise_gen.set_state(saved["noise_gen"])
+        restore_run(saved, self._parts())
         self.step, self.seconds, self.history = int(saved["step"]), float(saved["seconds"]), list(saved["history"])
 
 
