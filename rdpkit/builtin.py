@@ -75,3 +75,12 @@ def rdpkit_feature_extractors() -> list[Spec]:
     return [
         Spec("nss", "rdpkit.extractors:NaturalSceneStatistics", summary="NIQE's 36 natural-scene statistics averaged over P×P patches (hand-crafted, no weights)", citation=niqe),
     ]
+
+
+@hookimpl
+def rdpkit_dataset_layouts() -> list[Spec]:
+    return [
+        Spec("kodak", "rdpkit.datasets:kodak", summary="the Kodak set: kodim01.png … kodim24.png (768×512 or 512×768)"),
+        Spec("clic2020", "rdpkit.datasets:clic2020", summary="CLIC 2020 professional and/or mobile, valid or test (41/61/250/178 images)"),
+        Spec("div2k", "rdpkit.datasets:div2k", summary="DIV2K high-resolution images: validation 0801–0900 or training 0001–0800"),
+    ]

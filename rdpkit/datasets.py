@@ -7,7 +7,9 @@
 
 A folder that is missing, or that lacks images the layout requires, is refused in one
 sentence naming what is missing; any other image source of rdpkit.data (a folder, a file,
-``builtin:NAME,...``) is a dataset too, taken as it is.
+``builtin:NAME,...``) is a dataset too, taken as it is. Layouts are registered through the
+``rdpkit_dataset_layouts`` hook (rdpkit's own: kodak, clic2020, div2k), so a plugin adds
+``mydata:PATH`` by returning a Spec whose factory reads the folder into a `Dataset`.
 """
 
 from __future__ import annotations
@@ -15,12 +17,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from .data import IMAGE_SUFFIXES, Source
-from .errors import InputError, suggestion
+from .errors import InputError, PluginError, suggestion
+from .spec import LAYOUT
+
+if TYPE_CHECKING:
+    from .registry import Registry
 
 #: How many images each known CLIC 2020 split holds (professional and mobile tracks).
 CLIC_2020 = {("professional", "valid"): 41, ("mobile", "valid"): 61, ("professional", "test"): 250, ("mobile", "test"): 178}
-LAYOUTS = ("kodak", "clic2020", "div2k")
 
 
 @dataclass(frozen=True)
@@ -30,9 +37,10 @@ class Dataset:
     name: str
     images: tuple[str, ...]
     spec: str
+    location: str = ""  # the folder a layout read (``kodak:PATH`` → PATH); empty: `spec` is an image source itself
 
     def source(self) -> Source:
-        return Source.parse(self.spec.partition(":")[2] if self.spec.partition(":")[0] in LAYOUTS else self.spec)
+        return Source.parse(self.location or self.spec)
 
     def identity(self) -> str:
         """The dataset plus a digest of its files' bytes (a changed file makes new trials)."""
@@ -60,7 +68,7 @@ def kodak(text: str) -> Dataset:
     missing = [name for name in expected if name not in found]
     if missing:
         raise InputError(f"the kodak folder {text!r} lacks {len(missing)} of its 24 images (first {missing[0]}); the set is kodim01.png … kodim24.png.")
-    return Dataset("kodak", tuple(str(found[n]) for n in expected), f"kodak:{text}")
+    return Dataset("kodak", tuple(str(found[n]) for n in expected), f"kodak:{text}", text)
 
 
 def clic2020(text: str) -> Dataset:
@@ -78,7 +86,7 @@ def clic2020(text: str) -> Dataset:
         if expected is not None and len(files) != expected:
             raise InputError(f"{str(split)!r} holds {len(files)} images, but CLIC 2020 {track} {part} has {expected}; the download is incomplete.")
         images += [str(f) for f in files]
-    return Dataset("clic2020", tuple(images), f"clic2020:{text}")
+    return Dataset("clic2020", tuple(images), f"clic2020:{text}", text)
 
 
 def div2k(text: str) -> Dataset:
@@ -92,16 +100,24 @@ def div2k(text: str) -> Dataset:
     missing = [f"{i:04d}.png" for i in range(first, last + 1) if f"{i:04d}.png" not in found]
     if missing:
         raise InputError(f"the div2k folder {text!r} lacks {len(missing)} of the {last - first + 1} images {first:04d}–{last:04d} (first {missing[0]}); the download is incomplete.")
-    return Dataset("div2k", tuple(str(found[f"{i:04d}.png"]) for i in range(first, last + 1)), f"div2k:{text}")
+    return Dataset("div2k", tuple(str(found[f"{i:04d}.png"]) for i in range(first, last + 1)), f"div2k:{text}", text)
 
 
-def dataset(spec: str) -> Dataset:
-    """A dataset by its layout and folder (``kodak:PATH``, ``clic2020:PATH``, ``div2k:PATH``), or any image source."""
+def dataset(spec: str, registry: Registry | None = None) -> Dataset:
+    """A dataset by its registered layout and folder (``kodak:PATH``, ``clic2020:PATH``, a plugin's ``NAME:PATH``), or any image source."""
+    from .registry import get_registry
+
+    registry = registry or get_registry()
+    layouts = registry.names(LAYOUT)
     layout, sep, rest = spec.partition(":")
-    if sep and layout in LAYOUTS:
-        return {"kodak": kodak, "clic2020": clic2020, "div2k": div2k}[layout](rest)
+    if sep and layout in layouts:
+        info = registry.info(LAYOUT, layout)
+        found = registry.factory(info)(rest)
+        if not isinstance(found, Dataset):
+            raise PluginError(f"the dataset layout {layout!r} ({info.distribution} {info.version}) returned {type(found).__name__}, not a Dataset; its plugin is broken.")
+        return found
     if sep and layout not in ("builtin",) and not Path(spec).exists() and len(layout) > 1:
-        hint = suggestion(layout, LAYOUTS)
+        hint = suggestion(layout, layouts)
         if hint:
             raise InputError(f"unknown dataset layout {layout!r}; {hint}")
     source = Source.parse(spec)

@@ -35,6 +35,7 @@ HOOKS = {
     "critic": "rdpkit_critics",
     "features": "rdpkit_feature_extractors",
     "preset": "rdpkit_sweep_presets",
+    "layout": "rdpkit_dataset_layouts",
 }
 #: The hook that adds commands under `rdpkit` (it takes the click group, and returns nothing).
 COMMANDS = "rdpkit_commands"
@@ -73,6 +74,16 @@ def rdpkit_sweep_presets() -> list[Spec]:
 
     Each Spec's factory takes no argument and returns the sweep as a dict with the tables of a
     sweep file (``{"sweep": ..., "data": ..., "codec": [...], "evaluate": ...}``).
+    """
+
+
+@hookspec
+def rdpkit_dataset_layouts() -> list[Spec]:
+    """Dataset layouts this plugin provides: ``NAME:PATH`` names a downloaded dataset everywhere a dataset is asked for.
+
+    Each Spec's factory takes the text after the colon (the folder) and returns an
+    `rdpkit.datasets.Dataset` listing the images, or raises `rdpkit.InputError` with one
+    sentence naming what is missing (``kodak:PATH`` refuses a folder without kodim01–24).
     """
 
 

@@ -17,6 +17,8 @@ from typing import Any
 KINDS = ("distortion", "divergence", "codec", "critic", "features")
 #: What plugins can register besides components: sweep presets (rdpkit sweep --preset NAME).
 PRESET = "preset"
+#: ... and dataset layouts: prefix loaders (``kodak:PATH``) that check a downloaded dataset's folder.
+LAYOUT = "layout"
 #: The distribution whose names no plugin can take over (presets and users' configs rely on them).
 RESERVED_DISTRIBUTION = "rdpkit"
 NAME_PATTERN = re.compile(r"^[a-z0-9]+(?:[-.][a-z0-9]+)*$")

@@ -169,3 +169,35 @@ def test_no_module_below_the_harnesses_imports_one():
     assert not offenders, offenders
     measures = [p for p in (root / "measures").rglob("*.py")]
     assert all(not m.startswith(("rdpkit.trial", "rdpkit.store")) for p in measures for m in _imports(p, "rdpkit.measures"))
+
+
+def _pairs_layout(text: str):
+    """A plugin's dataset layout: a folder holding exactly two PNG files, ``pairs:PATH``."""
+    from rdpkit.datasets import Dataset
+
+    files = sorted(Path(text).glob("*.png"))
+    if len(files) != 2:
+        raise InputError(f"the pairs folder {text!r} holds {len(files)} PNG files; it needs exactly 2.")
+    return Dataset("pairs", tuple(str(f) for f in files), f"pairs:{text}", text)
+
+
+@rdpkit.hookimpl
+def rdpkit_dataset_layouts() -> list[rdpkit.Spec]:
+    return [rdpkit.Spec("pairs", _pairs_layout, summary="two PNG files")]
+
+
+def test_a_plugin_adds_a_dataset_layout_that_evaluate_reads(registry, tmp_path):
+    from rdpkit.data import save_png
+    from rdpkit.datasets import dataset
+
+    folder = tmp_path / "pairs"
+    save_png(load_image("builtin:astronaut", size=48), folder / "a.png")
+    with pytest.raises(InputError, match="holds 1 PNG files; it needs exactly 2"):
+        dataset(f"pairs:{folder}", registry)
+    save_png(load_image("builtin:coffee", size=48), folder / "b.png")
+    evaluation = evaluate(["jpeg,quality=[20,80]"], f"pairs:{folder}", distortions=[], features=None, store=tmp_path / "e.sqlite",
+                          progress=False, registry=registry)
+    assert evaluation.dataset.name == "pairs" and [len(p) for p in evaluation.curves.values()] == [2]
+    with pytest.raises(InputError, match="unknown dataset layout 'pair'; did you mean 'pairs'"):
+        dataset(f"pair:{folder}", registry)
+    assert "pairs" in registry.names("layout") and "kodak" in registry.names("layout")

@@ -1,13 +1,14 @@
 """`rdpkit evaluate`: codecs × settings on a dataset, through the trial layer, into curves.
 
-Codec settings are components (``jpeg,quality=30``); an option given as a list is a set of
-settings, one per value (``jpeg,quality=[10,30,50]``; several lists: every combination). The
-settings of one codec (its name and its options that are not lists) form one R-D curve.
+Codec settings are components (``jpeg,quality=30``); a grid of settings is written as everywhere
+in rdpkit (`rdpkit.options.Component.grid`): an option given a list of values where it takes
+one value is one setting per value (``jpeg,quality=[10,30,50]``; several lists: every
+combination), while an option that takes a list keeps it (``lam=[0.1,0.2]``). The settings of
+one codec (its name and its fixed options) form one R-D curve.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from ..anchors import ResultFile
 from ..datasets import Dataset, dataset
 from ..errors import InputError, RdpkitError, WeightsUnavailable
 from ..measures import Measures
-from ..options import Component
+from ..options import Component, combinations
 from ..patches import patch_positions
 from ..registry import Registry, get_registry
 from ..store import Store
@@ -32,16 +33,14 @@ DEFAULT_DISTORTIONS = ("ms-ssim",)
 FEATURE_KINDS = ("pretrained", "self-trained", "hand-crafted")
 
 
-def expand(codec: str | Component) -> tuple[str, list[Component]]:
-    """A codec component with list-valued options → (its curve's label, one setting per combination)."""
-    c = Component.parse(codec, what="codec")
-    lists = {k: v for k, v in c.options.items() if isinstance(v, list)}
-    fixed = Component(c.name, {k: v for k, v in c.options.items() if k not in lists})
-    for k, v in lists.items():
-        if not v:
-            raise InputError(f"codec option {k!r} of {str(codec)!r} is an empty list; give at least one value.")
-    settings = [fixed.with_options(**dict(zip(lists, values))) for values in itertools.product(*lists.values())]
-    return str(fixed), settings
+def expand(codec: str | Component, registry: Registry | None = None) -> tuple[str, list[Component]]:
+    """A codec component with a grid of options → (its curve's label, one setting per combination).
+
+    An option is a grid when given a list deeper than the option takes (rdpkit.options: `Component.grid`):
+    ``jpeg,quality=[10,30]`` is two settings, a variable-rate model's ``lam=[0.1,0.2]`` one.
+    """
+    fixed, varied = Component.parse(codec, what="codec").grid("codec", registry)
+    return str(fixed), combinations(fixed, varied)
 
 
 def image_sizes(ds: Dataset) -> list[tuple[int, int]]:
@@ -165,7 +164,7 @@ def evaluate(
     device = check_device(device)
     if not codecs and not anchors:
         raise InputError("evaluate needs at least one codec setting, e.g. --codec jpeg,quality=[10,30,50].")
-    ds = dataset(data)
+    ds = dataset(data, registry)
     left_out: dict[str, str] = {}
     if distortions is None:
         metrics, left_out = default_distortions(registry)
@@ -192,7 +191,7 @@ def evaluate(
                              "use a smaller --patch-size, larger images, or --features none.")
     curves: dict[str, list[EvaluateTrial]] = {}
     for c in codecs:
-        label, settings = expand(c)
+        label, settings = expand(c, registry)
         for setting in settings:
             setting.create("codec", registry)
         curves.setdefault(label, []).extend(
