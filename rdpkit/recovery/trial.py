@@ -20,7 +20,6 @@ from .run import Case, require_differentiable, resolve_distortion, run_cases
 from .settings import Settings
 from .verdict import Thresholds
 
-
 #: What `_source_id` appends to a file's source: the digest of its bytes.
 DIGEST = "#sha256:"
 
