@@ -135,6 +135,8 @@ def test_a_measure_a_plugin_adds_appears_in_a_sweep_an_evaluation_and_the_plane(
     assert all("brightness" in row for row in json.loads(json.dumps(summary_frame(evaluation).to_dict(orient="records"))))
     result = json.loads((out.parent / "results" / "jpeg.json").read_text())
     assert len(result["results"]["brightness"]) == 2 and "brightness" not in result["meta"]["higher_is_better"]
+    for figure in ("pd-brightness.png", "crops.png"):  # the plane of the new measure, and the decoded crops
+        assert (out.parent / figure).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and figure in out.read_text()
 
     x, y = _pair(32)
     points = plane_measure(x, {"noisy": y, "same": x}, perception="brightness", progress=False, registry=registry)

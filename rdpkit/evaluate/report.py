@@ -1,5 +1,6 @@
 """What `rdpkit evaluate` writes: CSV per image and per setting, CompressAI-format JSON per codec,
-an R-D figure per metric, the BD table against an anchor, and one HTML page."""
+an R-D figure per metric, a P-D plane per perception measure (critic or divergence), the decoded
+crops side by side, the BD table against an anchor, and one HTML page."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from matplotlib.figure import Figure
 from ..anchors import ResultFile
 from ..bdrate import METHODS, BDOverlapWarning, bd_distortion, bd_rate, overlap
 from ..errors import InputError, suggestion
-from ..report import Page, escape, figure_png, output_folder
+from ..measures import Measurement
+from ..report import Page, escape, figure_png, output_folder, png_tensor
 from .run import Evaluation
 
 def axes(files: Sequence[ResultFile]) -> list[str]:
@@ -104,6 +106,82 @@ def fig_rd(files: Sequence[ResultFile], measure: str, dataset: str) -> Figure:
     return fig
 
 
+def perception_axes(evaluation: Evaluation) -> list[str]:
+    """The measured columns that say how real the decoded images look: critics and divergences."""
+    kinds = {k: c.kind for points in evaluation.curves.values() for _, r in points for k, c in r.columns.items()}
+    return [k for k in evaluation.measured() if kinds.get(k) in ("critic", "divergence")]
+
+
+def distortion_axis(evaluation: Evaluation) -> str:
+    """The P-D plane's distortion: the first lower-is-better distortion measured (MSE when asked for), else PSNR."""
+    columns = [c for points in evaluation.curves.values() for _, r in points for c in r.columns.values()]
+    return next((c.key for c in columns if c.kind == "distortion" and not c.higher_is_better), "psnr-rgb")
+
+
+def _varied(evaluation: Evaluation, label: str) -> list[str]:
+    """The options that differ between the settings of one curve (what tells its points apart)."""
+    options = [t.codec.options for t, _ in evaluation.curves[label]]
+    keys = dict.fromkeys(k for o in options for k in o)
+    return [k for k in keys if len({repr(o.get(k)) for o in options}) > 1]
+
+
+def _point_label(evaluation: Evaluation, label: str, options: dict[str, Any]) -> str:
+    return ",".join(f"{k}={options.get(k)}" for k in _varied(evaluation, label)) or label
+
+
+def fig_pd(evaluation: Evaluation, perception: str) -> Figure:
+    """Every setting on the plane of the distortion axis and `perception` (lower is more realistic), with its interval."""
+    x_key = distortion_axis(evaluation)
+    fig = Figure(figsize=(7.4, 4.8), dpi=120)
+    ax = fig.add_subplot()
+    values = []
+    for colour, (label, points) in enumerate(evaluation.curves.items()):
+        for t, r in points:
+            if perception not in r.columns:
+                continue
+            x = r.summary()[x_key]
+            if perception in r.divergences:
+                e = r.divergences[perception]
+                y, (low, high) = e.value, e.ci or (e.value - 1.96 * e.stderr, e.value + 1.96 * e.stderr)
+            else:
+                m = Measurement.of([row.values[perception] for row in r.images])
+                y, low, high = m.mean, m.mean - 1.96 * m.stderr, m.mean + 1.96 * m.stderr
+            values.append(y)
+            ax.errorbar(x, y, yerr=[[max(y - low, 0)], [max(high - y, 0)]], fmt="o", color=f"C{colour}", capsize=3, ms=5,
+                        label=label if t is points[0][0] else None)
+            ax.annotate(f"{_point_label(evaluation, label, t.codec.options)} ({r.summary()['bpp']:.3f} bpp)", (x, y), fontsize=6,
+                        xytext=(4, 3), textcoords="offset points")
+    positive = [v for v in values if v > 0]
+    if positive and len(positive) == len(values) and max(positive) > 20 * min(positive):  # one far-off setting would flatten the rest
+        ax.set_yscale("log")
+    ax.set(xlabel=f"{x_key} (mean over images)", ylabel=f"{perception}\n(lower: more realistic; 95% interval)",
+           title=f"perception-distortion plane on {evaluation.dataset.name}")
+    ax.title.set_fontsize(9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.tight_layout()
+    return fig
+
+
+def fig_crops(evaluation: Evaluation) -> Figure | None:
+    """The centre of the first image as each setting decodes it: one row per curve, settings by rate."""
+    rows = [(label, sorted((r.summary()["bpp"], t, r) for t, r in points if r.crop is not None)) for label, points in evaluation.curves.items()]
+    rows = [(label, row) for label, row in rows if row]
+    if not rows:
+        return None
+    width = max(len(row) for _, row in rows)
+    fig = Figure(figsize=(2.2 * width, 2.4 * len(rows)), dpi=130)
+    axes = fig.subplots(len(rows), width, squeeze=False)
+    for ax in axes.flat:
+        ax.set_axis_off()
+    for ax_row, (label, row) in zip(axes, rows):
+        for ax, (bpp, t, r) in zip(ax_row, row):
+            ax.imshow(png_tensor(r.crop)[0].permute(1, 2, 0).numpy(), interpolation="nearest")  # type: ignore[arg-type]
+            ax.set_title(f"{label}\n{_point_label(evaluation, label, t.codec.options)}, {bpp:.3f} bpp", fontsize=6)
+    fig.tight_layout()
+    return fig
+
+
 def write(evaluation: Evaluation, out: str | Path, *, bd_anchor: str | None = None, method: str = "pchip") -> Path:
     """Write every output into the folder `out`; returns the HTML page."""
     out = output_folder(out)
@@ -124,6 +202,15 @@ def write(evaluation: Evaluation, out: str | Path, *, bd_anchor: str | None = No
         png = figure_png(fig_rd(files, m, ds.name))
         (out / f"rd-{_slug(m)}.png").write_bytes(png)
         page.figure(png, f"rate-distortion curves: {m}", alt=f"rd-{m}")
+    for m in perception_axes(evaluation):
+        png = figure_png(fig_pd(evaluation, m))
+        (out / f"pd-{_slug(m)}.png").write_bytes(png)
+        page.figure(png, f"perception-distortion plane: {m} against {distortion_axis(evaluation)}", alt=f"pd-{m}")
+    crops = fig_crops(evaluation)
+    if crops is not None:
+        png = figure_png(crops)
+        (out / "crops.png").write_bytes(png)
+        page.figure(png, f"the centre of {Path(evaluation.dataset.images[0]).name} as each setting decodes it", alt="crops")
     page.section(f"BD-rate and BD-metric against {anchor} ({method})")
     if bd.empty:
         page.text("one curve only: nothing to compare.")

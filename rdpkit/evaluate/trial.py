@@ -28,6 +28,8 @@ from ..registry import Registry
 from ..trial.base import Result, Trial, software_versions
 
 KIND = "evaluate"
+#: Side of the centre crop of the first image kept per setting, for the report's decoded crops side by side.
+CROP = 192
 #: Columns of a per-image row that describe the image and its coding rather than measure quality.
 CODING = ("bytes", "bpp", "encoding_time", "decoding_time")
 
@@ -74,12 +76,13 @@ class EvaluateResult(Result):
     components: dict[str, dict[str, Any]] = field(default_factory=dict)
     divergences: dict[str, Estimate] = field(default_factory=dict)
     columns: dict[str, Column] = field(default_factory=dict)  # every measured column, with its direction and range
+    crop: bytes | None = field(default=None, repr=False)  # PNG: the centre `CROP`² of the first image, decoded
 
     def to_record(self) -> tuple[dict[str, Any], dict[str, bytes]]:
         return {"images": [row.as_dict() for row in self.images], "patch_scores": self.patch_scores.as_dict() if self.patch_scores else None,
                 "device": self.device, "software": self.software, "components": self.components,
                 "divergences": {k: e.as_dict() for k, e in self.divergences.items()},
-                "columns": [c.as_dict() for c in self.columns.values()]}, {}
+                "columns": [c.as_dict() for c in self.columns.values()]}, ({"crop.png": self.crop} if self.crop else {})
 
     @classmethod
     def from_record(cls, record: dict[str, Any], artifacts: dict[str, bytes]) -> EvaluateResult:
@@ -87,7 +90,8 @@ class EvaluateResult(Result):
         rows = [ImageRow.from_dict(d) for d in record["images"]]
         columns = {c["key"]: Column.from_dict(c) for c in record["columns"]} if "columns" in record else _legacy_columns(rows)
         return cls(rows, PatchScores.from_dict(scores) if scores else None, record["device"], record.get("software", {}),
-                   record.get("components", {}), {k: Estimate.from_dict(v) for k, v in record.get("divergences", {}).items()}, columns)
+                   record.get("components", {}), {k: Estimate.from_dict(v) for k, v in record.get("divergences", {}).items()}, columns,
+                   artifacts.get("crop.png"))
 
     def summary(self) -> dict[str, float]:
         """Dataset means of every per-image measure and of the rate, and the set quantities: one rate point of an R-D curve."""
@@ -155,19 +159,23 @@ class EvaluateTrial(Trial):
         from tqdm.auto import tqdm
 
         from ..data import load_image
+        from ..report import image_png
 
         dev = torch.device(device)
         codec = registry.create("codec", self.codec.name, **self.codec.options)
         meter = self.measures.meter(registry, dev, seed=self.seed)
-        rows = []
+        rows, crop = [], None
         for image in tqdm(self.dataset.images, desc=str(self.codec), unit="image", disable=not progress or None, leave=False):
             x = load_image(image).to(dev)
             coded = round_trip(codec, x, seed=self.seed)
             name = image.rpartition("/")[2]
             values = meter.update(x, coded.x_hat, [name])
             h, w = x.shape[-2:]
+            if crop is None:
+                top, left = max(0, (h - CROP) // 2), max(0, (w - CROP) // 2)
+                crop = image_png(coded.x_hat[:1, :, top : top + CROP, left : left + CROP])
             rows.append(ImageRow(name, h, w, coded.rate.bytes, coded.rate.bpp, coded.encode_seconds, coded.decode_seconds,
                                  {k: v[0] for k, v in values.items()}))
         measured = meter.compute()
         return EvaluateResult(rows, measured.patch_scores, str(dev), software_versions(), {"codec": codec.info.as_dict(), **measured.components},
-                              measured.divergences, measured.columns)
+                              measured.divergences, measured.columns, crop)
