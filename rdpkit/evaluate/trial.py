@@ -133,6 +133,7 @@ class EvaluateTrial(Trial):
     bootstrap: int = 0  # resamples of the divergences' intervals
 
     kind = KIND
+    optional_artifacts = ("crop.png",)
 
     @classmethod
     def result_type(cls) -> type[Result]:

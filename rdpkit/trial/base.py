@@ -70,6 +70,8 @@ class Trial(ABC):
     kind: ClassVar[str]
     #: The artifacts `Result.from_record` needs (the rest are loaded on demand).
     artifacts: ClassVar[tuple[str, ...]] = ()
+    #: Artifacts `Result.from_record` takes when the store holds them (results written before them lack them).
+    optional_artifacts: ClassVar[tuple[str, ...]] = ()
 
     @abstractmethod
     def identity(self) -> Record:
@@ -132,6 +134,8 @@ class Trial(ABC):
         artifacts = {name: store.artifact(row.key, name) for name in cls.artifacts}
         if any(v is None for v in artifacts.values()):
             return None
+        optional = {name: store.artifact(row.key, name) for name in cls.optional_artifacts}
+        artifacts.update({name: data for name, data in optional.items() if data is not None})
         return cls.result_type().from_record(row.result, artifacts)  # type: ignore[arg-type]
 
 
