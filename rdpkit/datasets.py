@@ -38,13 +38,20 @@ class Dataset:
     images: tuple[str, ...]
     spec: str
     location: str = ""  # the folder a layout read (``kodak:PATH`` → PATH); empty: `spec` is an image source itself
+    stored: str = ""  # the identity a store holds, for a dataset read back from it (its files may be gone)
 
     def source(self) -> Source:
         return Source.parse(self.location or self.spec)
 
     def identity(self) -> str:
         """The dataset plus a digest of its files' bytes (a changed file makes new trials)."""
-        return f"{self.name}|{self.source().identity()}"
+        return self.stored or f"{self.name}|{self.source().identity()}"
+
+    @classmethod
+    def from_identity(cls, identity: str) -> Dataset:
+        """The dataset a stored identity names (its images are those its results list)."""
+        name = identity.partition("|")[0]
+        return cls(name, (), name, stored=identity)
 
 
 def _folder(text: str, layout: str) -> Path:

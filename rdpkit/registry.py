@@ -257,7 +257,7 @@ class Registry:
             raise InputError("presets are not components; use Registry.sweep_preset(name).")
         info = self.info(kind, name)
         factory = self._load_factory(info)
-        self._check_options(info, factory, options)
+        self.check_options(info, factory, options)
         token = _creating.set(self)
         try:
             obj = factory(**options)
@@ -304,7 +304,7 @@ class Registry:
         return obj
 
     @staticmethod
-    def _check_options(info: Info, factory: Any, options: dict[str, Any]) -> None:
+    def check_options(info: Info, factory: Any, options: dict[str, Any]) -> None:
         """Unknown options and values of the wrong type, refused in one sentence before the factory runs."""
         if not options:
             return

@@ -219,3 +219,24 @@ def test_report_and_results_read_evaluations_from_the_store(tmp_path):
     assert set(bd.anchor) == {"published:jpeg"}
     rows = [json.loads(line) for line in CliRunner().invoke(cli, ["results", "--store", str(tmp_path / "s.sqlite"), "--json"]).output.splitlines()]
     assert [r["kind"] for r in rows] == ["evaluate", "evaluate"] and rows[0]["components"]["codec"].startswith("rdpkit ")
+
+
+def test_a_stored_evaluation_reads_back_as_the_same_trials_with_components_equal_to_those_asked_for(tmp_path):
+    from rdpkit.evaluate.run import from_store
+    from rdpkit.options import Component
+    from rdpkit.store import Store
+
+    asked = ["webp,method=6,quality=[10,60]"]
+    divergence = 'frechet,extractor="nss,patch=16"'
+    evaluation = evaluate(asked, "builtin:astronaut,coffee", distortions=["mse"], critics=["niqe,patch=32"], divergences=[divergence],
+                          divergence_patch=32, features=None, store=tmp_path / "e.sqlite", progress=False)
+    with Store(tmp_path / "e.sqlite", readonly=True) as db:
+        again = from_store(db)
+    original = {t.key: t for points in evaluation.curves.values() for t, _ in points}
+    read = {t.key: t for points in again.curves.values() for t, _ in points}
+    assert read.keys() == original.keys() and len(read) == 2
+    for key, t in read.items():
+        assert t.codec == original[key].codec and t.divergences == (Component.parse(divergence),)
+        assert Component.parse(str(t.divergences[0])) == t.divergences[0] and t.critics == (Component("niqe", {"patch": 32}),)
+    summary = next(iter(again.curves.values()))[0][1].summary()
+    assert {"mse", "niqe,patch=32", divergence, "psnr-rgb"} <= summary.keys()

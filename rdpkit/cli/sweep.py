@@ -26,8 +26,10 @@ from .output import console, print_json, table
 @click.option("--preset", help="A registered sweep instead of CONFIG (rdpkit list preset), e.g. digits-smoke.")
 @store_option("results.sqlite", "the trials are written to")
 @executor_options
-@click.option("--resume", is_flag=True, help="Continue a sweep this store already holds: skip finished trials, restart interrupted ones.")
-@click.option("--retry-failed", is_flag=True, help="With --resume, run failed trials again.")
+# Every run continues what the store holds and retries failed trials (rdpkit.trial.driver); these two flags of
+# earlier versions are accepted and change nothing, so that scripts written for them keep working.
+@click.option("--resume", is_flag=True, hidden=True)
+@click.option("--retry-failed", is_flag=True, hidden=True)
 @click.option("--force", is_flag=True, help="Run every trial again, resetting what the store holds of them.")
 @output_options
 def sweep_cmd(config: Path | None, preset: str | None, store: Path, executor: str | None, address: str | None, workers: int | None,
@@ -39,11 +41,8 @@ def sweep_cmd(config: Path | None, preset: str | None, store: Path, executor: st
 
     if (config is None) == (preset is None):
         raise InputError("give either a sweep file (rdpkit sweep CONFIG.toml) or --preset NAME, not both or neither.")
-    if retry_failed and not resume:
-        raise InputError("--retry-failed continues an earlier sweep; add --resume.")
     cfg = get_preset(preset) if preset else SweepConfig.from_toml(config)  # type: ignore[arg-type]
-    summary = run_sweep(cfg, store, executor=executor, workers=workers, address=address, resume=resume,
-                        retry_failed=retry_failed, force=force, progress=progress(quiet))
+    summary = run_sweep(cfg, store, executor=executor, workers=workers, address=address, force=force, progress=progress(quiet))
     if as_json:
         print_json({"store": str(store), **summary.as_dict()})
     else:

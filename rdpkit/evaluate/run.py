@@ -22,7 +22,8 @@ from ..options import Component, combinations
 from ..patches import patch_positions
 from ..registry import Registry, get_registry
 from ..store import Store
-from ..trial import RunSummary, run_trials
+from ..trial import RunSummary
+from ..trial.driver import drive
 from ..trial.executors import check_executor
 from .trial import EvaluateResult, EvaluateTrial
 
@@ -158,7 +159,6 @@ def evaluate(
     from ..anchors import anchor as read_anchor
     from ..validation import check_device
 
-    explicit = registry is not None
     registry = registry or get_registry()
     check_executor(executor, workers, address)
     device = check_device(device)
@@ -170,20 +170,17 @@ def evaluate(
         metrics, left_out = default_distortions(registry)
     else:
         metrics = [Component.parse(d, what="distortion") for d in distortions]
-        for m in metrics:
-            m.create("distortion", registry)  # unknown names, bad options, missing weights: before anything runs
-    critic_components = tuple(Component.parse(c, what="critic") for c in critics)
-    divergence_components = tuple(Component.parse(d, what="divergence") for d in divergences)
-    Measures(critics=critic_components, divergences=divergence_components, patch=divergence_patch, bootstrap=bootstrap).check(registry)
     if features == "auto":
         extractor, skipped = default_features(registry)
         left_out.update({f"features {k}": v for k, v in skipped.items()})
     else:
         extractor = Component.parse(features, what="feature extractor") if features else None
-        if extractor is not None:
-            extractor.create("features", registry)
     if not isinstance(patch_size, int) or isinstance(patch_size, bool) or patch_size < 16:
         raise InputError(f"patch_size must be an integer of at least 16 pixels, got {patch_size!r}.")
+    measures = Measures(tuple(metrics), tuple(Component.parse(c, what="critic") for c in critics),
+                        tuple(Component.parse(d, what="divergence") for d in divergences), divergence_patch, bootstrap,
+                        features=extractor, features_patch=patch_size)
+    measures.check(registry)  # unknown names, bad options, missing weights: once, before anything runs
     if extractor is not None:
         count = sum(len(patch_positions(h, w, patch_size)) for h, w in image_sizes(ds))
         if count < 2:
@@ -192,26 +189,21 @@ def evaluate(
     curves: dict[str, list[EvaluateTrial]] = {}
     for c in codecs:
         label, settings = expand(c, registry)
-        for setting in settings:
-            setting.create("codec", registry)
         curves.setdefault(label, []).extend(
-            EvaluateTrial(s, label, ds, tuple(metrics), extractor, patch_size, seed, device, critic_components,
-                          divergence_components, divergence_patch, bootstrap) for s in settings)
-    read_anchors = [read_anchor(a) for a in anchors]
-    evaluation = Evaluation(ds, {}, read_anchors, Path(store), left_out=left_out)
+            EvaluateTrial(s, label, ds, measures.distortions, extractor, patch_size, seed, device, measures.critics, measures.divergences,
+                          divergence_patch, bootstrap) for s in settings)
+    evaluation = Evaluation(ds, {}, [read_anchor(a) for a in anchors], Path(store), left_out=left_out)
     trials = [t for ts in curves.values() for t in ts]
-    with Store(store) as db:
-        if trials:
-            evaluation.summary = run_trials(trials, db, executor=executor, workers=workers, address=address, force=force,
-                                            progress=progress, desc=f"evaluate on {ds.name}", registry=registry if explicit else None)
-        for label, ts in curves.items():
-            found = [(t, r) for t, r in ((t, t.load(db)) for t in ts) if r is not None]
-            if found:
-                evaluation.curves[label] = found  # type: ignore[assignment]
-            for t in ts:
-                row = db.get(t.key)
-                if row is not None and row.status == "failed":
-                    evaluation.failed[str(t.codec)] = (row.error or "").splitlines()[0]
+    if not trials:
+        return evaluation
+    driven = drive(trials, store, executor=executor, workers=workers, address=address, force=force, progress=progress,
+                   desc=f"evaluate on {ds.name}", registry=registry)
+    evaluation.summary = driven.summary
+    for label, ts in curves.items():
+        found = [(t, driven.result(t)) for t in ts if driven.result(t) is not None]
+        if found:
+            evaluation.curves[label] = found  # type: ignore[assignment]
+        evaluation.failed.update({str(t.codec): driven.failures[t.key] for t in ts if t.key in driven.failures})
     return evaluation
 
 
@@ -219,22 +211,13 @@ def from_store(db: Store, anchors: Sequence[str] = ()) -> Evaluation:
     """Every finished evaluation trial a store holds (of its first dataset), as an Evaluation."""
     from ..anchors import anchor as read_anchor
 
-    rows = db.trials(kind=EvaluateTrial.kind)
-    done = [(row, EvaluateTrial.result_from_row(db, row)) for row in rows]
-    done = [(row, r) for row, r in done if r is not None]
+    done = [(t, r) for _, t, r in EvaluateTrial.stored(db) if r is not None]
     if not done:
         raise InputError(f"{str(db.path)!r} holds no finished evaluation; run `rdpkit evaluate --store {db.path}` first.")
-    first = done[0][0].config["dataset"]
-    ds = Dataset(first.partition("|")[0], tuple(dict.fromkeys(img.image for _, r in done for img in r.images)), first.partition("|")[0])
+    first = done[0][0].dataset  # type: ignore[attr-defined]
     curves: dict[str, list[tuple[EvaluateTrial, EvaluateResult]]] = {}
-    for row, result in done:
-        c = row.config
-        if c["dataset"] != first:
-            continue
-        features = Component.parse(c["features"]) if c["features"] else None
-        trial = EvaluateTrial(Component(c["codec"], dict(c["options"])), c["label"], ds, tuple(Component.parse(d) for d in c["distortions"]),
-                              features, c["patch_size"], c["seed"], critics=tuple(Component.parse(d) for d in c.get("critics", [])),
-                              divergences=tuple(Component.parse(d) for d in c.get("divergences", [])),
-                              divergence_patch=c.get("divergence_patch", 64), bootstrap=c.get("bootstrap", 0))
-        curves.setdefault(c["label"], []).append((trial, result))  # type: ignore[arg-type]
-    return Evaluation(ds, curves, [read_anchor(a) for a in anchors], Path(db.path))
+    for trial, result in done:
+        if trial.dataset == first:  # type: ignore[attr-defined]
+            curves.setdefault(trial.label, []).append((trial, result))  # type: ignore[attr-defined, arg-type]
+    images = tuple(dict.fromkeys(img.image for points in curves.values() for _, r in points for img in r.images))
+    return Evaluation(Dataset(first.name, images, first.spec), curves, [read_anchor(a) for a in anchors], Path(db.path))

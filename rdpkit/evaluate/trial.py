@@ -25,7 +25,7 @@ from ..interfaces import Estimate
 from ..measures import Column, Measures, PatchScores
 from ..options import Component
 from ..registry import Registry
-from ..trial.base import Result, Trial, software_versions
+from ..trial.base import Result, Trial, check_component, software_versions
 
 KIND = "evaluate"
 #: Side of the centre crop of the first image kept per setting, for the report's decoded crops side by side.
@@ -147,6 +147,20 @@ class EvaluateTrial(Trial):
     def measures(self) -> Measures:
         return Measures(self.distortions, self.critics, self.divergences, self.divergence_patch, self.bootstrap, psnr=True,
                         similarities=True, features=self.features, features_patch=self.patch_size)
+
+    def validate(self, registry: Registry) -> None:
+        """The codec's name and options, checked without building it (a hific setting would load its weights)."""
+        check_component(self.codec, "codec", registry)
+
+    @classmethod
+    def from_identity(cls, identity: dict[str, Any]) -> EvaluateTrial:
+        parse = Component.parse
+        features = identity.get("features")
+        return cls(Component(identity["codec"], dict(identity["options"])), identity["label"], Dataset.from_identity(identity["dataset"]),
+                   tuple(parse(d) for d in identity["distortions"]), parse(features) if features else None, identity["patch_size"],
+                   identity["seed"], critics=tuple(parse(c) for c in identity.get("critics", [])),
+                   divergences=tuple(parse(d) for d in identity.get("divergences", [])),
+                   divergence_patch=identity.get("divergence_patch", 64), bootstrap=identity.get("bootstrap", 0))
 
     def identity(self) -> dict[str, Any]:
         more = {"critics": [str(c) for c in self.critics]} if self.critics else {}  # absent when unused: earlier stores keep their keys

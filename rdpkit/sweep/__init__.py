@@ -2,7 +2,7 @@
 
     >>> from rdpkit.sweep import SweepConfig, run_sweep, results_frame, write_report
     >>> config = SweepConfig.from_toml("sweep.toml")        # or rdpkit.sweep.preset("digits")
-    >>> run_sweep(config, "results.sqlite", executor="ray")  # resumable: resume=True
+    >>> run_sweep(config, "results.sqlite", executor="ray")  # a rerun continues: nothing lost, nothing twice
     >>> df = results_frame("results.sqlite")                 # one row per trial
     >>> write_report("results.sqlite", "report/")            # figures + index.html
 

@@ -142,5 +142,5 @@ class Trial(ABC):
 def check_component(component: Component, kind: str, registry: Registry) -> Info:
     """The registry's record of `component`, its name and options checked without building it (no weights load)."""
     info = registry.info(kind, component.name)
-    registry._check_options(info, registry.factory(info), dict(component.options))
+    registry.check_options(info, registry.factory(info), dict(component.options))
     return info
