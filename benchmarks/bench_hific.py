@@ -25,15 +25,15 @@ import sys
 import time
 
 import torch
-from rdpkit_learned_codecs.crops import Crops
-from rdpkit_learned_codecs.hific import HificCodec
-from rdpkit_learned_codecs.hific_training import (
+from rdpkit_learned_codecs.codecs.hific import HificCodec
+from rdpkit_learned_codecs.models.zoo import DEFAULT_HIFIC_LAM_P, SHIPPED_HIFIC
+from rdpkit_learned_codecs.training.crops import Crops
+from rdpkit_learned_codecs.training.hific import (
     HificSchedule,
     make_distortion,
     new_run,
     train,
 )
-from rdpkit_learned_codecs.shipped import DEFAULT_HIFIC_LAM_P, SHIPPED_HIFIC
 from timing import best_time
 
 import rdpkit

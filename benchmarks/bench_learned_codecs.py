@@ -40,8 +40,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from rdpkit_learned_codecs import integer_net
-from rdpkit_learned_codecs.padding import pad
+from rdpkit_learned_codecs.entropy import integer_net
+from rdpkit_learned_codecs.networks.padding import pad
 from timing import best_time
 
 import rdpkit
@@ -113,9 +113,9 @@ def part1(repeats: int) -> None:
 
 
 def part2(steps: int) -> None:
-    from rdpkit_learned_codecs.config import ModelConfig
-    from rdpkit_learned_codecs.crops import Crops
-    from rdpkit_learned_codecs.training import Schedule, new_run, train
+    from rdpkit_learned_codecs.models.config import ModelConfig
+    from rdpkit_learned_codecs.training.crops import Crops
+    from rdpkit_learned_codecs.training.transform import Schedule, new_run, train
 
     crops = Crops.of("builtin:training")
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])

@@ -10,19 +10,19 @@ HIFIC = "Mentzer, Toderici, Tschannen & Agustsson, High-Fidelity Generative Imag
 @rdpkit.hookimpl
 def rdpkit_codecs() -> list[rdpkit.Spec]:
     return [
-        rdpkit.Spec("factorized", "rdpkit_learned_codecs.codec:FactorizedCodec",
+        rdpkit.Spec("factorized", "rdpkit_learned_codecs.codecs.transform:FactorizedCodec",
                     summary="learned transform codec, GDN transforms + factorized prior; the shipped model by default (quality=1..5), or channels=/lam= to fit(), weights=compressai, weights=PATH",
                     needs_weights=False, weights="shipped with rdpkit-learned-codecs (sha256-checked), CompressAI's zoo files in the torch hub cache, or weights=PATH",
                     citation=FACTORIZED),
-        rdpkit.Spec("hyperprior", "rdpkit_learned_codecs.codec:HyperpriorCodec",
+        rdpkit.Spec("hyperprior", "rdpkit_learned_codecs.codecs.transform:HyperpriorCodec",
                     summary="learned transform codec with a scale hyperprior (mean=true: mean-scale); the shipped model by default (quality=1..5), or channels=/lam= to fit(), weights=compressai, weights=PATH",
                     needs_weights=False, weights="shipped with rdpkit-learned-codecs (sha256-checked), CompressAI's zoo files in the torch hub cache, or weights=PATH",
                     citation=HYPERPRIOR),
-        rdpkit.Spec("hific", "rdpkit_learned_codecs.hific:HificCodec",
+        rdpkit.Spec("hific", "rdpkit_learned_codecs.codecs.hific:HificCodec",
                     summary="HiFiC-style GAN-trained codec on the hyperprior's bitstream: loss bpp + λ_d·Δ + λ_p·GAN (conditional patch discriminator), optional stochastic decoder; shipped pair (lam_p=0 and >0), or fit() from start=shipped",
                     needs_weights=False, weights="shipped with rdpkit-learned-codecs (sha256-checked), or weights=PATH",
                     citation=HIFIC),
-        rdpkit.Spec("compressai-model", "rdpkit_learned_codecs.adapter:CompressAIProtocolCodec",
+        rdpkit.Spec("compressai-model", "rdpkit_learned_codecs.codecs.adapter:CompressAIProtocolCodec",
                     summary="any model with CompressAI's compress/decompress protocol: model='package.module:callable' (and weights=PATH, stride=64)",
                     citation="Bégaint et al., CompressAI: a PyTorch library and evaluation platform for end-to-end compression research, 2020"),
     ]
@@ -30,7 +30,7 @@ def rdpkit_codecs() -> list[rdpkit.Spec]:
 
 @rdpkit.hookimpl
 def rdpkit_distortions() -> list[rdpkit.Spec]:
-    return [rdpkit.Spec("weighted-sum", "rdpkit_learned_codecs.weighted:WeightedSum", differentiable=True,
+    return [rdpkit.Spec("weighted-sum", "rdpkit_learned_codecs.weighted_sum:WeightedSum", differentiable=True,
                         summary='Σ w·Δ over registered differentiable distortions, terms=[["mse", 1.0], ["pim", 0.01]]: the hific codec\'s training losses, auditable',
                         citation=HIFIC)]
 
@@ -47,7 +47,7 @@ def rdpkit_sweep_presets() -> list[rdpkit.Spec]:
 
 @rdpkit.hookimpl
 def rdpkit_commands(cli) -> None:
-    """`rdpkit learned-codecs train` (and, until rdpkit's harnesses replace them, `evaluate` and `realism`)."""
+    """`rdpkit learned-codecs train`."""
     from .cli import main
 
     cli.add_command(main, "learned-codecs")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from rdpkit_learned_codecs.codec import FactorizedCodec, HyperpriorCodec
+from rdpkit_learned_codecs.codecs.transform import FactorizedCodec, HyperpriorCodec
 
 TINY = {"channels": 8, "latent_channels": 12}
 TINY_FIT = {"steps": 3, "batch_size": 2, "crop": 64, "progress": False, "device": "cpu"}

@@ -6,7 +6,7 @@ import struct
 
 import pytest
 import torch
-from rdpkit_learned_codecs.adapter import (
+from rdpkit_learned_codecs.codecs.adapter import (
     CompressAIProtocolCodec,
     ProtocolView,
     pack,

@@ -11,7 +11,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rdpkit_learned_codecs import plugin
-from rdpkit_learned_codecs.codec import FactorizedCodec, HyperpriorCodec
+from rdpkit_learned_codecs.codecs.transform import FactorizedCodec, HyperpriorCodec
 
 import rdpkit
 import rdpkit.testing as rt

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from rdpkit_learned_codecs.coding import LIMIT, Reader, Writer
-from rdpkit_learned_codecs.tables import PRECISION, from_pmfs
+from rdpkit_learned_codecs.entropy.coding import LIMIT, Reader, Writer
+from rdpkit_learned_codecs.entropy.tables import PRECISION, from_pmfs
 from scipy.stats import norm
 
 from rdpkit.errors import CorruptBitstream

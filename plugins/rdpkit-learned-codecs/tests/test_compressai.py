@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-from rdpkit_learned_codecs import compressai
-from rdpkit_learned_codecs.codec import FactorizedCodec, HyperpriorCodec
-from rdpkit_learned_codecs.config import COMPRESSAI_LAMBDAS
-from rdpkit_learned_codecs.model import CodecModel
+from rdpkit_learned_codecs.codecs.transform import FactorizedCodec, HyperpriorCodec
+from rdpkit_learned_codecs.models import compressai
+from rdpkit_learned_codecs.models.config import COMPRESSAI_LAMBDAS
+from rdpkit_learned_codecs.networks.codec_model import CodecModel
 
 from rdpkit.errors import InputError, WeightsUnavailable
 

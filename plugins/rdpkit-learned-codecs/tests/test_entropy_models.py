@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from rdpkit_learned_codecs.factorized_prior import FactorizedDensity
-from rdpkit_learned_codecs.gaussian import (
+from rdpkit_learned_codecs.entropy.factorized_prior import FactorizedDensity
+from rdpkit_learned_codecs.entropy.gaussian import (
     GaussianConditional,
     default_scale_table,
     scale_indices,
 )
-from rdpkit_learned_codecs.gdn import GDN
-from rdpkit_learned_codecs.tables import MAX_VALUES, PRECISION, distance
+from rdpkit_learned_codecs.entropy.tables import MAX_VALUES, PRECISION, distance
+from rdpkit_learned_codecs.networks.gdn import GDN
 from scipy.stats import norm
 
 
@@ -94,7 +94,7 @@ def test_tables_of_another_model_are_far_apart():
 
 
 def test_transforms_shrink_by_their_strides_and_synthesis_takes_extra_channels():
-    from rdpkit_learned_codecs.transforms import (
+    from rdpkit_learned_codecs.networks.transforms import (
         analysis,
         hyper_analysis,
         hyper_synthesis,

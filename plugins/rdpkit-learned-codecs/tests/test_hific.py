@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 from rdpkit_learned_codecs import plugin
-from rdpkit_learned_codecs.hific import HificCodec
-from rdpkit_learned_codecs.hific_config import distortion_component
-from rdpkit_learned_codecs.weighted import WeightedSum
+from rdpkit_learned_codecs.codecs.hific import HificCodec
+from rdpkit_learned_codecs.models.hific_config import distortion_component
+from rdpkit_learned_codecs.weighted_sum import WeightedSum
 
 import rdpkit
 import rdpkit.testing as rt
@@ -109,7 +109,7 @@ def test_saved_files_are_verified(tiny, tmp_path):
 
 
 def test_a_hyperprior_file_is_a_start_not_a_hific_model(tmp_path):
-    from rdpkit_learned_codecs.codec import HyperpriorCodec
+    from rdpkit_learned_codecs.codecs.transform import HyperpriorCodec
 
     path = tmp_path / "hp.safetensors"
     HyperpriorCodec(channels=8, latent_channels=12).fit("builtin:training", **FIT).save(path)
@@ -189,7 +189,7 @@ def test_weighted_sum_is_the_weighted_sum_of_its_terms_and_obeys_the_axioms(phot
 def test_the_audit_sees_every_distortion_the_codec_can_be_trained_with():
     """Every single distortion hific accepts is one the audit selects by default, and the weighted sums it trains
     with are components the recovery test runs, by the very string the codec records."""
-    from rdpkit_learned_codecs.weighted import check_trainable
+    from rdpkit_learned_codecs.weighted_sum import check_trainable
 
     from rdpkit.recovery.audit import select_distortions
     from rdpkit.recovery.run import make_settings

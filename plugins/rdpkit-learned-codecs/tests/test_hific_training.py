@@ -9,11 +9,11 @@ import pytest
 import torch
 from click.testing import CliRunner
 from rdpkit_learned_codecs.cli import main
-from rdpkit_learned_codecs.codec import HyperpriorCodec
-from rdpkit_learned_codecs.crops import Crops
-from rdpkit_learned_codecs.hific import HificCodec
-from rdpkit_learned_codecs.hific_model import HificModel, Noise
-from rdpkit_learned_codecs.start import load_start
+from rdpkit_learned_codecs.codecs.hific import HificCodec
+from rdpkit_learned_codecs.codecs.transform import HyperpriorCodec
+from rdpkit_learned_codecs.models.start import load_start
+from rdpkit_learned_codecs.networks.hific_model import HificModel, Noise
+from rdpkit_learned_codecs.training.crops import Crops
 
 import rdpkit
 from rdpkit.errors import InputError
@@ -80,7 +80,7 @@ def test_a_start_at_one_rate_of_a_variable_rate_hyperprior_reconstructs_as_it_do
 
 
 def _config_of(start):
-    from rdpkit_learned_codecs.hific_config import HificConfig
+    from rdpkit_learned_codecs.models.hific_config import HificConfig
 
     c = start.config
     return HificConfig(channels=c.channels, latent_channels=c.latent_channels, lam_d=c.lams[0] * 255**2)
@@ -93,7 +93,7 @@ def test_training_starts_from_a_distortion_only_model(tmp_path):
     assert codec.hific.channels == 4 and codec.hific.lam_d == pytest.approx(0.05 * 255**2)  # the start's own trade-off
     with pytest.raises(InputError, match="pass quality=1..2"):
         HificCodec(start=str(path), lam_p=0.5)
-    from rdpkit_learned_codecs.hific_training import HificSchedule, new_run
+    from rdpkit_learned_codecs.training.hific import HificSchedule, new_run
 
     run = new_run(codec.hific, codec._start, 0, torch.device("cpu"), HificSchedule(1))
     for name, value in codec._start.state.items():

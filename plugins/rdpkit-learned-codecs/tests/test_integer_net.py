@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from rdpkit_learned_codecs import integer_net as I
-from rdpkit_learned_codecs.transforms import hyper_synthesis
+from rdpkit_learned_codecs.entropy import integer_net as I
+from rdpkit_learned_codecs.networks.transforms import hyper_synthesis
 from torch import nn
 
 from rdpkit.errors import InputError

@@ -12,8 +12,8 @@ import pytest
 import torch
 from click.testing import CliRunner
 from rdpkit_learned_codecs.cli import main
-from rdpkit_learned_codecs.codec import FactorizedCodec, HyperpriorCodec
-from rdpkit_learned_codecs.crops import Crops
+from rdpkit_learned_codecs.codecs.transform import FactorizedCodec, HyperpriorCodec
+from rdpkit_learned_codecs.training.crops import Crops
 
 from rdpkit.cli import cli
 from rdpkit.errors import InputError

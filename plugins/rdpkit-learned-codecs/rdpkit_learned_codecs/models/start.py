@@ -19,8 +19,8 @@ from rdpkit.errors import InputError
 from rdpkit.weights import sha256
 
 from .config import ModelConfig
-from .shipped import shipped
 from .storage import load_model
+from .zoo import shipped
 
 #: The layers the gains are folded into: g_a's last convolution and g_s's first transposed one.
 LAST_ANALYSIS, FIRST_SYNTHESIS = "g_a.6", "g_s.0"

@@ -33,9 +33,9 @@ from rdpkit.codecs.options import check_int
 from rdpkit.errors import CorruptBitstream, InputError
 from rdpkit.interfaces import Codec
 
-from . import compressai
-from .codec import MAX_PIXELS, HyperpriorCodec
-from .padding import pad
+from ..models import compressai
+from ..networks.padding import pad
+from .transform import MAX_PIXELS, HyperpriorCodec
 
 _U8, _U32 = struct.Struct(">B"), struct.Struct(">I")
 MAX_LISTS = 16
@@ -105,7 +105,7 @@ def build(model: str, weights: str | None) -> torch.nn.Module:
 class CompressAIProtocolCodec(Codec):
     """An rdpkit codec around a model with compress/decompress (CompressAI's protocol); `stride` is what the model needs sizes to divide."""
 
-    def __init__(self, model: Any = "rdpkit_learned_codecs.adapter:shipped_hyperprior", weights: str | None = None, stride: int = 64,
+    def __init__(self, model: Any = "rdpkit_learned_codecs.codecs.adapter:shipped_hyperprior", weights: str | None = None, stride: int = 64,
                  max_pixels: int = MAX_PIXELS) -> None:
         self.max_pixels = check_int(max_pixels, 1, 1 << 40, "max_pixels")
         net = build(model, weights) if isinstance(model, str) else model

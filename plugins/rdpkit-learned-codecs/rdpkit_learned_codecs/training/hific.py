@@ -40,14 +40,18 @@ from rdpkit.weights import (
     save_checkpoint,
 )
 
+from ..models.hific_config import HificConfig
+from ..models.start import Start
+from ..networks.discriminator import (
+    PatchDiscriminator,
+    discriminator_loss,
+    generator_loss,
+)
+from ..networks.hific_model import HificModel, Noise
+from ..networks.padding import pad
 from .crops import Crops
-from .discriminator import PatchDiscriminator, discriminator_loss, generator_loss
 from .distributed import Group
-from .hific_config import HificConfig
-from .hific_model import HificModel, Noise
-from .padding import pad
-from .start import Start
-from .training import CHECKPOINT_EVERY, CLIP_NORM, Schedule
+from .transform import CHECKPOINT_EVERY, CLIP_NORM, Schedule
 
 CHECKPOINT_FORMAT = "rdpkit-learned-codecs/hific-run-1"
 #: Step of the dual ascent on log λ_r per unit of relative rate error ((bpp − r_t) / r_t) per step.
@@ -236,7 +240,7 @@ def make_distortion(component: str, side: int) -> Distortion:
     from rdpkit.options import Component
     from rdpkit.registry import get_registry
 
-    from .weighted import check_trainable
+    from ..weighted_sum import check_trainable
 
     c = Component.parse(component, what="distortion")
     check_trainable(c, get_registry())

@@ -40,15 +40,16 @@ from rdpkit.errors import CorruptBitstream, InputError, RdpkitError, WeightsUnav
 from rdpkit.interfaces import Codec
 from rdpkit.validation import check_images, usable_device
 
-from . import compressai, integer_net
-from .coding import Reader, Writer
-from .config import ModelConfig, check_lams
-from .gaussian import scale_indices
-from .model import CodecModel
-from .padding import pad
-from .shipped import shipped
-from .storage import load_model, save_model, state_digest
-from .tables import Tables, distance, set_tables, stored_tables
+from ..entropy import integer_net
+from ..entropy.coding import Reader, Writer
+from ..entropy.gaussian import scale_indices
+from ..entropy.tables import Tables, distance, set_tables, stored_tables
+from ..models import compressai
+from ..models.config import ModelConfig, check_lams
+from ..models.storage import load_model, save_model, state_digest
+from ..models.zoo import shipped
+from ..networks.codec_model import CodecModel
+from ..networks.padding import pad
 
 #: Images larger than this (pixels in one bitstream, N·H·W) are refused by the decoder before it allocates anything.
 MAX_PIXELS = 1 << 26
@@ -193,8 +194,8 @@ class LearnedCodec(Codec):
         `seed` on the CPU. With `checkpoint`, the state is saved there every 100 steps and
         a run finds it again with `resume=True` (a finished run just reloads it).
         """
-        from .crops import Crops
-        from .training import Schedule, finish, new_run, train
+        from ..training.crops import Crops
+        from ..training.transform import Schedule, finish, new_run, train
 
         if not self.learnable:
             raise InputError(f"this {self.KIND} codec was loaded ready to code ({self.source}); create an untrained one with its architecture (channels=, latent_channels=, lam=) to train.")

@@ -22,11 +22,11 @@ from rdpkit.codecs.options import check_int
 from rdpkit.errors import InputError
 from rdpkit.weights import Stateful, check_resumable, restore_run, run_state
 
-from .config import ModelConfig
+from ..models.config import ModelConfig
+from ..models.storage import MODEL_FORMAT, load_checkpoint, save_checkpoint
+from ..networks.codec_model import CodecModel
+from ..networks.padding import pad
 from .crops import Crops
-from .model import CodecModel
-from .padding import pad
-from .storage import MODEL_FORMAT, load_checkpoint, save_checkpoint
 
 CHECKPOINT_EVERY = 100
 CLIP_NORM = 1.0
@@ -137,7 +137,7 @@ def train(run: Run, crops: Crops, schedule: Schedule, *, seed: int, checkpoint: 
 
 def finish(model: CodecModel, *, half: bool = False) -> CodecModel:
     """Compute the integer tables the coder uses (after rounding the weights to float16 when `half`, as they will be stored)."""
-    from .tables import set_tables
+    from ..entropy.tables import set_tables
 
     model = model.cpu().eval()
     if half:

@@ -35,15 +35,21 @@ from rdpkit.codecs.options import check_int
 from rdpkit.errors import InputError
 from rdpkit.validation import usable_device
 
-from . import integer_net
-from .codec import MAX_PIXELS, TABLE_TOLERANCE, LearnedCodec, _entropy_modules, _fixed
-from .hific_config import HificConfig, distortion_component
-from .hific_files import load_hific
-from .hific_model import HificModel
-from .shipped import DEFAULT_HIFIC_LAM_P, shipped_hific
-from .start import Start, load_start
-from .storage import save_model, state_digest
-from .tables import distance, set_tables, stored_tables
+from ..entropy import integer_net
+from ..entropy.tables import distance, set_tables, stored_tables
+from ..models.hific_config import HificConfig, distortion_component
+from ..models.hific_files import load_hific
+from ..models.start import Start, load_start
+from ..models.storage import save_model, state_digest
+from ..models.zoo import DEFAULT_HIFIC_LAM_P, shipped_hific
+from ..networks.hific_model import HificModel
+from .transform import (
+    MAX_PIXELS,
+    TABLE_TOLERANCE,
+    LearnedCodec,
+    _entropy_modules,
+    _fixed,
+)
 
 
 class HificCodec(LearnedCodec):
@@ -182,9 +188,9 @@ class HificCodec(LearnedCodec):
         processes on this machine (one per GPU, or CPU processes with gloo), each computing
         batch_size / processes images per step; under torchrun, the group torchrun started.
         """
-        from . import distributed
-        from .crops import Crops
-        from .hific_training import (
+        from ..training import distributed
+        from ..training.crops import Crops
+        from ..training.hific import (
             HificSchedule,
             make_distortion,
             new_run,
@@ -224,7 +230,7 @@ class HificCodec(LearnedCodec):
         return {"config": self.hific.to_json(), "seed": seed, "start": start, **schedule.identity()}
 
     def _finish(self, run: Any) -> None:
-        from .training import finish
+        from ..training.transform import finish
 
         self.model = finish(run.model)  # type: ignore[assignment]
         self.history, self.replicas, self.train_seconds = run.history, run.replicas, run.seconds

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .config import ModelConfig
-from .factorized_prior import FactorizedDensity
-from .gaussian import GaussianConditional
+from ..entropy.factorized_prior import FactorizedDensity
+from ..entropy.gaussian import GaussianConditional
+from ..models.config import ModelConfig
 from .transforms import analysis, hyper_analysis, hyper_synthesis, synthesis
 
 

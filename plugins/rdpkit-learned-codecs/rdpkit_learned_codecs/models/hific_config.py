@@ -18,9 +18,9 @@ from rdpkit.codecs.options import check_int
 from rdpkit.errors import InputError
 from rdpkit.options import Component, format_value
 
+from ..weighted_sum import NAME as WEIGHTED_SUM
+from ..weighted_sum import parse_terms
 from .config import MAX_CHANNELS, ModelConfig
-from .weighted import NAME as WEIGHTED_SUM
-from .weighted import parse_terms
 
 KIND = "hific"
 SYNTHESES = ("gdn", "hific")

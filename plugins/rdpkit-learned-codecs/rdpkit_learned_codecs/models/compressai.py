@@ -37,7 +37,7 @@ _PLURAL = {"matrix": "matrices", "bias": "biases", "factor": "factors"}
 @cache
 def names() -> dict[str, Any]:
     """CompressAI's parameter names and shapes per architecture and quality, and its zoo's file names."""
-    return json.loads((Path(__file__).parent / "data" / "compressai_params.json").read_text())
+    return json.loads((Path(__file__).parents[1] / "data" / "compressai_params.json").read_text())
 
 
 def hub_folder() -> Path:

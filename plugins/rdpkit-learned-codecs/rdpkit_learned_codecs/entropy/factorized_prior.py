@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .gdn import lower_bound
+from ..networks.gdn import lower_bound
 from .tables import MAX_VALUES, TAIL_MASS, Tables, from_pmfs, register_table_buffers
 
 FILTERS = (3, 3, 3, 3)

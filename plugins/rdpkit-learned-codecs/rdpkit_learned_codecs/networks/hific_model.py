@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import torch
 
+from ..models.hific_config import HificConfig
+from .codec_model import CodecModel, ste_round
 from .generator import hific_synthesis
-from .hific_config import HificConfig
-from .model import CodecModel, ste_round
 
 
 @dataclass

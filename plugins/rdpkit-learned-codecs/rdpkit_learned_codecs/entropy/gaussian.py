@@ -14,7 +14,7 @@ import math
 import torch
 from torch import nn
 
-from .gdn import lower_bound
+from ..networks.gdn import lower_bound
 from .tables import MAX_VALUES, TAIL_MASS, Tables, from_pmfs, register_table_buffers
 
 SCALE_MIN, SCALE_MAX, SCALE_LEVELS = 0.11, 256.0, 64
