@@ -75,16 +75,14 @@ def recover_cmd(distortion: str, image: str, init: str, out: Path, store: Path |
     from ..recovery.report import save_result
     from ..recovery.trial import RecoveryTrial
     from ..registry import get_registry
-    from ..store import Store
-    from ..trial import run_trials
+    from ..trial.driver import drive
 
     settings = _settings(**options)
     trial = RecoveryTrial.make(distortion, (image, init), settings, get_registry())
-    with Store(store or out / "recover.sqlite") as db:
-        summary = run_trials([trial], db, executor="inline", force=force, progress=progress(quiet), desc="recovery")
-        result = trial.load(db)
-    if summary.errors:
-        raise InputError(next(iter(summary.errors.values())).splitlines()[0])
+    driven = drive([trial], store or out / "recover.sqlite", executor="inline", force=force, progress=progress(quiet), desc="recovery")
+    if driven.failure(trial):
+        raise InputError(driven.failure(trial))  # type: ignore[arg-type]
+    result = driven.result(trial)
     if result is None:
         raise InputError("this configuration is being run by another process right now; wait for it, or pass --force.")
     result = result.rejudged(settings.thresholds)  # type: ignore[union-attr]

@@ -163,7 +163,6 @@ def plane_cmd(reference: Path | None, outputs: tuple[str, ...], data: str | None
     import pandas as pd
 
     from ..options import parse_options
-    from ..store import Store
     from ..sweep.plane import (
         PlanePoint,
         load_matching,
@@ -172,7 +171,7 @@ def plane_cmd(reference: Path | None, outputs: tuple[str, ...], data: str | None
         plane_trials,
         write_plane,
     )
-    from ..trial import run_trials
+    from ..trial.driver import drive
     from ..trial.executors import check_executor
 
     if (reference is None) == (data is None):
@@ -187,11 +186,11 @@ def plane_cmd(reference: Path | None, outputs: tuple[str, ...], data: str | None
     else:
         trials = plane_trials(data, codecs, size=size, gray=gray, fit=parse_options(fit_options, what="--fit"), fr=fr,  # type: ignore[arg-type]
                               perception=perception, seed=seed, device=device)
-        with Store(store or Path(out) / "plane.sqlite") as db:
-            summary = run_trials(trials, db, executor=executor, workers=workers, address=address, progress=progress(quiet), desc="plane")
-            if summary.errors:
-                raise InputError(f"{len(summary.errors)} codec setting(s) failed: {next(iter(summary.errors.values())).splitlines()[0]}")
-            points = [PlanePoint.of(t.label, t.load(db)) for t in trials]  # type: ignore[arg-type]
+        driven = drive(trials, store or Path(out) / "plane.sqlite", executor=executor, workers=workers, address=address,
+                       progress=progress(quiet), desc="plane")
+        if driven.failures:
+            raise InputError(f"{len(driven.failures)} codec setting(s) failed: {next(iter(driven.failures.values()))}")
+        points = [PlanePoint.of(t.label, driven.result(t)) for t in trials]  # type: ignore[arg-type]
     page = write_plane(points, out, fr=fr, perception=perception)
     df = plane_frame(points)
     if as_json:
