@@ -52,6 +52,8 @@ _LAZY = {
     "load_source": "rdpkit.data",
     "Component": "rdpkit.options",
     "degrade": "rdpkit.degrade",
+    "Measures": "rdpkit.measures",
+    "Dataset": "rdpkit.datasets",
 }
 
 

@@ -28,7 +28,7 @@ from torch import nn
 
 from .bitstream import Bitstream
 from .errors import CorruptBitstream, InputError, RdpkitError
-from .spec import Info
+from .spec import Info, component_name
 from .validation import check_images, check_pair, check_samples, check_seed
 
 
@@ -196,7 +196,7 @@ class Divergence(ABC):
             raise InputError(f"bootstrap must be 0 (off) or at least 2 resamples, got {bootstrap!r}.")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
             raise InputError(f"seed must be None or a non-negative integer, got {seed!r}.")
-        name = self.info.name if self.info is not None else type(self).__name__
+        name = component_name(self)
 
         def acceptable(value: float) -> bool:
             return math.isfinite(value) or (self.can_be_infinite and value == math.inf)

@@ -29,7 +29,7 @@ from .errors import (
     suggestion,
 )
 from .hookspecs import COMMANDS, HOOK_NAMES, HOOKS, PROJECT
-from .spec import KINDS, PRESET, RESERVED_DISTRIBUTION, Info, Spec
+from .spec import KINDS, PRESET, RESERVED_DISTRIBUTION, Info, Spec, component_name  # noqa: F401  (re-exported)
 
 ENTRY_POINT_GROUP = "rdpkit"
 
@@ -431,12 +431,6 @@ def active_registry() -> Registry:
     caller chose: a test's in-process registry builds the test's plugins all the way down.
     """
     return _creating.get() or get_registry()
-
-
-def component_name(obj: Any) -> str:
-    """The name of a component: the registered name the registry gave it, else (built directly) its class's name."""
-    info = getattr(obj, "info", None)
-    return info.name if info is not None else type(obj).__name__
 
 
 def distortion(name: str, **options: Any) -> Any:

@@ -99,3 +99,9 @@ class Info:
         d.pop("factory")
         d["qualified_name"] = self.qualified_name
         return d
+
+
+def component_name(obj: Any) -> str:
+    """The name of a component: the registered name the registry gave it when it built it, else (built directly) its class's name."""
+    info = getattr(obj, "info", None)
+    return info.name if info is not None else type(obj).__name__

@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 
 from .registry import Registry
+from .spec import component_name
 
 
 def fresh_registry(*plugins: Any, builtin: bool = True) -> Registry:
@@ -108,7 +109,7 @@ def check_distortion(
     assert isinstance(d, Distortion), f"{type(d).__name__} is not an rdpkit Distortion"
     size = size or max(32, d.min_size)
     differentiable = bool(d.info.differentiable) if d.info is not None else False
-    name = d.info.name if d.info is not None else type(d).__name__
+    name = component_name(d)
 
     @settings(max_examples=max_examples, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
     @given(

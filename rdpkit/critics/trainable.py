@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 from ..data import split
 from ..errors import InputError
 from ..interfaces import Critic
+from ..spec import component_name
 from ..validation import check_images, check_samples
 from .net import make_critic_net
 
@@ -75,10 +76,6 @@ class TrainableCritic(Critic):
         self.history: list[float] = []
 
     @property
-    def kind_name(self) -> str:
-        return self.info.name if self.info is not None else type(self).__name__
-
-    @property
     def feature_kind(self) -> str:
         return "trained-critic" if self.fitted else "random-feature"
 
@@ -87,7 +84,7 @@ class TrainableCritic(Critic):
         if self.shape is None:
             self.shape = shape
         elif shape != self.shape and x[0].numel() != torch.Size(self.shape).numel():
-            raise InputError(f"critic {self.kind_name!r} works on samples of shape {self.shape} but got {shape}; build one critic per data shape.")
+            raise InputError(f"critic {component_name(self)!r} works on samples of shape {self.shape} but got {shape}; build one critic per data shape.")
         if self.net is None:
             torch.manual_seed(self.seed)  # reproducible initial weights
             self.net = make_critic_net(self.shape, self.hidden).to(x.device)
@@ -98,7 +95,7 @@ class TrainableCritic(Critic):
         net = self._ensure_net(x)
         if not self.fitted and not self._warned:
             self._warned = True
-            warnings.warn(f"critic {self.kind_name!r} has not been fitted: its outputs are those of a randomly initialised network; call fit(real, fake) first.", RuntimeWarning, stacklevel=3)
+            warnings.warn(f"critic {component_name(self)!r} has not been fitted: its outputs are those of a randomly initialised network; call fit(real, fake) first.", RuntimeWarning, stacklevel=3)
         param = next(net.parameters(), None)
         xx = x.reshape(x.shape[0], *self.shape)  # type: ignore[misc]
         if param is not None:
@@ -151,7 +148,7 @@ class TrainableCritic(Critic):
         b = min(batch_size, real.shape[0], fake.shape[0])  # equal halves: the penalty pairs them up
         net.train()
         losses = []
-        for _ in tqdm(range(steps), desc=f"training {self.kind_name}", disable=not progress, leave=False):
+        for _ in tqdm(range(steps), desc=f"training {component_name(self)}", disable=not progress, leave=False):
             ir = torch.randint(real.shape[0], (b,), generator=index_gen).to(param.device)
             jf = torch.randint(fake.shape[0], (b,), generator=index_gen).to(param.device)
             value = loss(net, real[ir], fake[jf], noise_gen)

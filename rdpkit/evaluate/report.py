@@ -19,6 +19,7 @@ from ..measures import Measurement
 from ..report import Page, escape, figure_png, output_folder, png_tensor
 from .run import Evaluation
 
+
 def axes(files: Sequence[ResultFile]) -> list[str]:
     """Every quality or distortion measure any curve holds, higher-is-better ones (PSNR, MS-SSIM) first."""
     seen = list(dict.fromkeys(m for f in files for m in f.axes))

@@ -22,7 +22,7 @@ from ..errors import InputError
 from ..interfaces import Distortion
 from ..options import Component
 from ..registry import Registry, get_registry
-from ..spec import Info
+from ..spec import Info, component_name
 from ..trial.base import software_versions
 from ..validation import resolve_device
 from .optimise import optimise
@@ -54,10 +54,6 @@ def resolve_distortion(distortion: str | Component | Distortion, registry: Regis
     return component.create("distortion", registry)
 
 
-def distortion_name(d: Distortion) -> str:
-    return d.info.name if d.info is not None else type(d).__name__.lower()
-
-
 def initial_image(x: torch.Tensor, init: str, seed: int) -> torch.Tensor:
     """The starting point y0 for reference `x`: a degradation of x, or an image file brought to x's size."""
     if Path(init).is_file():
@@ -79,7 +75,7 @@ def run_cases(d: Distortion, cases: Sequence[Case], settings: Settings, *, label
     s = settings
     device = resolve_device(s.device)
     d = d.to(device)
-    name = label or distortion_name(d)
+    name = label or component_name(d)
     smallest = max(d.min_size, 11)  # 11: the SSIM window the trajectory is measured with
     if s.size < smallest:
         raise InputError(f"{name} needs images of at least {smallest}×{smallest} pixels but size is {s.size}; choose --size {smallest} or larger.")
