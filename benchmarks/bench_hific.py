@@ -32,6 +32,7 @@ from rdpkit_learned_codecs.training.hific import (
     HificSchedule,
     make_distortion,
     new_run,
+    run_identity,
     train,
 )
 from timing import best_time
@@ -45,7 +46,7 @@ def steps_per_second(lam_p: float, noise: float, device: torch.device, steps: in
     crops = Crops.of("builtin:training")
     distortion = make_distortion(codec.hific.distortion, 128).to(device)
     run = new_run(codec.hific, codec._start, 0, device, HificSchedule(warmup + steps, 4, 128, amp=amp))
-    expected = codec._identity(0, HificSchedule(warmup + steps, 4, 128))
+    expected = run_identity(codec.hific, codec._start, 0, HificSchedule(warmup + steps, 4, 128))
     train(run, crops, distortion, HificSchedule(warmup, 4, 128, amp=amp), expected=expected, checkpoint=None, resume=False, progress=False)
     if device.type == "cuda":
         torch.cuda.synchronize()

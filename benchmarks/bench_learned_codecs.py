@@ -86,7 +86,7 @@ def split_times(codec, x: torch.Tensor, repeats: int) -> dict[str, float]:
         if codec.config.kind == "hyperprior":
             t_net_enc, y = best_time(lambda: model.hyper_latent(model.latent(xp, rate)), repeats)
             z_hat = torch.round(y).long()
-            t_int, _ = best_time(lambda: integer_net.run(codec._integer, z_hat), repeats)
+            t_int, _ = best_time(lambda: integer_net.run(codec.coder.integer, z_hat), repeats)
         else:
             t_net_enc, _ = best_time(lambda: model.latent(xp, rate), repeats)
             t_int = 0.0

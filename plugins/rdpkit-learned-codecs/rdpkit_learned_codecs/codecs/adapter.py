@@ -35,7 +35,8 @@ from rdpkit.interfaces import Codec
 
 from ..models import compressai
 from ..networks.padding import pad
-from .transform import MAX_PIXELS, HyperpriorCodec
+from .latent_coder import MAX_PIXELS
+from .transform import HyperpriorCodec
 
 _U8, _U32 = struct.Struct(">B"), struct.Struct(">I")
 MAX_LISTS = 16

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -19,6 +20,7 @@ from rdpkit.errors import InputError
 from rdpkit.weights import sha256
 
 from .config import ModelConfig
+from .hific_config import distortion_component
 from .storage import load_model
 from .zoo import shipped
 
@@ -33,6 +35,18 @@ class Start:
     config: ModelConfig
     state: dict[str, torch.Tensor]
     description: dict[str, object]
+
+    def options(self, given: dict[str, Any]) -> dict[str, Any]:
+        """A hific codec's options `given`, with this start's architecture (and its λ as λ_d, for an MSE loss) filled in."""
+        sc = self.config
+        fixed = {"channels": sc.channels, "latent_channels": sc.latent_channels, "mean": sc.mean}
+        for key, value in fixed.items():
+            if key in given and given[key] != value:
+                raise InputError(f"{key}={given[key]!r} differs from the start's {key}={value!r}; leave it out, the start sets it.")
+        out = {**given, **fixed}
+        if "lam_d" not in out and distortion_component(out.get("distortion", "mse")) == "mse":
+            out["lam_d"] = sc.lams[0] * 255**2  # the start's own trade-off: its loss was λ·255²·MSE + bpp
+        return out
 
 
 def load_start(start: str | Path, quality: int | None) -> Start:

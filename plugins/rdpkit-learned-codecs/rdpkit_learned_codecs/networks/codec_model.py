@@ -58,6 +58,10 @@ class CodecModel(nn.Module):
             self.hyperprior = FactorizedDensity(n)
             self.conditional = GaussianConditional()
 
+    def entropy_modules(self) -> list[nn.Module]:
+        """The modules that hold integer tables: the prior, or the hyperprior and the Gaussian conditional."""
+        return [self.prior] if self.config.kind == "factorized" else [self.hyperprior, self.conditional]
+
     def gains(self, rate: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
         """Each image's latent gain and inverse gain (N×M×1×1) for rate indices `rate` (N), or None for a single-rate model."""
         if self.config.rates == 1:

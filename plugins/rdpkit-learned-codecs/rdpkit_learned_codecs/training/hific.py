@@ -19,6 +19,7 @@ B/K images each take the same steps as one process with B images, up to float su
 from __future__ import annotations
 
 import math
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,7 +51,7 @@ from ..networks.discriminator import (
 from ..networks.hific_model import HificModel, Noise
 from ..networks.padding import pad
 from .crops import Crops
-from .distributed import Group
+from .distributed import Group, current, join_from_environment, launch, under_torchrun
 from .transform import CHECKPOINT_EVERY, CLIP_NORM, Schedule
 
 CHECKPOINT_FORMAT = "rdpkit-learned-codecs/hific-run-1"
@@ -253,10 +254,37 @@ def make_distortion(component: str, side: int) -> Distortion:
 def worker(device: torch.device, config_json: str, start: Start | None, data: Any, schedule: HificSchedule, seed: int,
            expected: dict[str, Any], checkpoint: str, resume: bool, progress: bool) -> None:
     """One process of data-parallel training (distributed.launch): the same run as every other process, its share of each batch."""
-    from .distributed import current
-
     config = HificConfig.from_json(config_json)
     crops = Crops.of(data)
     run = new_run(config, start, seed, device, schedule)
     train(run, crops, make_distortion(config.distortion, min(schedule.crop, crops.side)).to(device), schedule,
           expected=expected, checkpoint=checkpoint, resume=resume, progress=progress, group=current())
+
+
+def run_identity(config: HificConfig, start: Start | None, seed: int, schedule: HificSchedule) -> dict[str, Any]:
+    """What identifies a run in its checkpoints: configuration, seed, start (file digest and rate) and schedule."""
+    described = None if start is None else {k: v for k, v in start.description.items() if k in ("sha256", "quality")}
+    return {"config": config.to_json(), "seed": seed, "start": described, **schedule.identity()}
+
+
+def fit(config: HificConfig, start: Start | None, data: Any, schedule: HificSchedule, *, seed: int, device: torch.device,
+        checkpoint: str | Path | None, resume: bool, progress: bool, processes: int) -> HificRun:
+    """A finished run on `data`: in this process (or, under torchrun, the group torchrun started), or data-parallel in
+    `processes` processes on this machine, whose last checkpoint this process then reloads."""
+    crops = Crops.of(data)
+    distortion = make_distortion(config.distortion, min(schedule.crop, crops.side))
+    expected = run_identity(config, start, seed, schedule)
+    if processes > 1:
+        Group(0, processes).share(schedule.batch_size)  # an uneven split is refused before any process starts
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(checkpoint) if checkpoint is not None else Path(tmp) / "run.pt"
+            threads = max(1, torch.get_num_threads() // processes) if device.type == "cpu" else 1
+            launch(processes, device, threads, worker, config.to_json(), start, data, schedule, seed, expected, str(path), resume, progress)
+            run = new_run(config, start, seed, torch.device("cpu"), schedule)
+            return train(run, crops, distortion, schedule, expected=expected, checkpoint=path, resume=True, progress=False)
+    group = current()
+    if under_torchrun():
+        device = join_from_environment(device)
+        group = current()
+    run = new_run(config, start, seed, device, schedule)
+    return train(run, crops, distortion.to(device), schedule, expected=expected, checkpoint=checkpoint, resume=resume, progress=progress, group=group)

@@ -144,9 +144,6 @@ def finish(model: CodecModel, *, half: bool = False) -> CodecModel:
         with torch.no_grad():
             for t in model.parameters():
                 t.copy_(t.half().float())
-    if model.config.kind == "factorized":
-        set_tables(model.prior, model.prior.tables())
-    else:
-        set_tables(model.hyperprior, model.hyperprior.tables())
-        set_tables(model.conditional, model.conditional.tables())
+    for module in model.entropy_modules():
+        set_tables(module, module.tables())
     return model

@@ -1,0 +1,42 @@
+"""A model rebuilt from a file's state: table buffers sized as the file gives them, tables verified against the weights."""
+
+from __future__ import annotations
+
+import torch
+
+from rdpkit.errors import InputError
+
+from ..entropy.tables import distance, set_tables, stored_tables
+from ..networks.codec_model import CodecModel
+
+#: Tables recomputed from a file's weights may differ from the stored ones by floating-point noise, never by more.
+TABLE_TOLERANCE = 0.01
+TABLE_BUFFERS = ("table_freqs", "table_sizes", "table_lows", "scale_table")
+
+
+def restore(model: CodecModel, state: dict[str, torch.Tensor], source: str, *, check_tables: bool = True, again: str = "save it again") -> CodecModel:
+    """`model` (freshly built for the state's configuration) holding `state`, in eval mode, with its integer tables.
+
+    Tables absent from the state (CompressAI's files, or one written before they were computed)
+    are computed; present ones are checked against the weights unless `check_tables` is false
+    (then they are recomputed). A refusal names `source` and ends with `again`.
+    """
+    state = {**{k: v for k, v in model.state_dict().items() if k.rsplit(".", 1)[-1].startswith("table_")}, **state}
+    for name, value in state.items():
+        module, _, attr = name.rpartition(".")
+        if attr in TABLE_BUFFERS:
+            setattr(model.get_submodule(module), attr, torch.zeros_like(value))
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        first = next((line.strip() for line in str(exc).splitlines()[1:] if line.strip()), str(exc).splitlines()[0])
+        raise InputError(f"{source!r} does not hold the weights its configuration describes ({first.rstrip('.')}); {again}.") from None
+    model.eval()
+    for module in model.entropy_modules():
+        fresh = module.tables()
+        stored = stored_tables(module)
+        if stored is None or not check_tables:
+            set_tables(module, fresh)
+        elif distance(stored, fresh) > TABLE_TOLERANCE:
+            raise InputError(f"the probability tables stored in {source!r} do not match its weights (they differ by {distance(stored, fresh):.2g} in total variation); it was damaged or assembled from two models, so train or save it again.")
+    return model
