@@ -9,7 +9,13 @@ import math
 import pytest
 
 from rdpkit.judge import published as pub
-from rdpkit.judge.published import CORRELATIONS, STATISTICS, PublishedValue, published, sources
+from rdpkit.judge.published import (
+    CORRELATIONS,
+    STATISTICS,
+    PublishedValue,
+    published,
+    sources,
+)
 
 LAYOUTS = {"tid2013", "tid2008", "csiq", "live", "kadid-10k", "pipal", "koniq-10k", "spaq",
            "live-challenge", "bapps-2afc", "bapps-jnd"}
@@ -136,8 +142,9 @@ def test_stored_rows_agree_with_parsing_the_source_format():
 def test_rdpkit_names_are_registered_components():
     if importlib.util.find_spec("rdpkit_pyiqa") is None:
         pytest.skip("the rdpkit-pyiqa plugin is not installed")
-    import rdpkit
     from rdpkit_pyiqa.catalog import rdpkit_name
+
+    import rdpkit
 
     registry = rdpkit.get_registry()
     names = set(registry.names("distortion")) | set(registry.names("critic"))
