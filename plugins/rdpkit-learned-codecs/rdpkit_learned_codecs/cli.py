@@ -127,11 +127,11 @@ def _train_transform(kind: str, out: Path, data: str, channels: int, latent_chan
 
     from rdpkit.validation import usable_device
 
-    from .config import ModelConfig
-    from .crops import Crops
-    from .storage import save_model
-    from .training import Schedule, finish, new_run
-    from .training import train as fit
+    from .models.config import ModelConfig
+    from .training.crops import Crops
+    from .models.storage import save_model
+    from .training.transform import Schedule, finish, new_run
+    from .training.transform import train as fit
     
     config = ModelConfig(kind, channels, latent_channels, tuple(_floats(lam)), mean)
     schedule = Schedule(steps=steps, batch_size=batch, crop=crop, lr=lr)
@@ -155,10 +155,10 @@ def _train_hific(out: Path, data: str, channels: int | None, latent_channels: in
                  synthesis_channels: int | None, blocks: int | None, discriminator_channels: int | None, discriminator_layers: int | None,
                  steps: int, batch: int, crop: int, lr: float, lr_d: float, amp: bool | None, processes: int, seed: int, device: str,
                  checkpoint: Path | None, half: bool, quiet: bool) -> None:
-    from . import distributed
-    from .crops import Crops
-    from .hific import HificCodec
-    from .training import finish
+    from .training import distributed
+    from .training.crops import Crops
+    from .codecs.hific import HificCodec
+    from .training.transform import finish
 
     options = {"lam_d": lam_d, "distortion": distortion, "noise": noise, "target_bpp": target_bpp, "synthesis": synthesis,
                "synthesis_channels": synthesis_channels, "blocks": blocks, "discriminator_channels": discriminator_channels,
@@ -186,115 +186,6 @@ def _train_hific(out: Path, data: str, channels: int | None, latent_channels: in
     written = codec.save(out, half=half, record=record)
     click.echo(f"wrote {written} (sha256 {json.loads(out.with_suffix('.json').read_text())['sha256']}) and {out.with_suffix('.json')}; "
                f"{steps} steps in {codec.train_seconds:.0f} s of training")
-
-
-@main.command()
-@click.option("--crop", default=512, show_default=True, help="Side of the centre crops of the held-out photographs (0: whole images).")
-@click.option("--figure", "figure_path", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write the R-D figure here (PNG).")
-@click.option("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice).")
-def evaluate(crop: int, figure_path: Path | None, threads: int | None) -> None:
-    """The shipped models against JPEG on the held-out photographs: R-D points, BD-rate on PSNR, the figure."""
-    import torch
-
-    import rdpkit
-    from rdpkit.report import figure_png
-
-    from .evaluate import bd_rate_against, curve, figure, held_out, jpeg_curve, overlap
-
-    try:
-        if threads is not None:
-            torch.set_num_threads(threads)
-        images = held_out(crop or None)
-        curves = {"JPEG (Pillow, 4:2:0)": jpeg_curve(images)}
-        for kind in ("hyperprior", "factorized"):
-            codecs = {f"{kind} q={q}": rdpkit.codec(kind, quality=q) for q in range(1, 6)}
-            curves[f"{kind} (shipped)"] = curve(codecs, images)
-    except RdpkitError as exc:
-        raise click.ClickException(str(exc)) from None
-    anchor = curves["JPEG (Pillow, 4:2:0)"]
-    for label, points in curves.items():
-        click.echo(label)
-        for p in points:
-            click.echo(f"  {p.setting:16s} {p.bpp:7.4f} bpp  {p.psnr:6.2f} dB")
-        if points is not anchor:
-            try:
-                lo, hi = overlap(anchor, points)
-                click.echo(f"  BD-rate against JPEG on PSNR: {bd_rate_against(anchor, points):+.1f}% (over {lo:.2f}-{hi:.2f} dB)")
-            except RdpkitError as exc:
-                click.echo(f"  BD-rate against JPEG on PSNR: n/a ({exc})")
-    click.echo("rate from the bytes beside the model's estimate (mean over images, bits per pixel)")
-    for kind in ("hyperprior", "factorized"):
-        for q in range(1, 6):
-            codec = rdpkit.codec(kind, quality=q)
-            reports = [codec.rate(x) for x in images]
-            pixels = [x.shape[-1] * x.shape[-2] for x in images]
-            measured = sum(r.rate.bits_per_image / p for r, p in zip(reports, pixels)) / len(images)
-            estimated = sum(r.estimated_bits_per_image / p for r, p in zip(reports, pixels)) / len(images)
-            payload = sum(r.rate.payload_bits_per_image / p for r, p in zip(reports, pixels)) / len(images)
-            click.echo(f"  {kind} q={q}: measured {measured:.4f} (payload {payload:.4f}), estimated {estimated:.4f}, "
-                       f"gap {measured - estimated:+.4f} bpp ({100 * (measured - estimated) / estimated:+.1f}%; payload alone {100 * (payload - estimated) / estimated:+.1f}%)")
-    if figure_path is not None:
-        sides = "whole images" if not crop else f"{crop}×{crop} centre crops"
-        fig = figure(curves, f"held-out photographs (astronaut, coffee, china), {sides}")
-        figure_path.parent.mkdir(parents=True, exist_ok=True)
-        figure_path.write_bytes(figure_png(fig))
-        click.echo(f"wrote {figure_path}")
-
-
-@main.command()
-@click.option("--divergence", default=None, help="Divergence between real and decoded patches [default: frechet,extractor=nss,extractor_options={patch=32}].")
-@click.option("--critic", default=None, help="No-reference critic of the decoded images [default: niqe,patch=32].")
-@click.option("--patch", default=64, show_default=True, help="Side of the patches the divergence compares.")
-@click.option("--bootstrap", default=0, show_default=True, help="Bootstrap resamples for the divergence's interval (0: its own).")
-@click.option("--seed", default=0, show_default=True, help="Decode seed of the stochastic decoders (and the divergence's).")
-@click.option("--figure", "figure_path", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write the P-D plane here (PNG).")
-@click.option("--crops", "crops_path", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write decoded crops side by side here (PNG).")
-@click.option("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice).")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per codec on stdout.")
-def realism(divergence: str | None, critic: str | None, patch: int, bootstrap: int, seed: int, figure_path: Path | None, crops_path: Path | None,
-            threads: int | None, as_json: bool) -> None:
-    """The shipped hific pairs and the hyperprior they started from on the P-D plane of the held-out photographs."""
-    import torch
-
-    import rdpkit
-    from rdpkit.report import figure_png
-
-    from . import realism as pd
-    from .evaluate import held_out
-    from .hific import HificCodec
-    from .shipped import SHIPPED_HIFIC
-
-    try:
-        if threads is not None:
-            torch.set_num_threads(threads)
-        images = held_out(None)
-        rows: list[dict[str, object]] = []  # one per shipped rate: the hyperprior the pair started from, then the pair
-        for q in sorted({q for q, _ in SHIPPED_HIFIC}):
-            rows.append({f"hyperprior q={q}": rdpkit.codec("hyperprior", quality=q),
-                         **{f"hific q={q} λ_p={lam_p:g}": HificCodec(quality=q, lam_p=lam_p) for qq, lam_p in sorted(SHIPPED_HIFIC) if qq == q}})
-        groups: list[list[pd.PDPoint]] = [[] for _ in rows]
-        decoded: list[dict[str, list[torch.Tensor]]] = [{} for _ in rows]
-        for row, group, out_row in zip(rows, groups, decoded):
-            for label, codec in row.items():
-                point, out = pd.measure(label, codec, images, divergence=divergence or pd.DIVERGENCE, critic=critic or pd.CRITIC,
-                                        patch=patch, seed=seed, bootstrap=bootstrap)
-                group.append(point)
-                out_row[label] = out
-                if as_json:
-                    click.echo(json.dumps(point.as_dict()))
-                else:
-                    e, ci = point.divergence, point.divergence.ci or (float("nan"), float("nan"))
-                    click.echo(f"{label:22s} {point.bpp:.4f} bpp  MSE {point.mse.mean:.5f} ± {point.mse.stderr:.5f} ({point.psnr:.2f} dB)  "
-                               f"{e.quantity} {e.value:.4g} [{ci[0]:.4g}, {ci[1]:.4g}] on {e.n} patches  critic {point.critic.mean:.3f} ± {point.critic.stderr:.3f}")
-    except RdpkitError as exc:
-        raise click.ClickException(str(exc)) from None
-    for path, fig in ((figure_path, pd.plane_figure(groups) if figure_path else None),
-                      (crops_path, pd.crops_figure(images, decoded) if crops_path else None)):
-        if path is not None and fig is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(figure_png(fig))
-            if not as_json:
-                click.echo(f"wrote {path}")
 
 
 #: The former console script `rdpkit-learned-codecs`.
