@@ -1,11 +1,11 @@
 """CompressAI's checkpoints of bmshj2018-factorized, bmshj2018-hyperprior and mbt2018-mean, loaded without CompressAI.
 
-The transforms here are laid out as CompressAI's (transforms.py), so most names map to
+The transforms here are laid out as CompressAI's (networks/transforms.py), so most names map to
 themselves; what differs is the entropy models' (three generations of CompressAI's
 EntropyBottleneck naming, ``_biases.0`` → ``_bias0`` → ``biases.0``, become ``biases.0`` under
 ``prior.`` or ``hyperprior.``; ``gaussian_conditional.scale_table`` becomes
 ``conditional.scale_table``). CompressAI's own CDF buffers, quantiles and reparametrization
-constants are left behind: rdpkit computes its integer tables from the weights (tables.py).
+constants are left behind: rdpkit computes its integer tables from the weights (entropy/tables.py).
 
 The zoo's files are looked for where CompressAI's zoo leaves them, torch hub's cache
 (``$TORCH_HOME/hub/checkpoints``, by default ``~/.cache/torch/hub/checkpoints``); nothing is

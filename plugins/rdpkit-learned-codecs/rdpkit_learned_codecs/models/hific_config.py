@@ -61,7 +61,7 @@ class HificConfig:
     channels, latent_channels, mean: N, M and the mean-scale option of the hyperprior path
         (analysis g_a, hyper-analysis h_a, hyper-synthesis h_s, entropy models).
     synthesis: "gdn", the hyperprior's own synthesis transform (width N), or "hific",
-        HiFiC's larger residual generator (generator.py) of width `synthesis_channels`
+        HiFiC's larger residual generator (networks/generator.py) of width `synthesis_channels`
         with `blocks` residual blocks.
     noise: α, the decoder's noise as a fraction of the quantisation bin: ŷ + α·u, u ~ U(−½, ½)
         drawn from the decode seed (0: a deterministic decoder). Below 1, so code words

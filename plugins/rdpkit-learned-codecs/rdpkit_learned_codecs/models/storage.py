@@ -4,7 +4,7 @@ A model file holds the weights (float32, or float16 for shipping), the integer t
 coder uses, and the configuration as JSON metadata. Next to a file written by
 `rdpkit learned-codecs train` lies a JSON record of how it was made (command, seed, data,
 steps, software versions, wall time) and the file's sha256, checked before the file is read;
-the shipped files are also checked against digests written in the code (shipped.py).
+the shipped files are also checked against digests written in the code (zoo.py).
 
 A checkpoint is a `torch.save` of state dicts, tensors and numbers only, read back with
 ``weights_only=True``, holding the sha256 of its content; it is written to a temporary file
