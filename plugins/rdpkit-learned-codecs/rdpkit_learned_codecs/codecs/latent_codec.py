@@ -7,6 +7,7 @@ coder's, the same for both.
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from typing import ClassVar
 
 import numpy as np
@@ -33,13 +34,13 @@ class LatentCodec(Codec):
     rate_index: int
     max_pixels: int
 
+    @abstractmethod
     def _identity(self) -> ModelConfig | HificConfig:
         """The configuration the fingerprint digests with the weights."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _synthesise(self, y_hat: torch.Tensor, rate: int, seed: int | None) -> torch.Tensor:
         """Pixels (N×3×H×W, not clamped) from ŷ (float64, μ added) at rate index `rate`, with the decode `seed`."""
-        raise NotImplementedError
 
     def _prepare(self) -> None:
         self.coder = LatentCoder(self._trained(), self._identity(), self.KIND, self.source, self.max_pixels)
