@@ -123,6 +123,7 @@ Seed = int | np.random.Generator
 Float = NDArray[np.float64]
 
 _CHUNK = 2_000_000  # bootstrap weights held at once (replicates × items)
+_MAX_NFEV = 100  # residual evaluations per least-squares run; a well-posed fit needs 10 to 40
 
 
 # ----------------------------------------------------------------------------- results
@@ -428,14 +429,19 @@ def _fit_standardized(z: Float, u: Float, w: Float, starts: Sequence[Float]) -> 
             with np.errstate(all="ignore"), warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 if bounds is None:
-                    res = optimize.least_squares(_residuals, start, jac=_jacobian, method="lm", args=(z, u, root_w))
+                    res = optimize.least_squares(
+                        _residuals, start, jac=_jacobian, method="lm", max_nfev=_MAX_NFEV, args=(z, u, root_w)
+                    )
                 else:
                     res = optimize.least_squares(
-                        _residuals, start, jac=_jacobian, method="trf", bounds=bounds, args=(z, u, root_w)
+                        _residuals, start, jac=_jacobian, method="trf", bounds=bounds, max_nfev=_MAX_NFEV,
+                        args=(z, u, root_w),
                     )
         except (ValueError, np.linalg.LinAlgError):
             return None
-        return res.x if res.status > 0 and np.all(np.isfinite(res.x)) and np.isfinite(sse(res.x)) else None
+        # status 0 (evaluation budget spent) still yields a valid curve; the comparison
+        # with the straight line below decides whether it is used
+        return res.x if res.status >= 0 and np.all(np.isfinite(res.x)) and np.isfinite(sse(res.x)) else None
 
     if np.unique(z).size < 5:  # five parameters need five distinct abscissae
         return line, "linear", f"only {np.unique(z).size} distinct scores; fitted a straight line instead."
@@ -636,8 +642,9 @@ def agreement(
     x, y = _scores_and_subjective(scores, subjective, MIN_ITEMS)
     codes, n_groups = _group_codes(groups, len(x))
     _bootstrap_settings(n_boot, level, n_groups)
-    wanted = [k for k in STATISTICS if k in set(intervals_for)]
-    unknown = set(intervals_for) - set(STATISTICS)
+    requested = set(intervals_for)
+    wanted = [k for k in STATISTICS if k in requested]
+    unknown = requested - set(STATISTICS)
     if unknown:
         raise InputError(f"intervals_for names unknown statistics {sorted(unknown)}; choose from {', '.join(STATISTICS)}.")
     sign = orientation(higher_is_better, subjective_higher_is_better)
