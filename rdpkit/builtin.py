@@ -83,4 +83,16 @@ def rdpkit_dataset_layouts() -> list[Spec]:
         Spec("kodak", "rdpkit.datasets:kodak", summary="the Kodak set: kodim01.png … kodim24.png (768×512 or 512×768)"),
         Spec("clic2020", "rdpkit.datasets:clic2020", summary="CLIC 2020 professional and/or mobile, valid or test (41/61/250/178 images)"),
         Spec("div2k", "rdpkit.datasets:div2k", summary="DIV2K high-resolution images: validation 0801–0900 or training 0001–0800"),
+        # The subjective-quality datasets of rdpkit judge: images with human judgments.
+        Spec("tid2013", "rdpkit.judge.datasets:TID2013.load", summary="TID2013: 3,000 distorted images of 25 references, 24 types, MOS (Ponomarenko et al. 2015)"),
+        Spec("tid2008", "rdpkit.judge.datasets:TID2008.load", summary="TID2008: 1,700 distorted images of 25 references, 17 types, MOS (Ponomarenko et al. 2009)"),
+        Spec("kadid-10k", "rdpkit.judge.datasets:KADID_10K.load", summary="KADID-10k: 10,125 distorted images of 81 references, 25 types, MOS (Lin, Hosu & Saupe 2019)"),
+        Spec("csiq", "rdpkit.judge.datasets:CSIQ.load", summary="CSIQ: 866 distorted images of 30 references, 6 types, DMOS (Larson & Chandler 2010)"),
+        Spec("live", "rdpkit.judge.datasets:LIVE.load", summary="LIVE release 2: 779 distorted images of 29 references, 5 types, DMOS (Sheikh, Sabir & Bovik 2006)"),
+        Spec("pipal", "rdpkit.judge.datasets:PIPAL.load", summary="PIPAL training set: 23,200 distorted images of 200 references, Elo (Jinjin et al. 2020)"),
+        Spec("koniq-10k", "rdpkit.judge.datasets:KONIQ_10K.load", summary="KonIQ-10k: 10,073 photographs, MOS, no reference (Hosu et al. 2020)"),
+        Spec("spaq", "rdpkit.judge.datasets:SPAQ.load", summary="SPAQ: 11,125 smartphone photographs, MOS, no reference (Fang et al. 2020)"),
+        Spec("live-challenge", "rdpkit.judge.datasets:LIVE_CHALLENGE.load", summary="LIVE Challenge: 1,161 photographs, MOS, no reference (Ghadiyaram & Bovik 2016)"),
+        Spec("bapps-2afc", "rdpkit.judge.datasets:BAPPS_2AFC.load", summary="BAPPS 2AFC validation triplets, share of judges preferring p1 (Zhang et al. 2018)"),
+        Spec("bapps-jnd", "rdpkit.judge.datasets:BAPPS_JND.load", summary="BAPPS JND validation pairs, share of judges seeing no difference (Zhang et al. 2018)"),
     ]
