@@ -238,7 +238,14 @@ def test_replicates_are_those_of_a_plain_resampling_of_reference_groups() -> Non
     x = np.round(x, 1)  # ties, which resampling multiplies
     n_boot, level = 200, 0.9
     result = agreement(
-        x, y, higher_is_better=True, groups=refs, n_boot=n_boot, level=level, seed=4, intervals_for=("srcc", "krcc", "plcc")
+        x,
+        y,
+        higher_is_better=True,
+        groups=refs,
+        n_boot=n_boot,
+        level=level,
+        seed=4,
+        intervals_for=("srcc", "krcc", "plcc"),
     )
     draw = np.random.default_rng(4).multinomial(12, np.full(12, 1 / 12), size=n_boot)
     replicates = {"srcc": [], "krcc": [], "plcc": []}
@@ -365,8 +372,12 @@ def test_declared_direction_flips_the_sign(rows, mos) -> None:
         (lambda: agreement(range(7), range(7), higher_is_better=False, intervals_for=["srocc"]), "srocc"),
         (lambda: two_afc([1, 2], [2, 1], [0.5, 1.5]), "[0, 1]"),
         (lambda: jnd_map([1, 2], [0, 0]), "No pair"),
-        (lambda: paired_difference(range(7), range(7), range(7), higher_is_better_a=True,
-                                   higher_is_better_b=True, statistic="mae"), "statistic"),
+        (
+            lambda: paired_difference(
+                range(7), range(7), range(7), higher_is_better_a=True, higher_is_better_b=True, statistic="mae"
+            ),
+            "statistic",
+        ),
         (lambda: agreement_by_type(range(8), range(8), list("aaaaaabb"), higher_is_better=False), "'b'"),
         (lambda: agreement([[1, 2]] * 7, range(7), higher_is_better=False), "1-D"),
     ],

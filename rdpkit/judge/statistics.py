@@ -93,11 +93,11 @@ from scipy import optimize, special, stats
 from rdpkit.errors import InputError
 
 __all__ = [
+    "MIN_ITEMS",
+    "STATISTICS",
     "Agreement",
     "Difference",
     "LogisticFit",
-    "MIN_ITEMS",
-    "STATISTICS",
     "Score",
     "agreement",
     "agreement_by_type",
@@ -124,6 +124,7 @@ Float = NDArray[np.float64]
 
 _CHUNK = 2_000_000  # bootstrap weights held at once (replicates × items)
 _MAX_NFEV = 100  # residual evaluations per least-squares run; a well-posed fit needs 10 to 40
+_REPLICATE_TOL = 1e-5  # relative change of SSE / β at which a replicate's refit stops
 
 
 # ----------------------------------------------------------------------------- results
@@ -295,7 +296,9 @@ def _group_codes(groups: Iterable[Hashable] | None, n: int, name: str = "groups"
     try:
         codes = np.fromiter((index.setdefault(g, len(index)) for g in groups), dtype=np.intp)
     except TypeError:
-        raise InputError(f"{name} must be a sequence of hashable labels (reference names or ids), one per item.") from None
+        raise InputError(
+            f"{name} must be a sequence of hashable labels (reference names or ids), one per item."
+        ) from None
     if len(codes) != n:
         raise InputError(f"{name} must have one label per item: got {len(codes)} labels for {n} items.")
     return codes, len(index)
@@ -414,8 +417,14 @@ def _is_monotonic(b: Float, low: float, high: float) -> bool:
     return bool(np.all(slope >= -tol) or np.all(slope <= tol))
 
 
-def _fit_standardized(z: Float, u: Float, w: Float, starts: Sequence[Float]) -> tuple[Float, str, str]:
-    """Least-squares fit of Q in standardized units: (b, kind, note), never raising."""
+def _fit_standardized(
+    z: Float, u: Float, w: Float, starts: Sequence[Float], tol: float = 1e-8
+) -> tuple[Float, str, str]:
+    """Least-squares fit of Q in standardized units: (b, kind, note), never raising.
+
+    `tol` is least_squares' ftol and xtol: bootstrap replicates, which need the fitted
+    values and not β, stop at a looser one.
+    """
     keep = w > 0
     z, u, w = z[keep], u[keep], w[keep]
     root_w = np.sqrt(w)
@@ -430,11 +439,25 @@ def _fit_standardized(z: Float, u: Float, w: Float, starts: Sequence[Float]) -> 
                 warnings.simplefilter("ignore")
                 if bounds is None:
                     res = optimize.least_squares(
-                        _residuals, start, jac=_jacobian, method="lm", max_nfev=_MAX_NFEV, args=(z, u, root_w)
+                        _residuals,
+                        start,
+                        jac=_jacobian,
+                        method="lm",
+                        max_nfev=_MAX_NFEV,
+                        ftol=tol,
+                        xtol=tol,
+                        args=(z, u, root_w),
                     )
                 else:
                     res = optimize.least_squares(
-                        _residuals, start, jac=_jacobian, method="trf", bounds=bounds, max_nfev=_MAX_NFEV,
+                        _residuals,
+                        start,
+                        jac=_jacobian,
+                        method="trf",
+                        bounds=bounds,
+                        max_nfev=_MAX_NFEV,
+                        ftol=tol,
+                        xtol=tol,
                         args=(z, u, root_w),
                     )
         except (ValueError, np.linalg.LinAlgError):
@@ -572,7 +595,7 @@ class _Replicates:
         return out
 
     def _fit_row(self, row: Float) -> tuple[float, float]:
-        b, _, _ = _fit_standardized(self.std.z, self.std.u, row, [self.b])
+        b, _, _ = _fit_standardized(self.std.z, self.std.u, row, [self.b], tol=_REPLICATE_TOL)
         return _fitted_statistics(self.std, b, row)
 
 
@@ -646,7 +669,9 @@ def agreement(
     wanted = [k for k in STATISTICS if k in requested]
     unknown = requested - set(STATISTICS)
     if unknown:
-        raise InputError(f"intervals_for names unknown statistics {sorted(unknown)}; choose from {', '.join(STATISTICS)}.")
+        raise InputError(
+            f"intervals_for names unknown statistics {sorted(unknown)}; choose from {', '.join(STATISTICS)}."
+        )
     sign = orientation(higher_is_better, subjective_higher_is_better)
     values, fit, std, b = _point(x, y, sign)
     intervals: dict[str, tuple[float, float]] = {}
@@ -654,7 +679,9 @@ def agreement(
         replicates = _Replicates(x, y, sign, std, b)
         parts = [replicates.compute(w, wanted) for w in _weight_chunks(codes, n_groups, n_boot, _rng(seed))]
         intervals = {k: _percentile_interval(np.concatenate([p[k] for p in parts]), level) for k in wanted}
-    return Agreement(**values, n=len(x), n_groups=n_groups, logistic=fit, intervals=intervals, level=level, n_boot=n_boot)
+    return Agreement(
+        **values, n=len(x), n_groups=n_groups, logistic=fit, intervals=intervals, level=level, n_boot=n_boot
+    )
 
 
 def agreement_by_type(
