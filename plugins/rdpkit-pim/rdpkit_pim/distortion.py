@@ -15,7 +15,7 @@ from .checkpoint import load as load_checkpoint
 class PIM(rdpkit.Distortion):
     """Perceptual Information Metric (Bhardwaj et al., NeurIPS 2020), trained without labels by rdpkit-pim.
 
-    `checkpoint` is a file written by ``rdpkit-pim train`` (default: the checkpoint shipped
+    `checkpoint` is a file written by ``rdpkit pim train`` (default: the checkpoint shipped
     with the package, verified by its sha256); it must match the sha256 in the record
     ``rdpkit pim train`` wrote next to it, when that record is there, and `sha256`, when given.
     Images are N×3×H×W (grey images N×1×H×W are repeated to three channels), at least
@@ -28,7 +28,7 @@ class PIM(rdpkit.Distortion):
     def __init__(self, checkpoint: str | Path | None = None, sha256: str | None = None) -> None:
         super().__init__()
         if checkpoint is not None and not isinstance(checkpoint, (str, Path)):
-            raise InputError(f"checkpoint must be the path of a file written by `rdpkit-pim train`, got {type(checkpoint).__name__}.")
+            raise InputError(f"checkpoint must be the path of a file written by `rdpkit pim train`, got {type(checkpoint).__name__}.")
         if checkpoint is None and sha256 is not None:
             raise InputError("sha256 is only checked for a checkpoint you name; the shipped one is always verified, so pass checkpoint=PATH too.")
         self.model = load_checkpoint(checkpoint, expected_sha256=sha256)

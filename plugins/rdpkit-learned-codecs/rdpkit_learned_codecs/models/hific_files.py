@@ -18,7 +18,7 @@ from rdpkit.weights import check_finite
 from .hific_config import KIND, HificConfig
 from .storage import MODEL_FORMAT, read_model_file
 
-FIX = "retrain it with `rdpkit-learned-codecs train --kind hific`"
+FIX = "retrain it with `rdpkit learned-codecs train --kind hific`"
 
 
 def _metadata(path: Path) -> dict[str, str]:

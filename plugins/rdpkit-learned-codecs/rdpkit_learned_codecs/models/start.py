@@ -1,7 +1,7 @@
 """Where a hific codec's training starts: a distortion-only model, as HiFiC starts from its MSE-trained codec.
 
 A start is the shipped hyperprior (``"shipped"``), a hyperprior model file (written by
-`rdpkit-learned-codecs train --kind hyperprior` or `codec.save`), or a hific model file (one
+`rdpkit learned-codecs train --kind hyperprior` or `codec.save`), or a hific model file (one
 trained with λ_p = 0, say). A variable-rate hyperprior is taken at one of its rates
 (`quality`): that rate's per-channel gain is folded into the last layer of g_a and its
 inverse into the first layer of g_s, which gives a single-rate model coding exactly that rate.
