@@ -19,7 +19,13 @@ import rdpkit
 from rdpkit.datasets import Dataset
 from rdpkit.errors import InputError, PluginError
 from rdpkit.judge import LAYOUTS, Pairs2AFC, PairsJND, Ratings, judgments, make_fixture
-from rdpkit.judge.datasets import BAPPS_2AFC_COUNTS, KONIQ_10K, PIPAL, TID2013, label_folder
+from rdpkit.judge.datasets import (
+    BAPPS_2AFC_COUNTS,
+    KONIQ_10K,
+    PIPAL,
+    TID2013,
+    label_folder,
+)
 from rdpkit.judge.fixture import degradation
 from rdpkit.testing import fresh_registry
 

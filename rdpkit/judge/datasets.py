@@ -86,7 +86,7 @@ class Ratings:
 
     @property
     def full_reference(self) -> bool:
-        return all(item.reference is not None for item in self.items)
+        return any(item.reference is not None for item in self.items)
 
     def references(self) -> tuple[str, ...]:
         """The distinct reference images, in label order (empty for a no-reference set)."""
@@ -341,8 +341,8 @@ class RatedLayout:
         images = {label.image: resolve(label.image) for label in labels}
         references = {label.reference: resolve(label.reference) for label in labels if label.reference}
         self._check(text, images, references)
-        items = tuple(Rated(_inside(label.image), images[label.image], references[label.reference] if label.reference else None, label.score, label.kind)  # type: ignore[arg-type]
-                      for label in labels)
+        at = {path: file for path, file in (*images.items(), *references.items()) if file}
+        items = tuple(Rated(_inside(label.image), at[label.image], at[label.reference] if label.reference else None, label.score, label.kind) for label in labels)
         return Ratings(self.name, items, self.scale, self.higher_is_better, f"{self.name}:{text}", text)
 
     def _check(self, text: str, images: dict[str, str | None], references: dict[str, str | None]) -> None:
