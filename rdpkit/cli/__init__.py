@@ -46,7 +46,7 @@ def _plugin_commands() -> dict[str, click.Command]:
     return get_registry().commands()
 
 
-from . import diverge, evaluate, recover, registry_cmds, score, sweep, theory  # noqa: F401  (they add their commands to `cli`)
+from . import diverge, evaluate, judge, recover, registry_cmds, score, sweep, theory  # noqa: F401  (they add their commands to `cli`)
 
 
 def main() -> None:
