@@ -81,12 +81,17 @@ def type_rows(judgement: Judgement, dataset: str, *, n_boot: int = N_BOOT, seed:
     rows = []
     for scored in judgement.metrics(dataset):
         x, y, units, types = _usable(ds, scored)
-        by_type = st.agreement_by_type(x, y, types, higher_is_better=False, subjective_higher_is_better=ds.higher_is_better, groups=units,
-                                       n_boot=n_boot, seed=seed, intervals_for=("srcc",))
-        for kind, a in by_type.items():
+        for kind in dict.fromkeys(types):
+            at = [i for i, t in enumerate(types) if t == kind]
+            row = {"dataset": dataset, "metric": str(scored.metric), "type": kind, "n": len(at)}
+            try:  # a type with too few images or references gets its reason instead of a number
+                a = st.agreement(x[at], y[at], higher_is_better=False, subjective_higher_is_better=ds.higher_is_better,
+                                 groups=[units[i] for i in at], n_boot=n_boot, seed=seed, intervals_for=("srcc",))
+            except InputError as exc:
+                rows.append({**row, "note": str(exc)})
+                continue
             low, high = a.intervals.get("srcc", (math.nan, math.nan))
-            rows.append({"dataset": dataset, "metric": str(scored.metric), "type": kind, "n": a.n, "srcc": a.srcc,
-                         "srcc_low": low, "srcc_high": high})
+            rows.append({**row, "srcc": a.srcc, "srcc_low": low, "srcc_high": high})
     return rows
 
 
@@ -203,8 +208,8 @@ def write(judgement: Judgement, out: str | Path, *, n_boot: int = N_BOOT, seed: 
                        [[r["metric"], r["subset"], f"{r[key]:.4f}", f"[{r['low']:.4f}, {r['high']:.4f}]", r["n"]] for r in rows])
     if tables["types"]:
         page.section("SRCC per distortion type").table(["dataset", "metric", "type", "n", "SRCC", "95 % interval"],
-                                                        [[r["dataset"], r["metric"], r["type"], r["n"], f"{r['srcc']:.4f}", f"[{r['srcc_low']:.3f}, {r['srcc_high']:.3f}]"]
-                                                         for r in tables["types"]])
+                                                        [[r["dataset"], r["metric"], r["type"], r["n"], *((f"{r['srcc']:.4f}", f"[{r['srcc_low']:.3f}, {r['srcc_high']:.3f}]")
+                                                          if "srcc" in r else (r["note"], ""))] for r in tables["types"]])
     if judgement.failed:
         page.section("Failed").table(["what", "why"], judgement.failed.items())
     items = per_item_rows(judgement)

@@ -28,7 +28,7 @@ from ..trial import RunSummary
 from ..trial.driver import drive
 from ..trial.executors import check_executor
 from ..validation import check_device
-from .datasets import Judgments, Pairs2AFC, PairsJND, Ratings, judgments
+from .datasets import Judgments, Pairs2AFC, Ratings, judgments
 from .trial import CHUNK, JudgeResult, JudgeTrial
 
 DEFAULT_STORE = Path("rdpkit-judge") / "judge.sqlite"
