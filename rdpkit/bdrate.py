@@ -16,7 +16,10 @@ Interpolation: ``pchip`` (piecewise-cubic Hermite, monotone: the JVET common tes
 conditions' choice and the default), ``cubic`` (one least-squares cubic per curve,
 Bjøntegaard's original) or ``akima``. When the curves overlap over less than
 `MIN_OVERLAP` of the shorter curve's span, the delta extrapolates little but rests on a
-small part of either curve: a `BDOverlapWarning` says so.
+small part of either curve: a `BDOverlapWarning` says so. A curve whose metric does not move
+one way with the rate (non-monotone, or flat between two points), two curves that move opposite
+ways, or a curve that gets worse with more bits (given `higher_is_better`) give no delta: an
+`InputError` says why.
 
 `bd_rate_at_perception` is the perception-aware counterpart: it compares the two codecs'
 R-D curves at (approximately) equal perception index, built as Blau & Michaeli (ICML 2019,
@@ -58,6 +61,26 @@ def _points(rate: ArrayLike, metric: ArrayLike, which: str, method: str) -> tupl
     if not (np.isfinite(r).all() and np.isfinite(d).all()) or (r <= 0).any():
         raise InputError(f"the {which} curve needs positive finite rates and finite metric values, got rates {r.tolist()} and values {d.tolist()}.")
     return np.log(r), d
+
+
+def _direction(log_rate: np.ndarray, metric: np.ndarray, which: str, higher_is_better: bool | None) -> int:
+    """+1 when the curve's metric rises with the rate, −1 when it falls; InputError when it does neither throughout."""
+    steps = np.sign(np.diff(metric[np.argsort(log_rate, kind="stable")]))
+    shown = [round(float(v), 6) for v in metric[np.argsort(log_rate, kind="stable")][:12]]
+    if (steps == 0).any() or len(set(steps.tolist())) > 1:
+        raise InputError(f"the {which} curve's metric does not move one way with the rate (by increasing rate: {shown}); "
+                         "a Bjøntegaard delta needs a monotone curve: keep its points on the rate-distortion front.")
+    direction = int(steps[0])
+    if higher_is_better is not None and direction != (1 if higher_is_better else -1):
+        raise InputError(f"the {which} curve's metric gets worse as the rate rises (by increasing rate: {shown}); "
+                         "a codec's curve improves with more bits, so this one is mislabelled or broken.")
+    return direction
+
+
+def _check_directions(la: np.ndarray, da: np.ndarray, lt: np.ndarray, dt: np.ndarray, higher_is_better: bool | None) -> None:
+    """Both curves monotone, the same way (and the right way, when it is known)."""
+    if _direction(la, da, "anchor", higher_is_better) != _direction(lt, dt, "test", higher_is_better):
+        raise InputError("the anchor's metric and the test's move opposite ways with the rate, so they cannot measure the same quality; check the files' columns.")
 
 
 def _sorted_by(x: np.ndarray, y: np.ndarray, which: str, axis: str) -> tuple[np.ndarray, np.ndarray]:
@@ -106,14 +129,17 @@ def bd_rate(
     test_distortion: ArrayLike,
     *,
     method: Method = "pchip",
+    higher_is_better: bool | None = None,
 ) -> float:
     """BD-rate of the test curve against the anchor, in percent (negative: the test saves bits).
 
     The "distortion" may be any quality or distortion measure; `method` is ``"pchip"``,
-    ``"cubic"`` or ``"akima"`` (see the module docstring).
+    ``"cubic"`` or ``"akima"`` (see the module docstring); `higher_is_better`, when given,
+    refuses a curve that gets worse with more bits.
     """
     la, da = _points(anchor_rate, anchor_distortion, "anchor", method)
     lt, dt = _points(test_rate, test_distortion, "test", method)
+    _check_directions(la, da, lt, dt, higher_is_better)
     da, la = _sorted_by(da, la, "anchor", "metric value")
     dt, lt = _sorted_by(dt, lt, "test", "metric value")
     lo, hi = _common(da, dt, "metric value")
@@ -128,10 +154,12 @@ def bd_distortion(
     test_metric: ArrayLike,
     *,
     method: Method = "pchip",
+    higher_is_better: bool | None = None,
 ) -> float:
-    """BD-distortion (BD-PSNR for PSNR): the mean of test − anchor at equal rate, in the metric's unit."""
+    """BD-distortion (BD-PSNR for PSNR): the mean of test − anchor at equal rate, in the metric's unit (`higher_is_better` as in `bd_rate`)."""
     la, da = _points(anchor_rate, anchor_metric, "anchor", method)
     lt, dt = _points(test_rate, test_metric, "test", method)
+    _check_directions(la, da, lt, dt, higher_is_better)
     la, da = _sorted_by(la, da, "anchor", "rate")
     lt, dt = _sorted_by(lt, dt, "test", "rate")
     lo, hi = _common(la, lt, "rate")

@@ -301,7 +301,11 @@ class Source:
         return [f"builtin:{n}" for n in self.items] if self.kind == "builtin" else list(self.items)
 
     def identity(self) -> str:
-        """The source as configured plus a digest of every file's bytes: a changed file makes a new trial."""
+        """What the source is: a folder or file by its resolved path plus a digest of every file's name and bytes.
+
+        ``ds``, ``./ds/`` and the absolute path are one source; a changed file makes a new trial.
+        The part before ``#sha256:`` is a path the source loads from again.
+        """
         if self.kind not in ("folder", "file"):
             return self.text
         import hashlib
@@ -309,7 +313,7 @@ class Source:
         digest = hashlib.sha256()
         for f in self.items:
             digest.update(Path(f).name.encode() + b"\0" + Path(f).read_bytes())
-        return f"{self.text}#sha256:{digest.hexdigest()[:16]}"
+        return f"{Path(self.text).expanduser().resolve()}#sha256:{digest.hexdigest()[:16]}"
 
     def load(self, *, size: int | tuple[int, int] | None = None, gray: bool = False, mode: str = "resize") -> torch.Tensor:
         """The images as an N×C×H×W batch (see `load_image` for `size`, `mode` and `gray`)."""

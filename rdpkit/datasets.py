@@ -20,11 +20,13 @@ from typing import TYPE_CHECKING
 
 from .data import IMAGE_SUFFIXES, Source
 from .errors import InputError, PluginError, suggestion
-from .spec import LAYOUT
+from .spec import LAYOUT, RESERVED_DISTRIBUTION
 
 if TYPE_CHECKING:
     from .registry import Registry
 
+#: The sizes (width, height) of the Kodak images: landscape and portrait.
+KODAK_SIZES = ((768, 512), (512, 768))
 #: How many images each known CLIC 2020 split holds (professional and mobile tracks).
 CLIC_2020 = {("professional", "valid"): 41, ("mobile", "valid"): 61, ("professional", "test"): 250, ("mobile", "test"): 178}
 
@@ -67,13 +69,24 @@ def _images(folder: Path) -> dict[str, Path]:
 
 
 def kodak(text: str) -> Dataset:
-    """The Kodak set: kodim01.png … kodim24.png, all 24 of them."""
+    """The Kodak set: kodim01.png … kodim24.png, all 24 of them, each 768×512 or 512×768 (read from the headers)."""
+    from PIL import Image
+
     folder = _folder(text, "kodak")
     found = _images(folder)
     expected = [f"kodim{i:02d}.png" for i in range(1, 25)]
     missing = [name for name in expected if name not in found]
     if missing:
         raise InputError(f"the kodak folder {text!r} lacks {len(missing)} of its 24 images (first {missing[0]}); the set is kodim01.png … kodim24.png.")
+    for name in expected:
+        try:
+            with Image.open(found[name]) as im:
+                size = im.size
+        except (OSError, SyntaxError, ValueError) as exc:
+            raise InputError(f"cannot read {name} of the kodak folder {text!r} as an image ({exc}); download the Kodak set again.") from None
+        if size not in KODAK_SIZES:
+            raise InputError(f"{name} in the kodak folder {text!r} is {size[0]}×{size[1]}, but every Kodak image is 768×512 or 512×768; "
+                             "this is not the Kodak set: give it as a plain folder.")
     return Dataset("kodak", tuple(str(found[n]) for n in expected), f"kodak:{text}", text)
 
 
@@ -119,6 +132,9 @@ def dataset(spec: str, registry: Registry | None = None) -> Dataset:
     if sep and layout in layouts:
         info = registry.info(LAYOUT, layout)
         found = registry.factory(info)(rest)
+        if not isinstance(found, Dataset) and info.distribution == RESERVED_DISTRIBUTION:
+            raise InputError(f"{layout!r} is a set of human judgments, not of photographs to code; score metrics on it with "
+                             f"`rdpkit judge --data {spec}`, and evaluate codecs on kodak:PATH, clic2020:PATH, div2k:PATH, builtin or a folder.")
         if not isinstance(found, Dataset):
             raise PluginError(f"the dataset layout {layout!r} ({info.distribution} {info.version}) returned {type(found).__name__}, not a Dataset; its plugin is broken.")
         return found
@@ -129,4 +145,6 @@ def dataset(spec: str, registry: Registry | None = None) -> Dataset:
     source = Source.parse(spec)
     if source.kind == "digits":
         raise InputError("the digits are 8×8 drawings, not photographs; evaluate codecs on kodak:PATH, clic2020:PATH, div2k:PATH, builtin or a folder.")
-    return Dataset(source.text if source.kind != "builtin" else source.text.replace(":", "-"), tuple(source.references()), spec)
+    # A folder or file is named by its resolved path, so that `ds`, `./ds/` and its absolute path are one dataset (and no folder passes for a layout).
+    name = source.text.replace(":", "-") if source.kind == "builtin" else str(Path(source.text).expanduser().resolve())
+    return Dataset(name, tuple(source.references()), spec)

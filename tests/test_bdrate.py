@@ -67,7 +67,7 @@ def test_pchip_and_cubic_differ_on_curved_data():
     [
         ((RATES[:3], QUALITY[:3], RATES, QUALITY), {"method": "cubic"}, "needs at least 4"),
         ((RATES, QUALITY, RATES, QUALITY + 20), {}, "share no metric value interval"),
-        ((RATES, [1, 1, 2, 3], RATES, QUALITY), {}, "same metric value"),
+        ((RATES, [1, 1, 2, 3], RATES, QUALITY), {}, "does not move one way with the rate"),
         ((RATES, QUALITY, -RATES, QUALITY), {}, "positive finite rates"),
         ((RATES, QUALITY, RATES, QUALITY), {"method": "linear"}, "method must be one of"),
     ],
@@ -75,6 +75,18 @@ def test_pchip_and_cubic_differ_on_curved_data():
 def test_bad_curves_are_one_sentence(args, kwargs, match):
     with pytest.raises(rdpkit.InputError, match=match):
         bd_rate(*args, **kwargs)
+
+
+@pytest.mark.parametrize("delta", [bd_rate, bd_distortion])
+def test_non_monotone_opposite_and_worsening_curves_give_no_delta(delta):
+    # Each of these gave a number before (e.g. +28.6 % for a curve that rises and falls).
+    with pytest.raises(rdpkit.InputError, match="test curve's metric does not move one way"):
+        delta(RATES, QUALITY, RATES, [28.0, 33.0, 31.0, 37.0])
+    with pytest.raises(rdpkit.InputError, match="move opposite ways"):
+        delta(RATES, QUALITY, RATES, QUALITY[::-1].copy())
+    with pytest.raises(rdpkit.InputError, match="anchor curve's metric gets worse as the rate rises"):
+        delta(RATES, -QUALITY, RATES, -QUALITY, higher_is_better=True)
+    assert delta(RATES, -QUALITY, RATES, -QUALITY, higher_is_better=False) == pytest.approx(0, abs=1e-12)
 
 
 def test_perception_aware_bd_rate_uses_only_points_within_the_perception_bound():

@@ -60,7 +60,7 @@ def evaluate_cmd(codecs: tuple[str, ...], data: str, distortions: tuple[str, ...
         for row in summary.to_dict(orient="records"):
             print_json(row)
         return
-    shown = [c for c in ("codec", "setting", "bpp", *evaluation.measured(), "encoding_time", "decoding_time") if c in summary]
+    shown = [c for c in ("codec", "setting", "bpp", "payload_bpp", *evaluation.measured(), "encoding_time", "decoding_time") if c in summary]
     table(f"rdpkit evaluate: {evaluation.dataset.name}", shown, summary[shown].values.tolist())
     for setting, why in evaluation.failed.items():
         console.print(f"[red]{setting} failed:[/] {why}", highlight=False)
@@ -70,16 +70,21 @@ def evaluate_cmd(codecs: tuple[str, ...], data: str, distortions: tuple[str, ...
 @cli.command("bd")
 @click.option("--anchor", help="The curve everything is compared with: published:NAME or a result file.")
 @click.option("--curve", "curves", multiple=True, metavar="published:NAME | FILE", help="A curve to compare with the anchor (repeatable); published:* for every published one.")
-@click.option("--metric", "metrics", multiple=True, help="Axes to report (repeatable) [default: psnr-rgb and ms-ssim-db-rgb].")
+@click.option("--metric", "metrics", multiple=True, help="Axes to report (repeatable; psnr, ms-ssim and ms-ssim-db name CompressAI's columns) [default: psnr-rgb and ms-ssim-db-rgb].")
 @click.option("--method", type=click.Choice(["pchip", "cubic", "akima"]), default="pchip", show_default=True)
 @click.option("--list", "list_names", is_flag=True, help="List the published result files bundled with rdpkit and stop.")
-@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path), help="Also write the long table (every codec × metric) as CSV.")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path), help="Also write the long table (every codec × metric, with its notes) as CSV.")
 @output_options
 def bd_cmd(anchor: str | None, curves: tuple[str, ...], metrics: tuple[str, ...], method: str, list_names: bool, csv_path: Path | None,
            quiet: bool, as_json: bool) -> None:
-    """BD-rates of result files (CompressAI's format) against an anchor, e.g. every published Kodak codec against VTM."""
+    """BD-rates of result files (CompressAI's format) against an anchor, e.g. every published Kodak codec against VTM.
+
+    Every curve gets a row; where a metric gives no number (no shared range, a non-monotone curve,
+    another dataset...), the row says why, on the console, in --json and in the CSV.
+    """
+    from ..anchors import ALIASES, published_names
     from ..anchors import anchor as read
-    from ..anchors import published_names
+    from ..errors import suggestion
     from ..evaluate.report import bd_frame, bd_wide
 
     if list_names:
@@ -90,14 +95,21 @@ def bd_cmd(anchor: str | None, curves: tuple[str, ...], metrics: tuple[str, ...]
         raise InputError("give the anchor curve with --anchor, e.g. --anchor published:vtm.")
     names = [f"published:{n}" for n in published_names()] if curves == ("published:*",) or not curves else list(curves)
     files = [read(anchor), *(read(c) for c in names if c != anchor)]
-    wanted = list(metrics) or ["psnr-rgb", "ms-ssim-db-rgb"]
-    bd = bd_frame(files, files[0].name, method=method)
+    wanted = list(dict.fromkeys(ALIASES.get(m, m) for m in metrics)) or ["psnr-rgb", "ms-ssim-db-rgb"]
+    held = list(dict.fromkeys(m for f in files for m in f.axes))
+    for m in wanted:
+        if m not in held:
+            raise InputError(f"no curve holds {m!r}; {suggestion(m, held) or 'they hold ' + ', '.join(held)}.")
+    bd = bd_frame(files, files[0].name, method=method, metrics=wanted)
     if csv_path:
         bd.to_csv(csv_path, index=False)
     wide = bd_wide(bd, wanted)
     if as_json:
         for row in wide.to_dict(orient="records"):
-            print_json(row)
+            print_json({**row, **{m: None if math.isnan(row[m]) else row[m] for m in wanted}})
         return
-    rows = [[r["codec"], *("" if math.isnan(v) else f"{v:+.1f}" for v in (r.get(m, math.nan) for m in wanted))] for r in wide.to_dict(orient="records")]
-    table(f"BD-rate (%) against {files[0].name} ({method})", ["codec", *wanted], rows)
+    rows = [[r["codec"], *("n/a" if math.isnan(r[m]) else f"{r[m]:+.1f}" for m in wanted), r["rate"]] for r in wide.to_dict(orient="records")]
+    table(f"BD-rate (%) against {files[0].name} ({method})", ["codec", *wanted, "rate"], rows)
+    for r in wide.to_dict(orient="records"):
+        for note in r["notes"]:
+            console.print(f"{r['codec']}, {note}", highlight=False, markup=False)

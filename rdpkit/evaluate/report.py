@@ -9,10 +9,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ..anchors import ResultFile
+from ..anchors import ALIASES, RANGES, ResultFile
 from ..bdrate import METHODS, BDOverlapWarning, bd_distortion, bd_rate, overlap
 from ..errors import InputError, suggestion
 from ..measures import Measurement
@@ -46,8 +47,55 @@ def summary_frame(evaluation: Evaluation) -> pd.DataFrame:
     return pd.DataFrame(rows).sort_values(["codec", "bpp"]) if rows else pd.DataFrame(rows)
 
 
-def bd_frame(files: Sequence[ResultFile], anchor: str, *, method: str = "pchip") -> pd.DataFrame:
-    """BD-rate (%) and BD-metric of every curve against the one called `anchor`, on every axis both hold."""
+#: The columns of a BD table: one row per curve × metric, each with its numbers or, in `note`, why there are none.
+BD_COLUMNS = ("codec", "anchor", "metric", "method", "dataset", "rate", "bd_rate_%", "bd_metric", "overlap", "note")
+
+
+def _rates(a: ResultFile, f: ResultFile) -> tuple[np.ndarray, np.ndarray, str, str]:
+    """Like-for-like rates of the anchor and a curve: (anchor's, curve's, which, a note when they are not like for like).
+
+    rdpkit's results count its container in ``bpp`` and the bare codec bytes in ``payload_bpp``;
+    CompressAI's files count bare files. Two curves of one kind compare as they are; across kinds,
+    rdpkit's payload bpp is used.
+    """
+    if a.counts_container == f.counts_container:
+        which = "container bpp" if a.counts_container else "file bpp"
+        return a.values("bpp"), f.values("bpp"), which, ""
+    ours, theirs = (a, f) if a.counts_container else (f, a)
+    payload, _ = ours.rate(payload=True)
+    if payload is None:
+        note = f"{ours.name} states no payload bpp, so its container is counted against the bare files of {theirs.name}"
+        return a.values("bpp"), f.values("bpp"), "container bpp vs file bpp", note
+    return (payload, f.values("bpp")) if ours is a else (a.values("bpp"), payload), "payload bpp vs file bpp", ""
+
+
+def _refusal(a: ResultFile, f: ResultFile, metric: str) -> str:
+    """Why the anchor and a curve give no delta on `metric` before any computation, or ``""``."""
+    for which in (f, a):
+        if metric not in which.measures:
+            return f"{which.name} holds no {metric}"
+    if a.dataset and f.dataset and a.dataset != f.dataset:
+        return f"{a.name} was measured on {a.dataset} and {f.name} on {f.dataset}; a Bjøntegaard delta compares codecs on the same images"
+    lo, hi = RANGES.get("ms-ssim-rgb" if metric == "ms-ssim-db-rgb" else metric, (-np.inf, np.inf))
+    for which in (f, a):
+        source = "ms-ssim-rgb" if metric == "ms-ssim-db-rgb" and "ms-ssim-rgb" in which.results else metric
+        values = which.values(source)
+        if source in RANGES and not ((values >= lo) & (values <= hi)).all():
+            return f"{which.name}'s {source} values {values.tolist()[:8]} leave [{lo:g}, {hi:g}], so they are no {source}"
+    if a.higher_is_better(metric) != f.higher_is_better(metric):
+        return f"{a.name} and {f.name} disagree on which way {metric} reads"
+    return ""
+
+
+def bd_frame(files: Sequence[ResultFile], anchor: str, *, method: str = "pchip", metrics: Sequence[str] | None = None) -> pd.DataFrame:
+    """BD-rate (%) and BD-metric of every curve against the one called `anchor`: a row per curve and metric, with its numbers or why there are none.
+
+    `metrics`: the axes to compare (aliases such as ``psnr`` allowed) [default: every axis the
+    anchor or the curve holds]. Against a curve of another dataset there is no number; a curve
+    whose dataset is not stated is compared and labelled. The `rate` column says which rate
+    each row compares (see `_rates`); `note` holds the reason for a missing number and every
+    warning (too little overlap, a dataset not stated, a container counted against bare files).
+    """
     if method not in METHODS:
         raise InputError(f"method must be one of {', '.join(METHODS)}, got {method!r}.")
     names = [f.name for f in files]
@@ -58,34 +106,46 @@ def bd_frame(files: Sequence[ResultFile], anchor: str, *, method: str = "pchip")
     if anchor not in by_name:
         raise InputError(f"no curve is called {anchor!r}; {suggestion(anchor, by_name) or 'the curves are ' + ', '.join(by_name)}.")
     a = by_name[anchor]
+    wanted = None if metrics is None else [ALIASES.get(m, m) for m in metrics]
     rows = []
     for f in files:
         if f is a:
             continue
-        for m in axes([f]):
-            if m not in a.measures:
+        ra, rt, which, rate_note = _rates(a, f)
+        unstated = [g.name for g in (a, f) if not g.dataset]
+        dataset_note = f"the dataset of {' and '.join(unstated)} is not stated: compare only curves measured on the same images" if unstated else ""
+        for m in wanted if wanted is not None else axes([a, f]):
+            row: dict[str, Any] = {"codec": f.name, "anchor": anchor, "metric": m, "method": method, "dataset": f.dataset or "unknown", "rate": which,
+                                   "bd_rate_%": np.nan, "bd_metric": np.nan, "overlap": np.nan}
+            why = _refusal(a, f, m)
+            if why:
+                rows.append({**row, "note": f"n/a: {why}"})
                 continue
-            row: dict[str, Any] = {"codec": f.name, "anchor": anchor, "metric": m, "method": method}
-            (ra, qa), (rt, qt) = a.curve(m), f.curve(m)
+            (_, qa), (_, qt) = a.curve(m), f.curve(m)
+            higher = a.higher_is_better(m)
             try:
                 with warnings.catch_warnings(record=True) as caught:
                     warnings.simplefilter("always", BDOverlapWarning)
-                    row["bd_rate_%"] = bd_rate(ra, qa, rt, qt, method=method)  # type: ignore[arg-type]
-                    row["bd_metric"] = bd_distortion(ra, qa, rt, qt, method=method)  # type: ignore[arg-type]
-                row["overlap"] = overlap(qa, qt)
-                row["note"] = "; ".join(str(w.message) for w in caught)
+                    rate = bd_rate(ra, qa, rt, qt, method=method, higher_is_better=higher)  # type: ignore[arg-type]
+                    metric = bd_distortion(ra, qa, rt, qt, method=method, higher_is_better=higher)  # type: ignore[arg-type]
             except InputError as exc:
-                row["note"] = f"n/a: {exc}"
-            rows.append(row)
-    return pd.DataFrame(rows)
+                rows.append({**row, "note": f"n/a: {exc}"})
+                continue
+            notes = [str(w.message) for w in caught if issubclass(w.category, BDOverlapWarning)] + [n for n in (rate_note, dataset_note) if n]
+            rows.append({**row, "bd_rate_%": rate, "bd_metric": metric, "overlap": overlap(qa, qt), "note": "; ".join(dict.fromkeys(notes))})
+    return pd.DataFrame(rows, columns=list(BD_COLUMNS))
 
 
 def bd_wide(bd: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
-    """One row per codec, one BD-rate column per metric (the README's table)."""
-    if bd.empty:
-        return bd
-    table = bd[bd.metric.isin(metrics)].pivot_table(index="codec", columns="metric", values="bd_rate_%", aggfunc="first")
-    return table.reindex(columns=[m for m in metrics if m in table.columns]).reset_index()
+    """One row per codec, one BD-rate column per metric (NaN where there is none), the rate compared, and every note as ``metric: note``."""
+    metrics = [ALIASES.get(m, m) for m in metrics]
+    rows = []
+    for codec, group in bd.groupby("codec", sort=False):
+        by_metric = {r["metric"]: r for r in group.to_dict(orient="records")}
+        notes = [f"{m}: {by_metric[m]['note']}" for m in metrics if m in by_metric and by_metric[m]["note"]]
+        rows.append({"codec": codec, **{m: by_metric[m]["bd_rate_%"] if m in by_metric else np.nan for m in metrics},
+                     "rate": group["rate"].iloc[0], "notes": notes})
+    return pd.DataFrame(rows, columns=["codec", *metrics, "rate", "notes"])
 
 
 def fig_rd(files: Sequence[ResultFile], measure: str, dataset: str) -> Figure:
@@ -192,8 +252,9 @@ def write(evaluation: Evaluation, out: str | Path, *, bd_anchor: str | None = No
     per_image, summary = per_image_frame(evaluation), summary_frame(evaluation)
     per_image.to_csv(out / "per-image.csv", index=False)
     summary.to_csv(out / "summary.csv", index=False)
-    for f in files[: len(evaluation.curves)]:
-        f.write(out / "results" / f"{_slug(f.name)}.json")
+    curves = files[: len(evaluation.curves)]
+    for f, stem in zip(curves, file_stems([f.name for f in curves])):
+        f.write(out / "results" / f"{stem}.json")
     anchor = bd_anchor or (evaluation.anchors[0].name if evaluation.anchors else files[0].name)
     bd = bd_frame(files, anchor, method=method) if len(files) > 1 else pd.DataFrame()
     bd.to_csv(out / "bd.csv", index=False)
@@ -218,7 +279,10 @@ def write(evaluation: Evaluation, out: str | Path, *, bd_anchor: str | None = No
     else:
         page.text("BD-rate: the mean rate difference at equal quality (negative: fewer bits than the anchor). BD-metric: the mean "
                   "difference of the metric at equal rate (positive: higher than the anchor, better for PSNR and MS-SSIM, worse for "
-                  "distortions and FID). overlap: the share of the shorter curve's range both cover.")
+                  "distortions and FID). overlap: the share of the shorter curve's range both cover. dataset: the images the curve was "
+                  "measured on (no number against an anchor of other images). rate: which rate is compared — rdpkit's container bpp "
+                  "between rdpkit's curves, its payload bpp (the codec's bytes alone) against published curves, which count bare files. "
+                  "note: why a row has no number, and every warning.")
         page.frame(bd.drop(columns=["anchor", "method"]))
     page.section("Every setting").frame(summary)
     scores = [r.patch_scores for points in evaluation.curves.values() for _, r in points if r.patch_scores is not None]
@@ -242,3 +306,17 @@ def write(evaluation: Evaluation, out: str | Path, *, bd_anchor: str | None = No
 
 def _slug(name: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)[:100] or "curve"
+
+
+def file_stems(names: Sequence[str]) -> list[str]:
+    """One file name stem per curve label, distinct even where labels share their first 100 characters, differ only
+    in characters a file name cannot hold, or only in case: such a stem ends in a digest of the whole label."""
+    import hashlib
+
+    stems: list[str] = []
+    for name in names:
+        stem = _slug(name)
+        if stem != name or stem.casefold() in {s.casefold() for s in stems}:
+            stem = f"{stem[:91]}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
+        stems.append(stem)
+    return stems

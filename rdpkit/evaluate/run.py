@@ -108,7 +108,7 @@ class Evaluation:
         return list(dict.fromkeys(k for points in self.curves.values() for _, r in points for k in r.measured()))
 
     def result_files(self) -> list[ResultFile]:
-        """Each codec's curve as a CompressAI result file (rate points sorted by rate), then the anchors."""
+        """Each codec's curve as a CompressAI result file (rate points sorted by rate; meta: its dataset and how its rate counts), then the anchors."""
         out = []
         for label, points in self.curves.items():
             summaries = sorted((r.summary() for _, r in points), key=lambda s: s["bpp"])
@@ -117,6 +117,7 @@ class Evaluation:
             trial = points[0][0]
             description = f"rdpkit evaluate on {self.dataset.name} ({len(self.dataset.images)} images)"
             meta = {"source": "rdpkit", "dataset": self.dataset.name, "codec": trial.codec.name,
+                    "rate": "bpp counts rdpkit's container; payload_bpp the codec's bytes alone, as CompressAI's published curves count",
                     "settings": [str(t.codec) for t, _ in sorted(points, key=lambda p: p[1].summary()["bpp"])],
                     "higher_is_better": points[0][1].higher_is_better()}
             if trial.features is not None and points[0][1].patch_scores is not None:

@@ -1,7 +1,8 @@
 """One codec setting on one dataset: the codec papers' evaluation, as a trial of the store.
 
 Each image is coded at its own size (no resizing: the rate is that of the image a user has);
-per image, the rate from the real bytes of the container (bits per pixel, bytes), the encode
+per image, the rate from the real bytes of the container (bits per pixel, bytes) and of the
+bare codec payload alone (``payload_bpp``, how CompressAI's published curves count), the encode
 and decode time, and every measure of rdpkit.measures: PSNR over RGB, each distortion (an index
 such as MS-SSIM reported as the index, under CompressAI's column name), each no-reference
 critic. Over the dataset: the means as codec papers report them (PSNR as the mean of the
@@ -46,17 +47,18 @@ class ImageRow:
     encoding_time: float
     decoding_time: float
     values: dict[str, float]  # measure column → value (psnr-rgb, ms-ssim-rgb, a critic's score, ...)
+    payload_bpp: float | None = None  # the codec's payload without rdpkit's container; None: unknown (a result stored before it was kept)
 
     def as_dict(self) -> dict[str, Any]:
         """The flat row of per-image.csv (the order codec papers' tables use)."""
         return {"image": self.image, "height": self.height, "width": self.width, "bytes": self.bytes, "bpp": self.bpp,
-                **self.values, "encoding_time": self.encoding_time, "decoding_time": self.decoding_time}
+                "payload_bpp": self.payload_bpp, **self.values, "encoding_time": self.encoding_time, "decoding_time": self.decoding_time}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ImageRow:
-        fixed = ("image", "height", "width", *CODING)
+        fixed = ("image", "height", "width", "payload_bpp", *CODING)
         return cls(d["image"], d["height"], d["width"], d["bytes"], d["bpp"], d["encoding_time"], d["decoding_time"],
-                   {k: v for k, v in d.items() if k not in fixed})
+                   {k: v for k, v in d.items() if k not in fixed}, d.get("payload_bpp"))
 
 
 def _legacy_columns(rows: list[ImageRow]) -> dict[str, Column]:
@@ -97,6 +99,8 @@ class EvaluateResult(Result):
         """Dataset means of every per-image measure and of the rate, and the set quantities: one rate point of an R-D curve."""
         n = len(self.images)
         out = {k: float(sum(getattr(row, k) for row in self.images) / n) for k in CODING}
+        if all(row.payload_bpp is not None for row in self.images):  # unknown for results stored before it was kept
+            out["payload_bpp"] = float(sum(row.payload_bpp for row in self.images) / n)  # type: ignore[misc]
         out.update({k: float(sum(row.values[k] for row in self.images) / n) for k in self.images[0].values})
         if "ms-ssim-rgb" in out:
             out["ms-ssim-db-rgb"] = ms_ssim_db(out["ms-ssim-rgb"])
@@ -190,7 +194,7 @@ class EvaluateTrial(Trial):
                 top, left = max(0, (h - CROP) // 2), max(0, (w - CROP) // 2)
                 crop = image_png(coded.x_hat[:1, :, top : top + CROP, left : left + CROP])
             rows.append(ImageRow(name, h, w, coded.rate.bytes, coded.rate.bpp, coded.encode_seconds, coded.decode_seconds,
-                                 {k: v[0] for k, v in values.items()}))
+                                 {k: v[0] for k, v in values.items()}, coded.rate.payload_bits_per_image / (h * w)))
         measured = meter.compute()
         return EvaluateResult(rows, measured.patch_scores, str(dev), software_versions(), {"codec": codec.info.as_dict(), **measured.components},
                               measured.divergences, measured.columns, crop)
