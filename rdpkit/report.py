@@ -175,18 +175,48 @@ class Page:
                 f"<meta name='viewport' content='width=device-width, initial-scale=1'><title>{escape(self.title)}</title>"
                 f"<style>{STYLE}{self.style}</style></head><body>{''.join(self.parts)}</body></html>")
 
-    def write(self, path: str | Path) -> Path:
-        path = output_path(path)
-        path.write_text(self.render(), encoding="utf-8")
-        return path
+    def write(self, path: str | Path, *, protect: Iterable[str | Path] = ()) -> Path:
+        """The page written to `path` (through `output_path`, so never over the store)."""
+        return write_text(path, self.render(), protect=protect)
+
+
+#: Suffixes of the files reports write; a result store inside an output folder must not carry one.
+OUTPUT_SUFFIXES = frozenset({".csv", ".html", ".json", ".jsonl", ".png", ".svg", ".pdf"})
+#: The first bytes of every SQLite database, result stores included: no output of rdpkit is one.
+SQLITE_HEADER = b"SQLite format 3\x00"
+#: The characters a spreadsheet reads as the start of a formula when a cell begins with them.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether `a` and `b` name one file: the same resolved path, or (both existing) the same inode, hard links included."""
+    if a.resolve() == b.resolve():
+        return True
+    try:
+        return a.exists() and b.exists() and a.samefile(b)
+    except OSError:
+        return False
+
+
+def _is_database(path: Path) -> bool:
+    """Whether `path` is an existing regular file that starts like an SQLite database (a result store)."""
+    try:
+        if not path.is_file():
+            return False
+        with path.open("rb") as f:
+            return f.read(len(SQLITE_HEADER)) == SQLITE_HEADER
+    except OSError:
+        return False
 
 
 def output_path(path: str | Path, *, protect: Iterable[str | Path] = ()) -> Path:
-    """`path`, its folder created, after refusing any path that is one of `protect` (a result store, say)."""
+    """`path`, its folder created, after refusing a path that is one of `protect` (a result store, say) or any SQLite database."""
     path = Path(path)
     for other in protect:
-        if path.resolve() == Path(other).resolve():
+        if _same_file(path, Path(other)):
             raise InputError(f"the output file {str(path)!r} is the result store; writing there would destroy every stored result, so choose another path.")
+    if _is_database(path):
+        raise InputError(f"the output file {str(path)!r} is an SQLite database (a result store); writing there would destroy it, so choose another output path or store.")
     if path.is_dir():
         raise InputError(f"the output path {str(path)!r} is a folder; give a file name.")
     try:
@@ -196,9 +226,17 @@ def output_path(path: str | Path, *, protect: Iterable[str | Path] = ()) -> Path
     return path
 
 
-def output_folder(folder: str | Path) -> Path:
-    """`folder`, created if needed, or one sentence saying why it cannot be."""
+def output_folder(folder: str | Path, *, protect: Iterable[str | Path] = ()) -> Path:
+    """`folder`, created if needed, or one sentence saying why it cannot be.
+
+    A command calls it before any work with its store in `protect`: a store inside the folder under a name reports
+    write (a .csv, .html, .json, .png, ... file) is refused then, rather than found when the outputs are written.
+    """
     folder = Path(folder)
+    for other in map(Path, protect):
+        if other.resolve().is_relative_to(folder.resolve()) and other.suffix.lower() in OUTPUT_SUFFIXES:
+            raise InputError(f"the result store {str(other)!r} lies in the output folder {str(folder)!r} under a name reports write ({other.suffix} files); "
+                             "give the store another name (such as results.sqlite) or the outputs another folder.")
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -206,11 +244,50 @@ def output_folder(folder: str | Path) -> Path:
     return folder
 
 
+def write_bytes(path: str | Path, data: bytes, *, protect: Iterable[str | Path] = ()) -> Path:
+    """`data` written to `path` (through `output_path`, so never over the store)."""
+    path = output_path(path, protect=protect)
+    path.write_bytes(data)
+    return path
+
+
+def write_text(path: str | Path, text: str, *, protect: Iterable[str | Path] = ()) -> Path:
+    """`text` written to `path` as UTF-8 (through `output_path`, so never over the store)."""
+    path = output_path(path, protect=protect)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def csv_cell(value: Any) -> Any:
+    """A CSV cell that no spreadsheet runs as a formula: text beginning with = + - @ (or a tab or carriage return) gets a
+    leading apostrophe unless it reads as a number (``-1.5``); numbers and everything else are returned as they are."""
+    if not (isinstance(value, str) and value.startswith(FORMULA_START)):
+        return value
+    try:
+        float(value)
+    except ValueError:
+        return "'" + value
+    return value
+
+
 def write_csv(path: str | Path, columns: Sequence[str], rows: Iterable[dict[str, Any]], *, protect: Iterable[str | Path] = ()) -> Path:
-    """Rows (dicts keyed by `columns`) as a CSV file."""
+    """Rows (dicts keyed by `columns`) as a CSV file, every text cell passed through `csv_cell`."""
     path = output_path(path, protect=protect)
     with path.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(columns), extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
+        writer = csv.writer(f)
+        writer.writerow([csv_cell(c) for c in columns])
+        writer.writerows([csv_cell(row.get(c, "")) for c in columns] for row in rows)
+    return path
+
+
+def write_frame(path: str | Path, df: pd.DataFrame, *, protect: Iterable[str | Path] = ()) -> Path:
+    """A DataFrame as a CSV file without its index (``df.to_csv``), every text cell and column name passed through `csv_cell`."""
+    path = output_path(path, protect=protect)
+    from pandas.api.types import is_numeric_dtype
+
+    safe = df.rename(columns=csv_cell)
+    for column in safe.columns:
+        if not is_numeric_dtype(safe[column]):
+            safe[column] = safe[column].map(csv_cell)
+    safe.to_csv(path, index=False)
     return path

@@ -119,10 +119,12 @@ def report_cmd(store: Path, out: Path, anchors: tuple[str, ...], quiet: bool, as
     from ..evaluate.run import from_store as evaluation_from_store
     from ..recovery.audit import from_store
     from ..recovery.report import write_report as write_audit
+    from ..report import output_folder
     from ..store import Store
     from ..sweep.report import write_report as write_sweep
 
     db = Store(store, readonly=True)
+    output_folder(out, protect=[store])  # refused before any work: no output may overwrite the store
     kinds = db.kinds()
     written = []
     if "sweep" in kinds:
@@ -163,6 +165,7 @@ def plane_cmd(reference: Path | None, outputs: tuple[str, ...], data: str | None
     import pandas as pd
 
     from ..options import parse_options
+    from ..report import output_folder
     from ..sweep.plane import (
         PlanePoint,
         load_matching,
@@ -177,6 +180,8 @@ def plane_cmd(reference: Path | None, outputs: tuple[str, ...], data: str | None
     if (reference is None) == (data is None):
         raise InputError("give either --reference with --outputs NAME=FOLDER, or --data with --codec settings.")
     check_executor(executor, workers, address)
+    store = store or Path(out) / "plane.sqlite"
+    output_folder(out, protect=[store])  # refused before any work: no output may overwrite the store
     if reference is not None:
         pairs = [o.partition("=") for o in outputs]
         if not pairs or any(not n or not eq or not f for n, eq, f in pairs):
@@ -186,12 +191,12 @@ def plane_cmd(reference: Path | None, outputs: tuple[str, ...], data: str | None
     else:
         trials = plane_trials(data, codecs, size=size, gray=gray, fit=parse_options(fit_options, what="--fit"), fr=fr,  # type: ignore[arg-type]
                               perception=perception, seed=seed, device=device)
-        driven = drive(trials, store or Path(out) / "plane.sqlite", executor=executor, workers=workers, address=address,
+        driven = drive(trials, store, executor=executor, workers=workers, address=address,
                        progress=progress(quiet), desc="plane")
         if driven.failures:
             raise InputError(f"{len(driven.failures)} codec setting(s) failed: {next(iter(driven.failures.values()))}")
         points = [PlanePoint.of(t.label, driven.result(t)) for t in trials]  # type: ignore[arg-type]
-    page = write_plane(points, out, fr=fr, perception=perception)
+    page = write_plane(points, out, fr=fr, perception=perception, protect=[store])
     df = plane_frame(points)
     if as_json:
         for row in df.to_dict(orient="records"):

@@ -27,7 +27,7 @@ from ..errors import InputError
 from ..options import Component
 from ..pareto import non_dominated
 from ..registry import Registry, get_registry
-from ..report import Page, figure_png, output_folder
+from ..report import Page, figure_png, output_folder, write_bytes, write_frame
 from .config import DataConfig, EvaluateConfig
 from .measure import measure_outputs
 from .trial import SweepResult, SweepTrial
@@ -159,14 +159,14 @@ def fig_plane(df: pd.DataFrame, *, fr: str, perception: str) -> Figure:
     return fig
 
 
-def write_plane(points: Sequence[PlanePoint], out: str | Path, *, fr: str, perception: str) -> Path:
-    """Write ``plane.png``, ``plane.csv`` and a self-contained ``index.html`` into `out`."""
-    out = output_folder(out)
+def write_plane(points: Sequence[PlanePoint], out: str | Path, *, fr: str, perception: str, protect: Sequence[str | Path] = ()) -> Path:
+    """Write ``plane.png``, ``plane.csv`` and a self-contained ``index.html`` into `out`, never over a path in `protect` (the store)."""
+    out = output_folder(out, protect=protect)
     df = plane_frame(points)
     image = figure_png(fig_plane(df, fr=fr, perception=perception))
-    (out / "plane.png").write_bytes(image)
-    df.to_csv(out / "plane.csv", index=False)
+    write_bytes(out / "plane.png", image, protect=protect)
+    write_frame(out / "plane.csv", df, protect=protect)
     page = Page(f"perception-distortion plane: {fr} × {perception}", intro=f"{len(df)} algorithm(s), {int(df.admissible.sum())} admissible.")
     page.figure(image, "every algorithm with its standard errors; the admissible set joined and circled", alt="plane.png")
     page.section("admissible set").frame(df[df.admissible]).section("every algorithm").frame(df)
-    return page.write(out / "index.html")
+    return page.write(out / "index.html", protect=protect)

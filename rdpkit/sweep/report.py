@@ -35,7 +35,7 @@ from ..bdrate import (
 )
 from ..errors import InputError
 from ..pareto import lower_envelope, non_dominated
-from ..report import Page, figure_png, output_folder
+from ..report import Page, figure_png, output_folder, write_bytes, write_frame
 from ..store import Store
 from .trial import KIND, SweepResult, SweepTrial
 
@@ -264,7 +264,8 @@ def write_report(store: Store | str | Path, out: str | Path, *, title: str | Non
     db = open_store(store)
     trials = results_frame(db)
     s = settings_frame(trials)
-    out = output_folder(out)
+    protect = [db.path]
+    out = output_folder(out, protect=protect)
     done = trials[trials.status == "done"]
     names = {"distortion_name": str(done.distortion_name.iloc[0]), "perception_name": str(done.perception_name.iloc[0])}
     figures = {"sweep-rd.png": (fig_rd(s, **names), "rate-distortion plane coloured by perception, with R-D curves at constant perception"),
@@ -274,10 +275,10 @@ def write_report(store: Store | str | Path, out: str | Path, *, title: str | Non
     for name, (fig, caption) in figures.items():
         if fig is not None:
             png = figure_png(fig)
-            (out / name).write_bytes(png)
+            write_bytes(out / name, png, protect=protect)
             page.figure(png, caption, alt=name)
-    trials.to_csv(out / "results.csv", index=False)
-    s.to_csv(out / "settings.csv", index=False)
+    write_frame(out / "results.csv", trials, protect=protect)
+    write_frame(out / "settings.csv", s, protect=protect)
     shown = ["label", "setting", "seeds", "rate_bits", "distortion", "distortion_stderr", "perception", "perception_stderr"]
     failed = trials[trials.status == "failed"]
     page.section("admissible (non-dominated) settings in rate, distortion and perception").frame(s[s.admissible], shown)
@@ -287,4 +288,4 @@ def write_report(store: Store | str | Path, out: str | Path, *, title: str | Non
     page.section("every setting").frame(s, [*shown, "admissible"])
     page.section(f"failed trials ({len(failed)})")
     page.frame(failed, ["key", "label", "setting", "seed", "error"]) if len(failed) else page.text("none")
-    return page.write(out / "index.html")
+    return page.write(out / "index.html", protect=protect)
