@@ -155,7 +155,7 @@ def test_an_evaluation_stored_before_results_declared_their_columns_still_reads(
 
 
 #: The layers of DESIGN.md, bottom up; a module may import its own layer and those below, never a harness or the CLI.
-HARNESSES = ("rdpkit.sweep", "rdpkit.recovery", "rdpkit.evaluate", "rdpkit.cli")
+HARNESSES = ("rdpkit.sweep", "rdpkit.recovery", "rdpkit.evaluate", "rdpkit.judge", "rdpkit.cli")
 
 
 def test_no_module_below_the_harnesses_imports_one():
@@ -203,3 +203,8 @@ def test_a_plugin_adds_a_dataset_layout_that_evaluate_reads(registry, tmp_path):
     with pytest.raises(InputError, match="unknown dataset layout 'pair'; did you mean 'pairs'"):
         dataset(f"pair:{folder}", registry)
     assert "pairs" in registry.names("layout") and "kodak" in registry.names("layout")
+    from rdpkit.judge import make_fixture
+
+    csiq = make_fixture("csiq", tmp_path / "csiq", size=8)
+    with pytest.raises(InputError, match="'csiq' is a set of human judgments, not of photographs to code"):
+        dataset(f"csiq:{csiq}", registry)
