@@ -116,10 +116,23 @@ class Estimate:
         return cls(d["value"], d["stderr"], d["n"], d.get("quantity", ""), (ci[0], ci[1]) if ci else None, d.get("details") or {})
 
 
-def _in_range(low: float, high: float, value: float, bounds: tuple[float, float]) -> tuple[float, float]:
-    """(low, high) clipped to `bounds` and widened to hold `value` clipped to `bounds`."""
-    v = min(max(value, bounds[0]), bounds[1])
-    return min(max(low, bounds[0]), v), max(min(high, bounds[1]), v)
+def _in_range(low: float, high: float, value: float, bounds: tuple[float, float] | None, *, keep_width: bool = False) -> tuple[float, float]:
+    """(low, high) clipped to `bounds` (None: not clipped) and widened to hold `value`.
+
+    With `keep_width`, an interval that reaches beyond a bound is moved inside, its width kept
+    where the range allows, instead of cut: (−0.3, −0.1) in [0, ∞) becomes (0, 0.2), not (0, 0).
+    The moved interval holds the cut one, so its coverage is never lower; and it has zero width
+    only where (low, high) has. `value` must lie within `bounds`.
+    """
+    if bounds is None:
+        return min(low, value), max(high, value)
+    lb, ub = bounds
+    width = high - low
+    if keep_width and low < lb:
+        low, high = lb, max(high, lb + width)
+    elif keep_width and high > ub:
+        low, high = min(low, ub - width), ub
+    return min(max(low, lb), value), max(min(high, ub), value)
 
 
 def _spread(values: np.ndarray) -> float:
@@ -135,8 +148,16 @@ class Divergence(ABC):
     #: What `value` is; every implementation states it (W1, W2, W2^2, TV, KL (nats), ...).
     quantity: ClassVar[str] = ""
     #: The range of the quantity (TV: (0, 1); W1, KL, MMD²: (0, inf)). Intervals are kept inside
-    #: it; the estimate itself is not clipped, since an unbiased one (MMD², KID) may fall outside.
+    #: it when `clip_intervals`; the estimate itself is never clipped.
     bounds: ClassVar[tuple[float, float]] = (-math.inf, math.inf)
+    #: Whether intervals are clipped to `bounds`. False for unbiased estimators (MMD², KID): they
+    #: are centred on the true value, so at p = q they are negative half the time, and an interval
+    #: clipped at 0 would exclude them ((0, 0) around −0.128). Any estimate outside `bounds` also
+    #: leaves its interval unclipped, since the interval must hold it.
+    clip_intervals: ClassVar[bool] = True
+    #: Whether sample i of the two sets form a pair (a patch and its own decoding): the sets must
+    #: then be of one size, and the bootstrap resamples pairs, not each set on its own.
+    paired: bool = False
     #: Whether +inf is a correct value (the plug-in KL when q lacks a symbol p has); any other
     #: value that is not a finite number is refused as an error.
     can_be_infinite: ClassVar[bool] = False
@@ -160,8 +181,10 @@ class Divergence(ABC):
         The interval is the basic bootstrap one when `bootstrap` > 0 (or when the estimator has
         no closed-form standard error, with `stderr_resamples` resamples), else the estimator's
         own, else the normal one, value ± z·stderr; `details["ci_method"]` says which. Every
-        interval is then clipped to the quantity's range `bounds` and widened to hold the
-        estimate (clipped to that range), so it never claims a TV above 1 or a negative W1.
+        interval holds the estimate. It is clipped to the quantity's range `bounds`, so it never
+        claims a TV above 1 or a negative W1, unless the estimator may leave that range
+        (`clip_intervals` is False: MMD², KID) or the estimate lies outside it (kl-knn on
+        near-identical sets); `ci_method` then says "unclipped".
 
         Basic, not percentile: most estimators here are biased plug-ins, and the bootstrap
         distribution of θ* sits about as far from θ̂ as θ̂ sits from θ, on the same side. The
@@ -172,8 +195,10 @@ class Divergence(ABC):
         100 resamples, 95%): at p = q the percentile interval covered the true value 0 in 0% of
         the pairs for w1-1d, frechet (d = 4) and tv-discrete, the basic one in 81%, 100% and 89%;
         at p ≠ q they covered 91% / 75% (w1-1d), 82% / 95% (frechet), 95% / 97% (tv-discrete).
-        Passed one set twice, a plug-in is 0 and its basic interval, clipped, is (0, 0): resamples
-        of one set cannot show how two independent samples of one law would differ.
+        The basic interval of an upward-biased plug-in can lie wholly below 0 (frechet on one set
+        passed twice: θ̂ = 0 and every resample positive); cut at 0 it would be (0, 0), a certainty
+        the resamples do not show. A basic interval that reaches beyond the range is therefore moved
+        inside it with its width (`_in_range`), and `ci_method` says so.
         The bootstrap quantiles are order statistics (the lower one rounded down, the upper
         one up), which keeps them defined when a resample's estimate is infinite.
 
@@ -196,6 +221,9 @@ class Divergence(ABC):
             raise InputError(f"bootstrap must be 0 (off) or at least 2 resamples, got {bootstrap!r}.")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
             raise InputError(f"seed must be None or a non-negative integer, got {seed!r}.")
+        if self.paired and p.shape[0] != q.shape[0]:
+            raise InputError(f"paired=true compares sample i of one set with sample i of the other, but samples_p has {p.shape[0]} samples and "
+                             f"samples_q {q.shape[0]}; pass one sample per pair in each set, or paired=false for independent sets.")
         name = component_name(self)
 
         def acceptable(value: float) -> bool:
@@ -213,23 +241,26 @@ class Divergence(ABC):
             raise overflow(f"an infinite standard error for {quantity}")
         if math.isinf(est.value):
             return replace(est, ci=None, details=dict(est.details, ci_method="none: the estimate is infinite", confidence=confidence))
+        clip = self.clip_intervals and self.bounds[0] <= est.value <= self.bounds[1]
+        bounds = self.bounds if clip else None
+        unclipped = "" if clip else f", unclipped (the estimate may lie outside the quantity's range [{self.bounds[0]:g}, {self.bounds[1]:g}])"
         resamples = bootstrap or (self.stderr_resamples if math.isnan(est.stderr) else 0)
         if resamples < 2:
             if est.ci is not None:
                 method = est.details.get("ci_method", "the estimator's own")
-                ci = _in_range(est.ci[0], est.ci[1], est.value, self.bounds)
+                ci = _in_range(est.ci[0], est.ci[1], est.value, bounds)
             elif math.isfinite(est.stderr):
                 method = "normal"
                 z = NormalDist().inv_cdf(0.5 + confidence / 2)
-                ci = _in_range(est.value - z * est.stderr, est.value + z * est.stderr, est.value, self.bounds)
+                ci = _in_range(est.value - z * est.stderr, est.value + z * est.stderr, est.value, bounds)
             else:
                 return est
-            return replace(est, ci=ci, details=dict(est.details, ci_method=method, confidence=confidence))
+            return replace(est, ci=ci, details=dict(est.details, ci_method=method + unclipped, confidence=confidence))
         gen = np.random.default_rng(seed)
         values = []
         for i in range(resamples):
             ip = torch.as_tensor(gen.integers(0, p.shape[0], p.shape[0]), device=p.device)
-            iq = torch.as_tensor(gen.integers(0, q.shape[0], q.shape[0]), device=q.device)
+            iq = ip if self.paired else torch.as_tensor(gen.integers(0, q.shape[0], q.shape[0]), device=q.device)
             try:
                 value = self._estimate(p[ip], q[iq]).value
             except RdpkitError as exc:
@@ -240,9 +271,12 @@ class Divergence(ABC):
         arr = np.asarray(values, dtype=np.float64)
         alpha = (1 - confidence) / 2
         low, high = np.quantile(arr, alpha, method="lower"), np.quantile(arr, 1 - alpha, method="higher")
-        ci = _in_range(2 * est.value - float(high), 2 * est.value - float(low), est.value, self.bounds)
+        basic = (2 * est.value - float(high), 2 * est.value - float(low))
+        ci = _in_range(*basic, est.value, bounds, keep_width=True)
+        moved = bounds is not None and (basic[0] < bounds[0] or basic[1] > bounds[1])
+        method = "basic bootstrap" + (", moved inside the quantity's range with its width" if moved else "") + unclipped
         stderr = _spread(arr) if bool(np.isfinite(arr).all()) else math.inf
-        details = dict(est.details, bootstrap=resamples, confidence=confidence, ci_method="basic bootstrap")
+        details = dict(est.details, bootstrap=resamples, confidence=confidence, ci_method=method)
         return replace(est, stderr=stderr, ci=ci, details=details)
 
     @abstractmethod
