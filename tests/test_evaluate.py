@@ -127,10 +127,14 @@ def _write_images(folder: Path, names: list[str], size: tuple[int, int]) -> None
 
 def test_dataset_layouts_and_their_refusals(tmp_path):
     kodak = tmp_path / "kodak"
-    _write_images(kodak, [f"kodim{i:02d}.png" for i in range(1, 24)], (32, 48))
+    for i in range(1, 24):  # flat images of Kodak's sizes: only the headers are read
+        save_png(torch.full((1, 3, 512, 768) if i % 2 else (1, 3, 768, 512), 0.5), kodak / f"kodim{i:02d}.png")
     with pytest.raises(rdpkit.InputError, match="lacks 1 of its 24 images \\(first kodim24.png\\)"):
         dataset(f"kodak:{kodak}")
     _write_images(kodak, ["kodim24.png"], (32, 48))
+    with pytest.raises(rdpkit.InputError, match="kodim24.png in the kodak folder .* is 48×32, but every Kodak image is 768×512 or 512×768"):
+        dataset(f"kodak:{kodak}")
+    save_png(torch.full((1, 3, 512, 768), 0.5), kodak / "kodim24.png")
     assert len(dataset(f"kodak:{kodak}").images) == 24
     with pytest.raises(rdpkit.InputError, match="does not exist; download the dataset"):
         dataset(f"div2k:{tmp_path / 'nope'}")

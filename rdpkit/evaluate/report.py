@@ -66,7 +66,8 @@ def _rates(a: ResultFile, f: ResultFile) -> tuple[np.ndarray, np.ndarray, str, s
     if payload is None:
         note = f"{ours.name} states no payload bpp, so its container is counted against the bare files of {theirs.name}"
         return a.values("bpp"), f.values("bpp"), "container bpp vs file bpp", note
-    return (payload, f.values("bpp")) if ours is a else (a.values("bpp"), payload), "payload bpp vs file bpp", ""
+    ra, rt = (payload, f.values("bpp")) if ours is a else (a.values("bpp"), payload)
+    return ra, rt, "payload bpp vs file bpp", ""
 
 
 def _refusal(a: ResultFile, f: ResultFile, metric: str) -> str:
