@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 import rdpkit
-from rdpkit.anchors import MAX_BYTES, ResultFile, from_dict, published, read
+from rdpkit.anchors import MAX_BYTES, ResultFile, published, read
 from rdpkit.cli import cli
 from rdpkit.data import load_image, save_png
 from rdpkit.datasets import dataset
@@ -174,7 +174,7 @@ def test_result_file_names_are_unique(tmp_path):
 def test_one_dataset_typed_three_ways_is_one_dataset(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     save_png(load_image("builtin:coffee", size=(48, 48)), tmp_path / "ds" / "a.png")
-    kw = dict(distortions=[], features=None, store=tmp_path / "s.sqlite", executor="inline", progress=False)
+    kw = {"distortions": [], "features": None, "store": tmp_path / "s.sqlite", "executor": "inline", "progress": False}
     first = evaluate(["jpeg,quality=[30]"], "ds", **kw)
     assert first.summary.ran == 1
     for typed in ("./ds/", str(tmp_path / "ds")):
