@@ -72,7 +72,10 @@ def load_tensors(f: Any, what: str, **kwargs: Any) -> Any:
     """``torch.load(f, weights_only=True)``: tensors and plain containers only, one sentence for anything else."""
     path = os.fspath(f) if isinstance(f, (str, os.PathLike)) else getattr(f, "name", None)
     name = repr(path) if isinstance(path, str) else "a weights file"
-    if isinstance(path, str) and os.path.isfile(path):
+    if isinstance(f, (str, os.PathLike)) and isinstance(path, str) and not os.path.isfile(path):
+        if path == "" or os.path.lexists(path):  # '' would be read as the folder '.', and a FIFO would block the read
+            raise WeightsUnavailable(f"{what} needs {name}, which is {'an empty path' if path == '' else _kind(Path(path))}, not a weights file; give the path of one.")
+    elif isinstance(path, str) and os.path.isfile(path):
         check_named_digest(path, what)
     kwargs["weights_only"] = True
     try:
@@ -152,30 +155,64 @@ def check_sha256(value: Any, what: str) -> str:
 
 
 def recorded_sha256(path: str | os.PathLike[str]) -> str | None:
-    """The sha256 in the record beside `path`, or None when there is no record; a record that gives none is refused."""
+    """The sha256 in the record beside `path`, or None when there is no record; a record that gives none, or that exists
+    but cannot be read (a folder, a FIFO, a dangling link, a file without read permission), is refused."""
     record = record_path(path)
-    if not record.is_file():
+    if not os.path.lexists(record):
         return None
     fix = "restore the record written with it, or delete the record to load the file unverified"
+    if not record.is_file():
+        raise WeightsUnavailable(f"the record {str(record)!r} exists but is {_kind(record)}, not a readable file, so {Path(path).name!r} cannot be verified; {fix}.")
     try:
         digest = json.loads(record.read_text())[DIGEST_KEY]
-    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):
+    except OSError as exc:
+        raise WeightsUnavailable(f"the record {str(record)!r} cannot be read ({exc.strerror}), so {Path(path).name!r} cannot be verified; {fix}.") from None
+    except (UnicodeDecodeError, ValueError, KeyError, TypeError):
         raise WeightsUnavailable(f"the record {str(record)!r} is not valid JSON with a sha256 field, so {Path(path).name!r} cannot be verified; {fix}.") from None
     if not (isinstance(digest, str) and _SHA256.fullmatch(digest.strip())):
         raise WeightsUnavailable(f"the record {str(record)!r} gives sha256 {str(digest)[:80]!r}, not 64 hexadecimal digits, so {Path(path).name!r} cannot be verified; {fix}.")
     return digest.strip().lower()
 
 
+def _kind(path: Path) -> str:
+    """What a path that is not a regular file is, in words: a folder, a FIFO, a socket, a device, a dangling link."""
+    import stat
+
+    if path.is_dir():
+        return "a folder"
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return "a link to nothing" if path.is_symlink() else "missing"
+    return ("a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode)
+            else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a regular file")
+
+
+def regular_file(path: str | os.PathLike[str], what: str, *, fix: str, written_by: str, kind: str = "file") -> Path:
+    """`path` once it is known to name an existing regular file; else one sentence (WeightsUnavailable) that says what it is:
+    an empty path, missing (ended by `fix`), a folder, a FIFO, a socket, a device (each asking for the `kind` of file
+    `written_by` writes)."""
+    want = f"give the path of the {kind} written by {written_by}"
+    if os.fspath(path) == "":
+        raise WeightsUnavailable(f"{what} path is empty; {want}.")
+    path = Path(path)
+    where = repr(str(path))
+    if path.is_file():
+        return path
+    found = _kind(path)
+    if found == "missing":
+        raise WeightsUnavailable(f"{what} {where} does not exist; {fix}, or give the right path.")
+    if found == "a folder":
+        raise WeightsUnavailable(f"{what} {where} is a folder, not a file; {want}.")
+    raise WeightsUnavailable(f"{what} {where} is {found}, not a regular file; {want}.")
+
+
 def verify_file(path: str | os.PathLike[str], what: str, *, fix: str, written_by: str, expected_sha256: str | None = None) -> Path:
     """`path`, once it is known to be a file whose sha256 is the one its record gives (when it has one) and `expected_sha256`
     (when given); else one sentence (WeightsUnavailable). `what` names the file (``the PIM checkpoint``), `written_by` what
     writes such files (said when a folder is given), `fix` ends the other refusals."""
-    path = Path(path)
+    path = regular_file(path, what, fix=fix, written_by=written_by, kind=".safetensors file")
     where = repr(str(path))
-    if path.is_dir():
-        raise WeightsUnavailable(f"{what} {where} is a folder, not a file; give the path of the .safetensors file written by {written_by}.")
-    if not path.is_file():
-        raise WeightsUnavailable(f"{what} {where} does not exist; {fix}, or give the right path.")
     wanted = [] if expected_sha256 is None else [(check_sha256(expected_sha256, "the expected sha256"), "by the sha256 given")]
     recorded = recorded_sha256(path)
     if recorded is not None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -20,6 +22,24 @@ from .common import (
 )
 from .output import console, print_json, table
 
+F = TypeVar("F", bound=Callable[..., Any])
+#: The environment variable by which --trust-code lets component options name code to import and run
+#: (compressai-model,model="package.module:callable"); worker processes inherit it.
+TRUST_ENV = "RDPKIT_TRUST_CODE"
+
+
+def _trust(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    if value:
+        os.environ[TRUST_ENV] = "1"
+    return value
+
+
+def trust_code_option(f: F) -> F:
+    """--trust-code: let options name Python code to import and run, for configurations the user wrote or checked."""
+    return click.option("--trust-code", is_flag=True, expose_value=False, callback=_trust,
+                        help="Let component options import and run the code they name (compressai-model,model=\"package.module:callable\"); "
+                             "only for a configuration you wrote or checked: without it, models come from installed distributions only.")(f)
+
 
 @cli.command("sweep")
 @click.argument("config", required=False, type=click.Path(dir_okay=False, path_type=Path))
@@ -31,6 +51,7 @@ from .output import console, print_json, table
 @click.option("--resume", is_flag=True, hidden=True)
 @click.option("--retry-failed", is_flag=True, hidden=True)
 @click.option("--force", is_flag=True, help="Run every trial again, resetting what the store holds of them.")
+@trust_code_option
 @output_options
 def sweep_cmd(config: Path | None, preset: str | None, store: Path, executor: str | None, address: str | None, workers: int | None,
               resume: bool, retry_failed: bool, force: bool, quiet: bool, as_json: bool) -> None:
@@ -157,6 +178,7 @@ def report_cmd(store: Path, out: Path, anchors: tuple[str, ...], quiet: bool, as
 @click.option("--store", default=None, type=click.Path(dir_okay=False, path_type=Path), help="Result store of the codec trials [default: OUT/plane.sqlite].")
 @executor_options
 @device_option
+@trust_code_option
 @output_options
 def plane_cmd(reference: Path | None, outputs: tuple[str, ...], data: str | None, codecs: tuple[str, ...], fit_options: str,
               size: int | None, gray: bool, fr: str, perception: str, seed: int, out: Path, store: Path | None,

@@ -56,10 +56,9 @@ def load(path: str | Path | None = None, *, expected_sha256: str | None = None) 
     """
     if path is None:
         path, expected_sha256 = SHIPPED, SHIPPED_SHA256
-    path = Path(path)
+    fix = "reinstall rdpkit-pim" if Path(path) == SHIPPED else "train one with `rdpkit pim train --out CHECKPOINT`"
+    path = verify_file(path, "the PIM checkpoint", fix=fix, written_by="`rdpkit pim train`", expected_sha256=expected_sha256)
     where = repr(str(path))
-    fix = "reinstall rdpkit-pim" if path == SHIPPED else "train one with `rdpkit pim train --out CHECKPOINT`"
-    verify_file(path, "the PIM checkpoint", fix=fix, written_by="`rdpkit pim train`", expected_sha256=expected_sha256)
     try:
         with safe_open(str(path), framework="pt") as f:
             meta = f.metadata() or {}

@@ -1,7 +1,13 @@
 """Any model with CompressAI's compress/decompress protocol as an rdpkit codec, with a real container.
 
-    >>> codec = CompressAIProtocolCodec(my_model)                    # in Python
-    >>> rdpkit sweep ... name = "compressai-model,model=\"mypkg.nets:build\",weights=\"net.pth\""
+    >>> codec = CompressAIProtocolCodec(my_model)                    # in Python: the model itself
+    >>> rdpkit sweep ... name = "compressai-model,model=\"mynet\",weights=\"net.pth\""
+
+A configuration names a model that an installed distribution offers: this plugin's own (`MODELS`) or
+an entry point of the group ``rdpkit.compressai_models`` (``mynet = "mypkg.nets:build"`` in its
+pyproject.toml). A path ``"package.module:callable"`` imports and runs code, so it is taken only where
+the user said they trust the configuration: ``--trust-code`` on the command line, or the environment
+variable RDPKIT_TRUST_CODE=1 a Python program sets itself; never from a sweep file or an option alone.
 
 The protocol (CompressAI's CompressionModel): ``compress(x) -> {"strings": [list of bytes per
 image, one list per entropy model], "shape": latent size}`` and ``decompress(strings, shape) ->
@@ -21,8 +27,11 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import os
 import struct
-from pathlib import Path
+from collections.abc import Callable
+from functools import reduce
+from importlib.metadata import entry_points
 from typing import Any
 
 import torch
@@ -30,7 +39,7 @@ import torch
 from rdpkit.bitstream import Bitstream
 from rdpkit.codecs.headers import check_shape, dtype_name, field, header_dtype
 from rdpkit.codecs.options import check_int
-from rdpkit.errors import CorruptBitstream, InputError
+from rdpkit.errors import CorruptBitstream, InputError, RdpkitError
 from rdpkit.interfaces import Codec
 
 from ..models import compressai
@@ -40,6 +49,13 @@ from .transform import HyperpriorCodec
 
 _U8, _U32 = struct.Struct(">B"), struct.Struct(">I")
 MAX_LISTS = 16
+#: The environment variable that lets `model` be any "package.module:callable": "1" only where the user trusts the configuration
+#: (`--trust-code` sets it; a Python program may set it itself).
+TRUST_ENV = "RDPKIT_TRUST_CODE"
+#: The entry-point group through which installed distributions offer models by name (``name = "package.module:callable"``).
+ENTRY_POINTS = "rdpkit.compressai_models"
+#: The models this plugin offers by name.
+MODELS = {"shipped-hyperprior": "rdpkit_learned_codecs.codecs.adapter:shipped_hyperprior"}
 
 
 def model_fingerprint(model: torch.nn.Module) -> str:
@@ -84,29 +100,68 @@ def unpack(payload: bytes, images: int) -> list[list[bytes]]:
     return strings
 
 
-def build(model: str, weights: str | None) -> torch.nn.Module:
-    """The model a factory ``"package.module:callable"`` returns, with a state dict loaded from `weights` (weights_only)."""
-    if not isinstance(model, str) or model.count(":") != 1:
-        raise InputError(f"model must name a factory as 'package.module:callable' that returns the network, got {model!r}.")
-    module_name, attr = model.split(":")
+def offered_models() -> dict[str, str]:
+    """The models installed distributions offer, by name: this plugin's `MODELS` and the entry points of `ENTRY_POINTS`."""
+    return {**MODELS, **{ep.name: f"{ep.module}:{ep.attr}" for ep in entry_points(group=ENTRY_POINTS)}}
+
+
+def _call(what: str, function: Callable[[], Any]) -> Any:
+    """`function()`, where any exception, SystemExit included, is one sentence (InputError); rdpkit's own errors and an interrupt pass."""
     try:
-        factory = getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError) as exc:
-        raise InputError(f"cannot import the model factory {model!r} ({type(exc).__name__}: {exc}); check the module is installed and the name is right.") from None
-    net = factory()
+        return function()
+    except (RdpkitError, KeyboardInterrupt):
+        raise
+    except BaseException as exc:  # noqa: BLE001 (a model's code may raise anything, sys.exit() included: never end the run silently)
+        raise InputError(f"{what} raised {type(exc).__name__} ({str(exc)[:200] or 'no message'}), so there is no model to code with.") from None
+
+
+def model_factory(model: str) -> Callable[[], Any]:
+    """The factory `model` names: a model an installed distribution offers (`offered_models`, by name or by its path), or any
+    ``"package.module:callable"`` only where `TRUST_ENV` is "1"; else one sentence, before any module is imported."""
+    offered = offered_models()
+    if not isinstance(model, str) or not model:
+        raise InputError(f"model must name a model an installed distribution offers ({', '.join(sorted(offered))}), got {model!r}.")
+    target = offered.get(model, model)
+    if target not in offered.values():
+        if ":" not in model:
+            raise InputError(f"no installed distribution offers a compressai-model called {model!r}; the models offered are {', '.join(sorted(offered))} "
+                             f"(a distribution adds one with an entry point in the group {ENTRY_POINTS!r}).")
+        if os.environ.get(TRUST_ENV) != "1":
+            raise InputError(f"model={model!r} would import and run that code, which rdpkit does only for a configuration you trust: name a model an "
+                             f"installed distribution offers ({', '.join(sorted(offered))}), pass --trust-code on the command line, or pass the model itself from Python.")
+    module_name, _, attr = target.partition(":")
+    if not module_name or not attr:
+        raise InputError(f"model must name a factory as 'package.module:callable' that returns the network, got {model!r}.")
+
+    def find() -> Any:
+        try:
+            return reduce(getattr, attr.split("."), importlib.import_module(module_name))
+        except (ImportError, AttributeError) as exc:
+            raise InputError(f"cannot import the model factory {model!r} ({type(exc).__name__}: {exc}); check the module is installed and the name is right.") from None
+
+    factory = _call(f"importing the model factory {model!r}", find)
+    if not callable(factory):
+        raise InputError(f"the model factory {model!r} is a {type(factory).__name__}, not a callable that returns the network.")
+    return factory  # type: ignore[no-any-return]
+
+
+def build(model: str, weights: str | None) -> torch.nn.Module:
+    """The model `model` names (see `model_factory`), with a state dict loaded from `weights` (weights_only)."""
+    factory = model_factory(model)
+    net = _call(f"the model factory {model!r}", factory)
     if weights is not None:
-        state = compressai.read(Path(weights))
+        state = compressai.read(weights)
         try:
             net.load_state_dict(state)
         except RuntimeError as exc:
             raise InputError(f"{weights!r} does not fit the model {model!r} ({str(exc).splitlines()[0]}); give the state dict saved from that model.") from None
-    return net
+    return net  # type: ignore[no-any-return]
 
 
 class CompressAIProtocolCodec(Codec):
     """An rdpkit codec around a model with compress/decompress (CompressAI's protocol); `stride` is what the model needs sizes to divide."""
 
-    def __init__(self, model: Any = "rdpkit_learned_codecs.codecs.adapter:shipped_hyperprior", weights: str | None = None, stride: int = 64,
+    def __init__(self, model: Any = "shipped-hyperprior", weights: str | None = None, stride: int = 64,
                  max_pixels: int = MAX_PIXELS) -> None:
         self.max_pixels = check_int(max_pixels, 1, 1 << 40, "max_pixels")
         net = build(model, weights) if isinstance(model, str) else model

@@ -90,9 +90,9 @@ def config_of(state: dict[str, torch.Tensor], kind: str, lam: float) -> ModelCon
 def read(path: str | Path) -> dict[str, torch.Tensor]:
     """A CompressAI checkpoint's state dict (a training checkpoint's "state_dict" entry too), through rdpkit.weights:
     tensors only (weights_only), a file named by a digest (as the zoo's are) checked against it, finite weights."""
-    from rdpkit.weights import check_finite, load_tensors
+    from rdpkit.weights import check_finite, load_tensors, regular_file
 
-    path = Path(path)
+    path = regular_file(path, "the CompressAI checkpoint", fix="give the checkpoint file", written_by="torch.save(model.state_dict(), PATH)", kind="checkpoint")
     what = f"the CompressAI checkpoint {path.name!r}"
     data = load_tensors(path, what, map_location="cpu")
     if isinstance(data, dict) and isinstance(data.get("state_dict"), dict):
