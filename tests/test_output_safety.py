@@ -104,7 +104,7 @@ def test_sweep_report_refuses_to_write_over_its_store(tmp_path):
 def test_plane_refuses_a_store_that_is_one_of_its_outputs_before_running(tmp_path):
     out = tmp_path / "o"
     for name in ("plane.csv", "index.html", "plane.png"):
-        result = CliRunner().invoke(cli, ["plane", "--data", "builtin:astronaut", "--size", "32", "--codec", "jpeg,quality=20",
+        result = CliRunner().invoke(cli, ["plane", "--data", "builtin:astronaut,camera", "--size", "32", "--codec", "jpeg,quality=20",
                                           "--perception", "toy-mean-gap", "--out", str(out), "--store", str(out / name), "--executor", "inline", "--quiet"])
         assert result.exit_code == 2 and "lies in the output folder" in result.output, result.output
         assert not (out / name).exists(), "refused before the store was created"
