@@ -41,8 +41,8 @@ def summary_frame(evaluation: Evaluation) -> pd.DataFrame:
             row: dict[str, Any] = {"codec": label, "setting": str(t.codec), "images": len(r.images), **r.summary()}
             if r.patch_scores is not None:
                 s = r.patch_scores
-                row.update(patches=s.patches, features=f"{s.feature_kind}:{s.features}", fid_n=s.fid.n, kid_stderr=s.kid.stderr,
-                           kid_subset_size=s.kid.details.get("subset_size"))
+                row.update(patches=s.patches, features=f"{s.feature_kind}:{s.features}", fid_n=s.fid.n, kid_n=s.kid.n, kid_stderr=s.kid.stderr,
+                           kid_field=s.kid_field.value if s.kid_field else None, unreliable="; ".join(f"{k}: {why}" for k, why in r.unreliable().items()))
             rows.append(row)
     return pd.DataFrame(rows).sort_values(["codec", "bpp"]) if rows else pd.DataFrame(rows)
 
@@ -295,8 +295,11 @@ def write(evaluation: Evaluation, out: str | Path, *, bd_anchor: str | None = No
         page.section("FID and KID on patches").text(
             f"Each image cut into {size}-pixel patches "
             f"(and a second grid shifted by half a patch where both sides allow), quantised to 8 bits; {s.patches} patches per setting; "
-            f"features: {s.features} ({s.feature_kind}){label}. KID: the mean over {s.kid.details.get('subsets')} random subsets of "
-            f"{s.kid.details.get('subset_size')} patches. {s.fid.details.get('bias', '')}.")
+            f"features: {s.features} ({s.feature_kind}){label}. KID ({s.kid.quantity}): original patch i and decoded patch i are one "
+            "place of one image, so the statistic leaves out each patch's similarity to its own decoding (the paired u-statistic); "
+            "kid_field is KID as torch-fidelity computes it for two independent sets (mean over random subsets), for comparison "
+            f"with published numbers only. {s.fid.details.get('bias', '')}. Values from fewer patches than rdpkit's minimum are "
+            "listed in the table with why, and neither drawn nor compared.")
     if evaluation.left_out:
         page.section("Left out").table(["what", "why"], evaluation.left_out.items())
     if evaluation.failed:

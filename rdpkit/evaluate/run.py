@@ -112,7 +112,10 @@ class Evaluation:
         out = []
         for label, points in self.curves.items():
             summaries = sorted((r.summary() for _, r in points), key=lambda s: s["bpp"])
-            measures = [k for k in summaries[0] if all(math.isfinite(s.get(k, math.nan)) for s in summaries)] if summaries else []
+            unreliable = {k: why for _, r in points for k, why in r.unreliable().items()}
+            for k, why in unreliable.items():  # never drawn nor compared: the CSV and the page still hold the value and why
+                self.left_out[f"{k} curve and BD of {label}"] = why
+            measures = [k for k in summaries[0] if k not in unreliable and all(math.isfinite(s.get(k, math.nan)) for s in summaries)] if summaries else []
             results = {k: [s[k] for s in summaries] for k in ["bpp", *[m for m in measures if m != "bpp"]]}
             trial = points[0][0]
             description = f"rdpkit evaluate on {self.dataset.name} ({len(self.dataset.images)} images)"

@@ -109,6 +109,12 @@ class EvaluateResult(Result):
             out["fid"], out["kid"] = self.patch_scores.fid.value, self.patch_scores.kid.value
         return out
 
+    def unreliable(self) -> dict[str, str]:
+        """The set quantities too uncertain to draw or compare (FID and KID from too few patches), each with why."""
+        if self.patch_scores is None:
+            return {}
+        return {k: e.details["unreliable"] for k, e in (("fid", self.patch_scores.fid), ("kid", self.patch_scores.kid)) if "unreliable" in e.details}
+
     def measured(self) -> list[str]:
         """The summary's measure columns, in the order they were measured (PSNR first; then FID, KID and the divergences)."""
         return list(dict.fromkeys([*self.columns, *(["fid", "kid"] if self.patch_scores else []), *self.divergences]))
