@@ -274,3 +274,15 @@ def components(values: Any, what: str) -> tuple[Component, ...]:
     if isinstance(values, str) or not isinstance(values, (list, tuple)):
         raise InputError(f"{what} must be a list of names, e.g. [\"mse\", \"{EXAMPLE}\"], got {values!r}.")
     return tuple(Component.parse(v, what=what.rstrip("s")) for v in values)
+
+
+#: The environment variable by which a user lets component options name Python code to import and run
+#: (compressai-model,model="package.module:callable"): set by `--trust-code`, or by a program itself; worker processes inherit it.
+TRUST_ENV = "RDPKIT_TRUST_CODE"
+
+
+def code_trusted() -> bool:
+    """Whether options may name code to import and run (never from a configuration file alone)."""
+    import os
+
+    return os.environ.get(TRUST_ENV) == "1"

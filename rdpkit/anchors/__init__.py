@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -115,12 +116,10 @@ class ResultFile:
     def as_dict(self) -> dict[str, Any]:
         return {"name": self.name, "description": self.description, **({"meta": self.meta} if self.meta else {}), "results": self.results}
 
-    def write(self, path: str | Path) -> Path:
-        from ..report import output_path
+    def write(self, path: str | Path, *, protect: Sequence[str | Path] = ()) -> Path:
+        from ..report import write_text
 
-        path = output_path(path)
-        path.write_text(json.dumps(self.as_dict(), indent=2))
-        return path
+        return write_text(path, json.dumps(self.as_dict(), indent=2), protect=protect)
 
 
 def read(path: str | Path) -> ResultFile:

@@ -10,12 +10,15 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
+
+from ..options import TRUST_ENV
 
 F = Callable[..., Any]
 COMPONENT_HELP = "NAME[,KEY=VALUE...], e.g. lpips-alex,pretrained=false"
@@ -61,3 +64,16 @@ def executor_options(f: F) -> F:
 
 def device_option(f: F) -> F:
     return click.option("--device", default="auto", show_default=True, help="Torch device: auto (a GPU when there is one), cpu, cuda, cuda:N.")(f)
+
+
+def _trust(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    if value:
+        os.environ[TRUST_ENV] = "1"
+    return value
+
+
+def trust_code_option(f: F) -> F:
+    """--trust-code: let options name Python code to import and run, for configurations the user wrote or checked."""
+    return click.option("--trust-code", is_flag=True, expose_value=False, callback=_trust,
+                        help="Let component options import and run the code they name (compressai-model,model=\"package.module:callable\"); "
+                             "only for a configuration you wrote or checked: without it, models come from installed distributions only.")(f)

@@ -9,7 +9,13 @@ import click
 
 from ..errors import InputError
 from . import cli
-from .common import device_option, executor_options, output_options, progress
+from .common import (
+    device_option,
+    executor_options,
+    output_options,
+    progress,
+    trust_code_option,
+)
 from .output import console, print_json, table
 
 DATASET_HELP = "kodak:PATH, clic2020:PATH, div2k:PATH, builtin (the built-in photographs), builtin:held-out, or a folder of images."
@@ -41,6 +47,7 @@ DATASET_HELP = "kodak:PATH, clic2020:PATH, div2k:PATH, builtin (the built-in pho
 @click.option("--force", is_flag=True, help="Run every setting again.")
 @executor_options
 @device_option
+@trust_code_option
 @output_options
 def evaluate_cmd(codecs: tuple[str, ...], data: str, distortions: tuple[str, ...], critics: tuple[str, ...], divergences: tuple[str, ...],
                  divergence_patch: int, bootstrap: int, features: str, anchors: tuple[str, ...], bd_anchor: str | None,
@@ -49,10 +56,13 @@ def evaluate_cmd(codecs: tuple[str, ...], data: str, distortions: tuple[str, ...
     """Evaluate codecs as codec papers do: bpp from real bytes, PSNR, MS-SSIM, deep metrics, patch FID/KID, BD tables."""
     from ..evaluate import evaluate, write
     from ..evaluate.report import summary_frame
+    from ..report import output_folder
 
+    store = store or out / "evaluate.sqlite"
+    output_folder(out, protect=[store])  # an output that would overwrite the store is refused before any coding
     evaluation = evaluate(codecs, data, distortions=list(distortions) or None, critics=critics, divergences=divergences,
                           divergence_patch=divergence_patch, bootstrap=bootstrap, features=None if features == "none" else features,
-                          anchors=anchors, store=store or out / "evaluate.sqlite", patch_size=patch_size, seed=seed, device=device,
+                          anchors=anchors, store=store, patch_size=patch_size, seed=seed, device=device,
                           executor=executor, workers=workers, address=address, force=force, progress=progress(quiet))
     page = write(evaluation, out, bd_anchor=bd_anchor, method=method)
     summary = summary_frame(evaluation)
@@ -86,6 +96,7 @@ def bd_cmd(anchor: str | None, curves: tuple[str, ...], metrics: tuple[str, ...]
     from ..anchors import anchor as read
     from ..errors import suggestion
     from ..evaluate.report import bd_frame, bd_wide
+    from ..report import write_frame
 
     if list_names:
         for name in published_names():
@@ -102,7 +113,7 @@ def bd_cmd(anchor: str | None, curves: tuple[str, ...], metrics: tuple[str, ...]
             raise InputError(f"no curve holds {m!r}; {suggestion(m, held) or 'they hold ' + ', '.join(held)}.")
     bd = bd_frame(files, files[0].name, method=method, metrics=wanted)
     if csv_path:
-        bd.to_csv(csv_path, index=False)
+        write_frame(csv_path, bd)
     wide = bd_wide(bd, wanted)
     if as_json:
         for row in wide.to_dict(orient="records"):

@@ -32,8 +32,11 @@ def judge_cmd(metrics: tuple[str, ...], datasets: tuple[str, ...], bootstrap: in
     """Score every image of judged datasets with each metric, and report SRCC, KRCC, PLCC (VQEG logistic), 2AFC and JND mAP."""
     from ..judge.report import write
     from ..judge.run import judge
+    from ..report import output_folder
 
-    judgement = judge(metrics, datasets, store=store or out / "judge.sqlite", device=device, executor=executor, workers=workers,
+    store = store or out / "judge.sqlite"
+    output_folder(out, protect=[store])  # an output that would overwrite the store is refused before any scoring
+    judgement = judge(metrics, datasets, store=store, device=device, executor=executor, workers=workers,
                       address=address, force=force, progress=progress(quiet))
     page, tables = write(judgement, out, n_boot=bootstrap, seed=seed)
     if as_json:

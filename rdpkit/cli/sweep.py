@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -19,28 +18,11 @@ from .common import (
     output_options,
     progress,
     store_option,
+    trust_code_option,
 )
 from .output import console, print_json, table
 
 F = TypeVar("F", bound=Callable[..., Any])
-#: The environment variable by which --trust-code lets component options name code to import and run
-#: (compressai-model,model="package.module:callable"); worker processes inherit it.
-TRUST_ENV = "RDPKIT_TRUST_CODE"
-
-
-def _trust(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
-    if value:
-        os.environ[TRUST_ENV] = "1"
-    return value
-
-
-def trust_code_option(f: F) -> F:
-    """--trust-code: let options name Python code to import and run, for configurations the user wrote or checked."""
-    return click.option("--trust-code", is_flag=True, expose_value=False, callback=_trust,
-                        help="Let component options import and run the code they name (compressai-model,model=\"package.module:callable\"); "
-                             "only for a configuration you wrote or checked: without it, models come from installed distributions only.")(f)
-
-
 @cli.command("sweep")
 @click.argument("config", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--preset", help="A registered sweep instead of CONFIG (rdpkit list preset), e.g. digits-smoke.")

@@ -17,7 +17,15 @@ from ..anchors import ALIASES, RANGES, ResultFile
 from ..bdrate import METHODS, BDOverlapWarning, bd_distortion, bd_rate, overlap
 from ..errors import InputError, suggestion
 from ..measures import Measurement
-from ..report import Page, escape, figure_png, output_folder, png_tensor
+from ..report import (
+    Page,
+    escape,
+    figure_png,
+    output_folder,
+    png_tensor,
+    write_bytes,
+    write_frame,
+)
 from .run import Evaluation
 
 
@@ -246,33 +254,34 @@ def fig_crops(evaluation: Evaluation) -> Figure | None:
 
 def write(evaluation: Evaluation, out: str | Path, *, bd_anchor: str | None = None, method: str = "pchip") -> Path:
     """Write every output into the folder `out`; returns the HTML page."""
-    out = output_folder(out)
+    protect = [evaluation.store]
+    out = output_folder(out, protect=protect)
     files = evaluation.result_files()
     if not files:
         raise InputError("no codec setting finished, so there is nothing to report; see the failures above.")
     per_image, summary = per_image_frame(evaluation), summary_frame(evaluation)
-    per_image.to_csv(out / "per-image.csv", index=False)
-    summary.to_csv(out / "summary.csv", index=False)
+    write_frame(out / "per-image.csv", per_image, protect=protect)
+    write_frame(out / "summary.csv", summary, protect=protect)
     curves = files[: len(evaluation.curves)]
     for f, stem in zip(curves, file_stems([f.name for f in curves])):
-        f.write(out / "results" / f"{stem}.json")
+        f.write(out / "results" / f"{stem}.json", protect=protect)
     anchor = bd_anchor or (evaluation.anchors[0].name if evaluation.anchors else files[0].name)
     bd = bd_frame(files, anchor, method=method) if len(files) > 1 else pd.DataFrame()
-    bd.to_csv(out / "bd.csv", index=False)
+    write_frame(out / "bd.csv", bd, protect=protect)
     ds = evaluation.dataset
     page = Page(f"rdpkit evaluate: {ds.name}", intro=f"{len(ds.images)} images; {sum(len(p) for p in evaluation.curves.values())} codec settings.")
     for m in axes(files):
         png = figure_png(fig_rd(files, m, ds.name))
-        (out / f"rd-{_slug(m)}.png").write_bytes(png)
+        write_bytes(out / f"rd-{_slug(m)}.png", png, protect=protect)
         page.figure(png, f"rate-distortion curves: {m}", alt=f"rd-{m}")
     for m in perception_axes(evaluation):
         png = figure_png(fig_pd(evaluation, m))
-        (out / f"pd-{_slug(m)}.png").write_bytes(png)
+        write_bytes(out / f"pd-{_slug(m)}.png", png, protect=protect)
         page.figure(png, f"perception-distortion plane: {m} against {distortion_axis(evaluation)}", alt=f"pd-{m}")
     crops = fig_crops(evaluation)
     if crops is not None:
         png = figure_png(crops)
-        (out / "crops.png").write_bytes(png)
+        write_bytes(out / "crops.png", png, protect=protect)
         page.figure(png, f"the centre of {Path(evaluation.dataset.images[0]).name} as each setting decodes it", alt="crops")
     page.section(f"BD-rate and BD-metric against {anchor} ({method})")
     if bd.empty:
@@ -305,7 +314,7 @@ def write(evaluation: Evaluation, out: str | Path, *, bd_anchor: str | None = No
     if evaluation.failed:
         page.section("Settings that failed").table(["setting", "error"], evaluation.failed.items())
     page.section("Files").raw("<ul>" + "".join(f"<li class='mono'>{escape(p.relative_to(out))}</li>" for p in sorted(out.rglob("*")) if p.is_file()) + "</ul>")
-    return page.write(out / "index.html")
+    return page.write(out / "index.html", protect=protect)
 
 
 def _slug(name: str) -> str:

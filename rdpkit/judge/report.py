@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 
 from ..errors import InputError
 from ..options import Component
-from ..report import Page, escape, figure_png, output_folder, write_csv
+from ..report import Page, escape, figure_png, output_folder, write_bytes, write_csv
 from . import statistics as st
 from .datasets import Pairs2AFC, Ratings
 from .published import published
@@ -166,8 +166,8 @@ def fig_scatter(ds: Ratings, scored: Scored, agreement: st.Agreement | None) -> 
 
 def write(judgement: Judgement, out: str | Path, *, n_boot: int = N_BOOT, seed: int = 0) -> tuple[Path, dict[str, list[dict[str, Any]]]]:
     """Every output into the folder `out`; returns the page and the tables (``agreement``, ``types``, ``differences``, ``bapps``)."""
-    out = output_folder(out)
     protect = [judgement.store]
+    out = output_folder(out, protect=protect)
     tables: dict[str, list[dict[str, Any]]] = {"agreement": [], "types": [], "differences": [], "bapps": []}
     page = Page("rdpkit judge", intro=f"{len(judgement.datasets)} dataset(s), {len({m for _, m in judgement.scored})} metric(s); "
                 "correlations are signed so that positive means the metric agrees with people; intervals: 95 %, bootstrap over "
@@ -198,7 +198,7 @@ def write(judgement: Judgement, out: str | Path, *, n_boot: int = N_BOOT, seed: 
                     x, y, units, _ = _usable(ds, scored)
                     a = st.agreement(x, y, higher_is_better=False, subjective_higher_is_better=ds.higher_is_better, groups=units, n_boot=0)
                 png = figure_png(fig_scatter(ds, scored, a))
-                (out / f"scatter-{_slug(name)}-{_slug(str(scored.metric))}.png").write_bytes(png)
+                write_bytes(out / f"scatter-{_slug(name)}-{_slug(str(scored.metric))}.png", png, protect=protect)
                 page.figure(png, f"{scored.metric} against {ds.scale} on {name}", alt=f"scatter {scored.metric} {name}")
         else:
             rows = bapps_rows(judgement, name, n_boot=n_boot, seed=seed)
@@ -219,7 +219,7 @@ def write(judgement: Judgement, out: str | Path, *, n_boot: int = N_BOOT, seed: 
         if rows:
             write_csv(out / f"{key}.csv", list(dict.fromkeys(k for r in rows for k in r)), rows, protect=protect)
     page.section("Files").raw("<ul>" + "".join(f"<li class='mono'>{escape(p.relative_to(out))}</li>" for p in sorted(out.rglob("*")) if p.is_file()) + "</ul>")
-    return page.write(out / "index.html"), tables
+    return page.write(out / "index.html", protect=protect), tables
 
 
 def _interval(row: dict[str, Any], name: str) -> str:

@@ -5,7 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..report import Page, escape, image_png, img, output_folder, output_path
+from ..report import (
+    Page,
+    escape,
+    image_png,
+    img,
+    output_folder,
+    write_bytes,
+    write_text,
+)
 from .audit import COLUMNS, AuditResult
 from .figures import VERDICT_COLOURS, Layout, curves_png, gallery_png
 from .literature import expectation, explain
@@ -142,16 +150,12 @@ def render(result: AuditResult) -> str:
 
 
 def write_report(result: AuditResult, path: str | Path) -> Path:
-    path = output_path(path, protect=[result.store])
-    path.write_text(render(result), encoding="utf-8")
-    return path
+    return write_text(path, render(result), protect=[result.store])
 
 
 def write_gallery(result: AuditResult, path: str | Path) -> Path:
     """The gallery alone as a PNG figure (for papers and READMEs)."""
-    path = output_path(path, protect=[result.store])
-    path.write_bytes(gallery_png(result.results))
-    return path
+    return write_bytes(path, gallery_png(result.results), protect=[result.store])
 
 
 def save_result(result: RecoveryResult, out: str | Path) -> Path:
@@ -159,7 +163,7 @@ def save_result(result: RecoveryResult, out: str | Path) -> Path:
     out = output_folder(out)
     record, artifacts = result.to_record()
     for name in IMAGE_FILES:
-        (out / name).write_bytes(artifacts[name])
-    (out / "curves.png").write_bytes(curves_png([result]))
-    (out / "result.json").write_text(json.dumps(record, indent=1, default=str))
+        write_bytes(out / name, artifacts[name])
+    write_bytes(out / "curves.png", curves_png([result]))
+    write_text(out / "result.json", json.dumps(record, indent=1, default=str))
     return out

@@ -17,7 +17,7 @@ import numpy as np
 from matplotlib import cm, colormaps
 from matplotlib.figure import Figure
 
-from ..report import figure_bytes, output_folder
+from ..report import figure_bytes, output_folder, write_bytes
 from .bernoulli import bernoulli_rd, bernoulli_rdp
 from .gaussian import (
     gaussian_dr,
@@ -123,6 +123,6 @@ def save(files: dict[str, bytes], directory: Path | str) -> list[Path]:
     directory = output_folder(directory)
     paths = []
     for name, data in files.items():
-        (directory / name).write_bytes(data)
+        write_bytes(directory / name, data)
         paths.append(directory / name)
     return paths

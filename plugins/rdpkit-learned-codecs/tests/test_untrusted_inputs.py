@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 from rdpkit_learned_codecs.codecs import adapter
-from rdpkit_learned_codecs.codecs.adapter import TRUST_ENV, CompressAIProtocolCodec
+from rdpkit_learned_codecs.codecs.adapter import CompressAIProtocolCodec
 
 import rdpkit
 from rdpkit.errors import InputError, WeightsUnavailable
-from rdpkit.options import Component
+from rdpkit.options import TRUST_ENV, Component
 
 HOSTILE = "import pathlib\npathlib.Path(__file__).with_name('ran').write_text('code ran')\ndef build():\n    raise SystemExit(0)\n"
 

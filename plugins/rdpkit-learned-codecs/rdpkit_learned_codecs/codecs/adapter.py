@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib
-import os
 import struct
 from collections.abc import Callable
 from functools import reduce
@@ -41,6 +40,7 @@ from rdpkit.codecs.headers import check_shape, dtype_name, field, header_dtype
 from rdpkit.codecs.options import check_int
 from rdpkit.errors import CorruptBitstream, InputError, RdpkitError
 from rdpkit.interfaces import Codec
+from rdpkit.options import code_trusted
 
 from ..models import compressai
 from ..networks.padding import pad
@@ -51,7 +51,6 @@ _U8, _U32 = struct.Struct(">B"), struct.Struct(">I")
 MAX_LISTS = 16
 #: The environment variable that lets `model` be any "package.module:callable": "1" only where the user trusts the configuration
 #: (`--trust-code` sets it; a Python program may set it itself).
-TRUST_ENV = "RDPKIT_TRUST_CODE"
 #: The entry-point group through which installed distributions offer models by name (``name = "package.module:callable"``).
 ENTRY_POINTS = "rdpkit.compressai_models"
 #: The models this plugin offers by name.
@@ -117,7 +116,7 @@ def _call(what: str, function: Callable[[], Any]) -> Any:
 
 def model_factory(model: str) -> Callable[[], Any]:
     """The factory `model` names: a model an installed distribution offers (`offered_models`, by name or by its path), or any
-    ``"package.module:callable"`` only where `TRUST_ENV` is "1"; else one sentence, before any module is imported."""
+    ``"package.module:callable"`` only where `rdpkit.options.code_trusted()`; else one sentence, before any module is imported."""
     offered = offered_models()
     if not isinstance(model, str) or not model:
         raise InputError(f"model must name a model an installed distribution offers ({', '.join(sorted(offered))}), got {model!r}.")
@@ -126,7 +125,7 @@ def model_factory(model: str) -> Callable[[], Any]:
         if ":" not in model:
             raise InputError(f"no installed distribution offers a compressai-model called {model!r}; the models offered are {', '.join(sorted(offered))} "
                              f"(a distribution adds one with an entry point in the group {ENTRY_POINTS!r}).")
-        if os.environ.get(TRUST_ENV) != "1":
+        if not code_trusted():
             raise InputError(f"model={model!r} would import and run that code, which rdpkit does only for a configuration you trust: name a model an "
                              f"installed distribution offers ({', '.join(sorted(offered))}), pass --trust-code on the command line, or pass the model itself from Python.")
     module_name, _, attr = target.partition(":")
