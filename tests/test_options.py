@@ -133,3 +133,32 @@ def test_a_sweep_name_may_hold_the_grid(local):
     assert in_name == settings_of('name = "webp,method=6"\ngrid = { quality = [5, 15, 40] }') and len(in_name) == 3
     with pytest.raises(rdpkit.InputError, match="both fixed .in its name. and varied"):
         settings_of('name = "webp,quality=[5, 15]"\ngrid = { quality = [40] }')
+
+
+def test_every_component_string_a_sweep_and_an_audit_store_reads_back_as_the_component_asked_for(tmp_path):
+    """What the stores keep: the sweep's and the audit's identities hold components as text; each parses to the same component."""
+    from rdpkit.recovery.audit import audit
+    from rdpkit.recovery.trial import RecoveryTrial
+    from rdpkit.store import Store
+    from rdpkit.sweep.config import SweepConfig
+    from rdpkit.sweep.runner import run_sweep
+    from rdpkit.sweep.trial import SweepTrial
+
+    nested = 'frechet,extractor="nss,patch=8"'
+    config = SweepConfig.from_dict({"data": {"source": "builtin:astronaut,coffee,chelsea", "size": 32, "split": [0, 0, 1]},
+                                    "codec": [{"name": "jpeg,quality=[20, 60]"}],
+                                    "evaluate": {"distortions": ["mse"], "perception": "wasserstein-sliced,projections=16",
+                                                 "divergences": [nested], "samples": 0}})
+    run_sweep(config, tmp_path / "s.sqlite", executor="inline", progress=False)
+    with Store(tmp_path / "s.sqlite", readonly=True) as db:
+        stored = [t for _, t, _ in SweepTrial.stored(db)]
+    for t in stored:
+        assert t.evaluate.perception == Component("wasserstein-sliced", {"projections": 16})
+        assert t.evaluate.divergences == (Component("frechet", {"extractor": "nss,patch=8"}),)
+    assert sorted(t.codec.options["quality"] for t in stored) == [20, 60] and {t.codec.name for t in stored} == {"jpeg"}
+    audit(["lpips-alex,pretrained=false"], ["builtin:astronaut"], ["noise"], size=32, steps=3, store=tmp_path / "a.sqlite", executor="inline",
+          progress=False)
+    with Store(tmp_path / "a.sqlite", readonly=True) as db:
+        (trial,) = [t for _, t, _ in RecoveryTrial.stored(db)]
+    # The audit keys a distortion by its qualified name, so that its results do not depend on which other plugins are installed.
+    assert trial.distortion == Component("rdpkit-lpips:lpips-alex", {"pretrained": False})
