@@ -116,30 +116,12 @@ class Triplet:
     judge: float
     subset: str
 
-
-@dataclass(frozen=True)
-class Pairs2AFC:
-    """BAPPS 2AFC triplets (the LPIPS paper's validation set): each triplet is its own bootstrap unit."""
-
-    name: str
-    items: tuple[Triplet, ...]
-    spec: str
-    location: str
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def subsets(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(item.subset for item in self.items))
-
-    def units(self) -> tuple[str, ...]:
-        return tuple(item.name for item in self.items)
-
     def files(self) -> tuple[str, ...]:
-        return tuple(f for item in self.items for f in (item.reference, item.p0, item.p1))
+        return self.reference, self.p0, self.p1
 
-    def identity(self) -> str:
-        return _identity(self.name, ((item.name, item.judge) for item in self.items), self.files())
+    @property
+    def share(self) -> float:
+        return self.judge
 
 
 @dataclass(frozen=True)
@@ -152,13 +134,20 @@ class Pair:
     same: float
     subset: str
 
+    def files(self) -> tuple[str, ...]:
+        return self.p0, self.p1
+
+    @property
+    def share(self) -> float:
+        return self.same
+
 
 @dataclass(frozen=True)
-class PairsJND:
-    """BAPPS JND pairs (the LPIPS paper's validation set): each pair is its own bootstrap unit."""
+class _Bapps:
+    """A BAPPS split as the LPIPS paper lays it out: each triplet or pair is its own bootstrap unit."""
 
     name: str
-    items: tuple[Pair, ...]
+    items: tuple[Triplet, ...] | tuple[Pair, ...]
     spec: str
     location: str
 
@@ -172,10 +161,24 @@ class PairsJND:
         return tuple(item.name for item in self.items)
 
     def files(self) -> tuple[str, ...]:
-        return tuple(f for item in self.items for f in (item.p0, item.p1))
+        return tuple(f for item in self.items for f in item.files())
 
     def identity(self) -> str:
-        return _identity(self.name, ((item.name, item.same) for item in self.items), self.files())
+        return _identity(self.name, ((item.name, item.share) for item in self.items), self.files())
+
+
+@dataclass(frozen=True)
+class Pairs2AFC(_Bapps):
+    """BAPPS 2AFC triplets (the LPIPS paper's validation set)."""
+
+    items: tuple[Triplet, ...]
+
+
+@dataclass(frozen=True)
+class PairsJND(_Bapps):
+    """BAPPS JND pairs (the LPIPS paper's validation set)."""
+
+    items: tuple[Pair, ...]
 
 
 #: Any set of human judgments a layout reads.

@@ -51,6 +51,21 @@ def _published(dataset: str, metric: Component) -> dict[str, Any]:
     return out
 
 
+def _agreement_row(ds: Ratings, x: np.ndarray, y: np.ndarray, units: list[str], statistics: tuple[str, ...], *, n_boot: int,
+                   seed: int) -> tuple[dict[str, Any], st.Agreement | None]:
+    """`statistics` with their intervals, or the one sentence saying why there are none (too few images or references)."""
+    try:
+        a = st.agreement(x, y, higher_is_better=False, subjective_higher_is_better=ds.higher_is_better, groups=units, n_boot=n_boot,
+                         seed=seed, intervals_for=statistics)
+    except InputError as exc:
+        return {"note": str(exc)}, None
+    row: dict[str, Any] = {}
+    for name in statistics:
+        row[name] = getattr(a, name)
+        row[f"{name}_low"], row[f"{name}_high"] = a.intervals.get(name, (math.nan, math.nan))
+    return row, a
+
+
 def ratings_rows(judgement: Judgement, dataset: str, *, n_boot: int = N_BOOT, seed: int = 0) -> list[dict[str, Any]]:
     """One row per metric: n, the statistics with their intervals, and the published values beside them."""
     ds = judgement.datasets[dataset]
@@ -59,17 +74,10 @@ def ratings_rows(judgement: Judgement, dataset: str, *, n_boot: int = N_BOOT, se
     for scored in judgement.metrics(dataset):
         x, y, units, _ = _usable(ds, scored)
         row: dict[str, Any] = {"dataset": dataset, "metric": str(scored.metric), "kind": scored.kind, "n": len(x), "not_scored": len(ds) - len(x)}
-        try:
-            a = st.agreement(x, y, higher_is_better=False, subjective_higher_is_better=ds.higher_is_better, groups=units,
-                             n_boot=n_boot, seed=seed)
-        except InputError as exc:
-            rows.append({**row, "note": str(exc)})
-            continue
-        for name in st.STATISTICS:
-            row[name] = getattr(a, name)
-            low, high = a.intervals.get(name, (math.nan, math.nan))
-            row[f"{name}_low"], row[f"{name}_high"] = low, high
-        row.update(references=a.n_groups, fit=a.logistic.kind, note=a.logistic.note, **_published(dataset, scored.metric))
+        values, a = _agreement_row(ds, x, y, units, st.STATISTICS, n_boot=n_boot, seed=seed)
+        row.update(values)
+        if a is not None:
+            row.update(references=a.n_groups, fit=a.logistic.kind, note=a.logistic.note, **_published(dataset, scored.metric))
         rows.append(row)
     return rows
 
@@ -83,15 +91,8 @@ def type_rows(judgement: Judgement, dataset: str, *, n_boot: int = N_BOOT, seed:
         x, y, units, types = _usable(ds, scored)
         for kind in dict.fromkeys(types):
             at = [i for i, t in enumerate(types) if t == kind]
-            row = {"dataset": dataset, "metric": str(scored.metric), "type": kind, "n": len(at)}
-            try:  # a type with too few images or references gets its reason instead of a number
-                a = st.agreement(x[at], y[at], higher_is_better=False, subjective_higher_is_better=ds.higher_is_better,
-                                 groups=[units[i] for i in at], n_boot=n_boot, seed=seed, intervals_for=("srcc",))
-            except InputError as exc:
-                rows.append({**row, "note": str(exc)})
-                continue
-            low, high = a.intervals.get("srcc", (math.nan, math.nan))
-            rows.append({**row, "srcc": a.srcc, "srcc_low": low, "srcc_high": high})
+            values, _ = _agreement_row(ds, x[at], y[at], [units[i] for i in at], ("srcc",), n_boot=n_boot, seed=seed)
+            rows.append({"dataset": dataset, "metric": str(scored.metric), "type": kind, "n": len(at), **values})
     return rows
 
 
