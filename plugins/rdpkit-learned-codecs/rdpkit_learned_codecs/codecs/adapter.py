@@ -49,8 +49,6 @@ from .transform import HyperpriorCodec
 
 _U8, _U32 = struct.Struct(">B"), struct.Struct(">I")
 MAX_LISTS = 16
-#: The environment variable that lets `model` be any "package.module:callable": "1" only where the user trusts the configuration
-#: (`--trust-code` sets it; a Python program may set it itself).
 #: The entry-point group through which installed distributions offer models by name (``name = "package.module:callable"``).
 ENTRY_POINTS = "rdpkit.compressai_models"
 #: The models this plugin offers by name.
