@@ -103,3 +103,10 @@ def test_list_says_what_each_divergence_measures():
     rows = [json.loads(line) for line in run("list", "divergence", "--json").output.splitlines()]
     assert rows and all(isinstance(r["quantity"], str) and r["quantity"] for r in rows)
     assert {r["name"]: r["quantity"] for r in rows}["wasserstein-critic"] == "W1"
+
+
+def test_score_exits_2_when_a_named_distortion_cannot_run():
+    """Like every other command: the distortion asked for (ms-ssim needs 161×161) cannot run, so the command fails, after its table."""
+    result = run("score", "--size", "64", "--distortion", "mse", "--distortion", "ms-ssim")
+    assert result.exit_code == 2 and "ms-ssim" in result.output and "could not run" in result.output
+    assert run("score", "--size", "64", "--distortion", "mse").exit_code == 0

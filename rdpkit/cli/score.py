@@ -54,6 +54,7 @@ def score_cmd(image: str, size: int, degradations: tuple[str, ...], names: tuple
                 print_json({"distortion": name, "degradation": d, "image": image, "size": size, "value": v})
         for name, why in missing.items():
             print_json({"distortion": name, "image": image, "size": size, "error": why})
+        _refuse_named(names, missing)
         return
     console.print(f"[bold]{image}[/] at {size}×{size}; distortions are lower-is-better, Δ(x, x) = 0")
     table("rdpkit score", ["distortion", *degradations], [[n, *row.values()] for n, row in results.items()])
@@ -61,3 +62,11 @@ def score_cmd(image: str, size: int, degradations: tuple[str, ...], names: tuple
         console.print(f"{len(missing)} distortion(s) could not run:")
         for name, why in missing.items():
             console.print(f"  {name}: {why}", highlight=False, markup=False)
+    _refuse_named(names, missing)
+
+
+def _refuse_named(names: tuple[str, ...], missing: dict[str, str]) -> None:
+    """A distortion the user named that could not run ends the command with status 2, as in every other command
+    (without names, every registered distortion is tried and those that cannot run here are only listed)."""
+    if names and missing:
+        raise click.exceptions.Exit(2)
