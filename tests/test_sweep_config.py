@@ -153,7 +153,7 @@ def test_cli_needs_one_source_of_trials(tmp_path):
 
 def test_the_worked_examples_of_the_reference_are_what_they_say():
     doc = (Path(__file__).parents[1] / "docs" / "sweep-toml.md").read_text()
-    photos, digits = [block.split("```", 1)[0] for block in doc.split("```toml\n")[1:3]]
+    photos, digits, paired = [block.split("```", 1)[0] for block in doc.split("```toml\n")[1:4]]
     with pytest.raises(rdpkit.InputError, match=r"distortion 'ms-ssim' needs images of at least 161×161, but the sweep's are 64×64"):
         SweepConfig.from_toml_text(photos).validate(rdpkit.get_registry())
     fixed = SweepConfig.from_toml_text(photos.replace('"mse", "ms-ssim"', '"mse"'))
@@ -162,3 +162,58 @@ def test_the_worked_examples_of_the_reference_are_what_they_say():
     learned = SweepConfig.from_toml_text(digits)
     learned.validate(rdpkit.get_registry())
     assert {t.codec.options["lam"] for t in sweep_trials(learned).values()} == {0.0, 0.01, 0.05}
+    per_rate = SweepConfig.from_toml_text(paired)
+    per_rate.validate(rdpkit.get_registry())
+    assert sorted((t.codec.options["dim"], t.codec.options["lam"]) for t in sweep_trials(per_rate).values()) == [
+        (2, 0.0), (2, 0.05), (4, 0.0), (4, 0.02), (8, 0.0), (8, 0.01)], "six settings, as the reference says"
+
+
+def test_paired_options_vary_together_and_are_crossed_with_the_rest():
+    cfg = SweepConfig.from_dict({"codec": [{"name": "gan,distortion=mse,noise=[0.0, 0.5]", "grid": {"dim": [1, 2]},
+                                            "paired": {"levels": [2, 4, 8], "lambdas": [[0.0, 0.5], 0.1, [0.2]]}}], "sweep": {"seeds": [0, 3]}})
+    got = [(t.codec.options["noise"], t.codec.options["dim"], t.codec.options["levels"], t.codec.options["lam"], t.seed) for t in sweep_trials(cfg).values()]
+    per_position = [(2, 0.0), (2, 0.5), (4, 0.1), (8, 0.2)]
+    assert sorted(got) == sorted((n, d, L, lam, s) for n in (0.0, 0.5) for d in (1, 2) for L, lam in per_position for s in (0, 3))
+    assert len(got) == 2 * 2 * 4 * 2, "positions are zipped, never crossed with each other"
+
+
+@pytest.mark.parametrize(
+    "codec, message",
+    [
+        ({"name": "gan", "paired": {"dim": [1, 2], "lambdas": [0.1]}}, "must have one value per position, but dim has 2, lambdas has 1"),
+        ({"name": "gan", "paired": {"dim": [1, 2]}}, "names one option ('dim'); pair at least two"),
+        ({"name": "gan", "paired": [1, 2]}, "paired of codec 'gan' must be a table of lists of one length"),
+        ({"name": "gan", "paired": {"dim": 2, "lambdas": [0.1]}}, "paired option 'dim' of codec 'gan' must be a list"),
+        ({"name": "gan", "paired": {"dim": [], "lambdas": []}}, "paired option 'dim' of codec 'gan' is empty"),
+        ({"name": "gan,dim=2", "paired": {"dim": [1, 2], "lambdas": [0, 0.1]}}, "option 'dim' of codec 'gan' is both paired and in its name"),
+        ({"name": "gan", "grid": {"dim": [1, 2]}, "paired": {"dim": [1, 2], "lambdas": [0, 0.1]}}, "option 'dim' of codec 'gan' is both paired and in grid"),
+        ({"name": "gan", "lambdas": [0.1], "paired": {"dim": [1, 2], "lambdas": [0, 0.1]}}, "has lambdas both in paired and on their own"),
+        ({"name": "gan", "paired": {"dim": [1, 2], "lambdas": [-1, [0.1]]}}, "paired lambdas of codec 'gan' must be finite numbers ≥ 0 or non-empty lists"),
+        ({"name": "gan", "paired": {"dim": [1, 2], "lambdas": [[], 0.1]}}, "paired lambdas of codec 'gan' must be finite numbers ≥ 0 or non-empty lists"),
+        ({"name": "gan", "paired": {"dim": [1, 2], "lambdas": [True, 0.1]}}, "paired lambdas of codec 'gan' must be finite numbers ≥ 0 or non-empty lists"),
+    ],
+)
+def test_paired_is_type_checked_with_one_sentence(codec, message):
+    with pytest.raises(rdpkit.InputError) as info:
+        SweepConfig.from_dict({"codec": [codec]})
+    assert message in str(info.value)
+
+
+def test_paired_perception_weight_named_twice_is_refused():
+    cfg = SweepConfig.from_dict({"codec": [{"name": "gan", "paired": {"dim": [1, 2], "lam": [0.0, 0.1]}, "lambdas": [0.2]}]})
+    with pytest.raises(rdpkit.InputError, match="perception weight 'lam' both in paired and as lambdas"):
+        cfg.validate(rdpkit.get_registry())
+
+
+@pytest.mark.parametrize(
+    "paired, message",
+    [
+        ("paired = { levls = [2, 4], dither = [true, false] }", "codec 'toy-quant' has no option 'levls'; did you mean 'levels'"),
+        ("paired = { levels = [2, 4], lambdas = [0.0, 0.1] }", "declares no perception weight, so it takes no lambdas"),
+    ],
+)
+def test_paired_unknown_options_are_refused_before_anything_runs(tmp_path, toy_plugin, paired, message):
+    text = GOOD.replace("toy-quant,dither=true", "toy-quant").replace("grid = { levels = [2, 4, 8] }", paired)
+    code, output, store = _sweep(tmp_path, text)
+    assert code == 2 and message in output and "Traceback" not in output, output
+    assert not store.exists() and not any(toy_plugin.iterdir())

@@ -20,7 +20,11 @@ The reference of every key, with a worked example, is docs/sweep-toml.md. A mini
 
 Components are named as everywhere in rdpkit (``wasserstein-critic,steps=200``). A learnable
 codec's perception weights go in ``lambdas``: the sweep sets the option the codec declares as
-its `perception_weight`, so this file holds no codec-specific names.
+its `perception_weight`, so this file holds no codec-specific names. Options varied together
+rather than crossed (a perception weight per rate) go in ``paired``, lists of one length whose
+i-th values make one position: ``paired = { quality = [1, 3], lambdas = [[0, 0.15], [0, 0.05]] }``
+is quality 1 with λ 0 and 0.15, and quality 3 with λ 0 and 0.05 (a list at a position is one
+setting per value, as in a name).
 
 `SweepConfig.from_dict` type-checks every key and `SweepConfig.validate` checks everything
 else that can be checked without running a trial (names, options, image sizes); both raise
@@ -140,8 +144,11 @@ class CodecConfig:
     lambdas: list[float] | None = None  # values of the codec's perception-weight option
     fit: dict[str, Any] = field(default_factory=dict)  # keyword arguments of codec.fit
     label: str = ""
+    #: Options varied together: lists of one length, position i of each making one setting (or a grid of them);
+    #: the key ``lambdas`` stands for the codec's perception weight.
+    paired: dict[str, list[Any]] = field(default_factory=dict)
 
-    KEYS = ("name", "grid", "lambdas", "fit", "label")
+    KEYS = ("name", "grid", "lambdas", "paired", "fit", "label")
 
     @property
     def name(self) -> str:
@@ -161,26 +168,63 @@ class CodecConfig:
         lambdas = d.get("lambdas")
         if lambdas is not None:
             lambdas = _as_list(lambdas, f"lambdas of codec {codec.name!r}")
-            if any(isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0 or not math.isfinite(v) for v in lambdas):
+            if not all(_is_weight(v) for v in lambdas):
                 raise InputError(f"lambdas of codec {codec.name!r} must be finite numbers ≥ 0, got {lambdas}.")
         both = set(grid) & set(codec.options)
         if both:
             raise InputError(f"option {min(both)!r} of codec {codec.name!r} is both fixed (in its name) and varied (grid); keep one.")
+        paired = _paired(d.get("paired", {}), codec, grid, lambdas is not None)
         label = d.get("label", codec.name)
         if not isinstance(label, str):
             raise InputError(f"label of {where} must be text, got {label!r}.")
-        return cls(codec, grid, lambdas, dict(d.get("fit", {})), label)
+        return cls(codec, grid, lambdas, dict(d.get("fit", {})), label, paired)
 
     def settings(self, registry: Registry) -> list[Component]:
-        """Every setting, in grid order: the lists in the name, then `grid`, then `lambdas` (varying fastest)."""
+        """Every setting, in grid order: the lists in the name, then `grid`, then `paired`'s positions, then `lambdas` (varying fastest)."""
         fixed, varied = self.codec.grid("codec", registry)
         varied.update(self.grid)
-        if self.lambdas is not None:
-            weight = codec_class(registry, self.name).perception_weight
-            if weight is None:
-                raise InputError(f"codec {self.name!r} declares no perception weight, so it takes no lambdas; remove them from its [[codec]] table.")
-            varied[weight] = self.lambdas
-        return combinations(fixed, varied)
+        weight = self._perception_weight(registry) if self.lambdas is not None or "lambdas" in self.paired else None
+        positions = [{}] if not self.paired else [
+            setting.options
+            for i in range(len(next(iter(self.paired.values()))))
+            for setting in Component(self.name, {weight if k == "lambdas" else k: v[i] for k, v in self.paired.items()}).settings("codec", registry)]
+        lambdas = {} if self.lambdas is None else {weight: self.lambdas}
+        return [crossed.with_options(**position, **rest.options)
+                for crossed in combinations(fixed, varied) for position in positions for rest in combinations(Component(self.name), lambdas)]
+
+    def _perception_weight(self, registry: Registry) -> str:
+        weight = codec_class(registry, self.name).perception_weight
+        if weight is None:
+            raise InputError(f"codec {self.name!r} declares no perception weight, so it takes no lambdas; remove them from its [[codec]] table.")
+        if weight in self.paired and (self.lambdas is not None or "lambdas" in self.paired):
+            raise InputError(f"codec {self.name!r} has its perception weight {weight!r} both in paired and as lambdas; keep one.")
+        return weight
+
+
+def _is_weight(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and value >= 0 and math.isfinite(value)
+
+
+def _paired(paired: Any, codec: Component, grid: Mapping[str, Any], has_lambdas: bool) -> dict[str, list[Any]]:
+    """`paired` of a [[codec]] table, type-checked: lists of one length, over options varied nowhere else."""
+    if not isinstance(paired, dict):
+        raise InputError(f"paired of codec {codec.name!r} must be a table of lists of one length, e.g. paired = {{ quality = [1, 3], lambdas = [0.15, 0.05] }}.")
+    if len(paired) == 1:
+        raise InputError(f"paired of codec {codec.name!r} names one option ({next(iter(paired))!r}); pair at least two, or vary it in the name.")
+    out = {k: _as_list(v, f"paired option {k!r} of codec {codec.name!r}") for k, v in paired.items()}
+    lengths = {k: len(v) for k, v in out.items()}
+    if len(set(lengths.values())) > 1:
+        listed = ", ".join(f"{k} has {n}" for k, n in lengths.items())
+        raise InputError(f"the lists of paired in codec {codec.name!r} must have one value per position, but {listed}.")
+    for key in out:
+        if key in codec.options or key in grid:
+            raise InputError(f"option {key!r} of codec {codec.name!r} is both paired and {'in its name' if key in codec.options else 'in grid'}; keep one.")
+    if "lambdas" in out:
+        if has_lambdas:
+            raise InputError(f"codec {codec.name!r} has lambdas both in paired and on their own; keep one.")
+        if not all(_is_weight(v) or (isinstance(v, list) and v and all(_is_weight(w) for w in v)) for v in out["lambdas"]):
+            raise InputError(f"paired lambdas of codec {codec.name!r} must be finite numbers ≥ 0 or non-empty lists of them (one setting per value), got {out['lambdas']}.")
+    return out
 
 
 @dataclass(frozen=True)

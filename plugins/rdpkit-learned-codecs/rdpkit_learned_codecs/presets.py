@@ -7,8 +7,9 @@ the codecs load the shipped models. `rdpkit report` then gives the BD-rate table
 (the first codec) and the R-D curves. Under 10 minutes on a 2-core CPU.
 
 ``hific-heldout``: the rate-distortion-perception picture of the same photographs. JPEG,
-WebP, the shipped hyperprior (five rates) and the shipped hific pairs (λ_p = 0 and λ_p > 0 at
-each shipped rate, through the sweep's perception weights), at 384×384, nothing trained. The
+WebP, the shipped hyperprior (five rates) and the shipped hific pairs (at each shipped quality,
+λ_p = 0 and the λ_p > 0 shipped at that quality, read from the zoo: the sweep's `paired`
+perception weights), at 384×384, nothing trained. The
 perception index is the one of the README's P-D figure (made with `rdpkit evaluate`): the Fréchet distance between
 NIQE's statistics of the real and the decoded 64×64 patches (`[evaluate] patch`: three images
 give 183 patches a side, where whole images would give three), with a bootstrap interval; the
@@ -46,9 +47,10 @@ def heldout() -> dict[str, Any]:
 
 
 def hific_heldout() -> dict[str, Any]:
-    from .models.zoo import DEFAULT_HIFIC_LAM_P, SHIPPED_HIFIC
+    from .models.zoo import SHIPPED_HIFIC
 
-    qualities = sorted({q for q, _ in SHIPPED_HIFIC}) or [1]
+    qualities = sorted({q for q, _ in SHIPPED_HIFIC})
+    weights = [sorted(lam_p for q_, lam_p in SHIPPED_HIFIC if q_ == q) for q in qualities]
     return {
         "sweep": {"name": "hific-heldout", "seeds": [0]},
         "data": {"source": "builtin:held-out", "size": 384, "split": [0.0, 0.0, 1.0]},
@@ -56,7 +58,7 @@ def hific_heldout() -> dict[str, Any]:
             {"name": "rdpkit:jpeg", "label": "jpeg", "grid": {"quality": [5, 10, 20, 30, 50, 75]}},
             {"name": "rdpkit:webp", "label": "webp", "grid": {"quality": [5, 20, 40, 60, 80]}},
             {"name": "rdpkit-learned-codecs:hyperprior", "label": "hyperprior (shipped)", "grid": {"quality": [1, 2, 3, 4, 5]}},
-            {"name": "rdpkit-learned-codecs:hific", "label": "hific (shipped)", "grid": {"quality": qualities}, "lambdas": [0.0, DEFAULT_HIFIC_LAM_P]},
+            {"name": "rdpkit-learned-codecs:hific", "label": "hific (shipped)", "paired": {"quality": qualities, "lambdas": weights}},
         ],
         # The perception index of the README's P-D figure: a divergence between the real and decoded 64×64 patches
         # (183 a side from three 384×384 images); NIQE beside it, as the no-reference critic.
