@@ -356,12 +356,13 @@ class FeatureExtractor(nn.Module, ABC):
     `feature_kind` says what the features are, and reports carry it with every number made
     on them: ``pretrained`` (weights learnt elsewhere, e.g. Inception-v3 on ImageNet),
     ``self-trained`` (a model this project trained), ``random-feature`` (random weights:
-    never to be read as FID) or ``hand-crafted`` (no weights at all).
+    never to be read as FID) or ``hand-crafted`` (no weights at all). An extractor that does
+    not say is ``unknown``, in every report, and fails `rdpkit.testing.check_features`.
     """
 
     info: Info | None = None
     min_size: ClassVar[int] = 0
-    feature_kind: ClassVar[str] = "pretrained"
+    feature_kind: ClassVar[str] = "unknown"
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         check_images(x, min_size=self.min_size)
