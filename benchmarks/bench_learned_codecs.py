@@ -41,6 +41,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from rdpkit_learned_codecs.entropy import integer_net
+from rdpkit_learned_codecs.entropy.tables import stored_tables
 from rdpkit_learned_codecs.networks.padding import pad
 from timing import best_time
 
@@ -144,7 +145,7 @@ def fold_to_compressai(codec) -> dict[str, torch.Tensor]:
         k = k.replace("hyperprior.", "entropy_bottleneck.").replace("conditional.scale_table", "gaussian_conditional.scale_table")
         out[k] = v.contiguous()
     # CompressAI codes z − median; a median of 0 keeps its ẑ = round(z), as rdpkit's, so both decode the same image.
-    tables = codec._tables(model.hyperprior)
+    tables = stored_tables(model.hyperprior)
     low = torch.from_numpy(tables.lows).float().clamp(max=0)
     high = torch.from_numpy(tables.lows + tables.sizes - 2).float().clamp(min=0)
     out["entropy_bottleneck.quantiles"] = torch.stack([low, torch.zeros_like(low), high], 1)[:, None, :]

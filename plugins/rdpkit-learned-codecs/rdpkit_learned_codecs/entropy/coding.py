@@ -44,10 +44,16 @@ _UNIFORM_NIBBLE = np.ones(1 << _NIBBLE, dtype=np.int64)
 
 
 def _groups(table_index: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The positions ordered table by table (stable), the tables present, and how many values each has."""
-    order = np.argsort(table_index, kind="stable")
-    tables, counts = np.unique(table_index[order], return_counts=True)
-    return order, tables, counts
+    """The positions ordered table by table (stable), the tables present, and how many values each has.
+
+    Table indices are rows of a table set (non-negative, a few hundred at most): as 16-bit keys
+    numpy's stable sort is a radix sort, an order of magnitude faster than on int64, same order.
+    """
+    keys = table_index.astype(np.int16) if table_index.max(initial=0) < 1 << 15 else table_index
+    order = np.argsort(keys, kind="stable")
+    counts = np.bincount(table_index)
+    tables = np.flatnonzero(counts)
+    return order, tables, counts[tables]
 
 
 def _zigzag(d: np.ndarray) -> np.ndarray:

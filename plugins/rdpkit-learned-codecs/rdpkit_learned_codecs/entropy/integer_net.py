@@ -12,7 +12,7 @@ with Latent-Variable Models", ICLR 2019, post-training):
   ±ACTIVATION_LIMIT;
 - a layer is an integer convolution, then a rounding shift back to activation units, then
   ReLU (or LeakyReLU with slope 655/2**16);
-- the convolutions run as float64 matrix products of these integers. Every product and
+- the convolutions run in float64 on the CPU (products and sums of these integers). Every product and
   partial sum is an integer below 2**52 (checked per layer at conversion from the weights'
   absolute row sums), and float64 holds every such integer exactly, so the result does not
   depend on summation order, BLAS, vector width or device: it is the integer result.
@@ -88,19 +88,14 @@ def convert(h_s: nn.Sequential) -> list[IntegerLayer]:
 
 
 def _conv(x: torch.Tensor, layer: IntegerLayer) -> torch.Tensor:
+    # float64 convolutions on the CPU are products and sums of these integers (unfold and a matrix product; a transposed
+    # one scatters and adds): exact whatever the order or the BLAS (see the module docstring). The transposed convolution
+    # runs as one, not as the equivalent convolution over zero-inserted inputs, which would multiply the zeros too.
     if layer.upsample:
-        n, c, h, w = x.shape
-        up = x.new_zeros(n, c, (h - 1) * (layer.upsample + 1) + 1, (w - 1) * (layer.upsample + 1) + 1)
-        up[:, :, :: layer.upsample + 1, :: layer.upsample + 1] = x
-        x = up
-    x = F.pad(x, layer.pads)
-    k = layer.weight.shape[-1]
-    out_h = (x.shape[2] - k) // layer.stride + 1
-    out_w = (x.shape[3] - k) // layer.stride + 1
-    # unfold gathers, the product sums integers: exact whatever the BLAS does (see the module docstring).
-    cols = F.unfold(x, k, stride=layer.stride)
-    out = layer.weight.reshape(layer.weight.shape[0], -1) @ cols + layer.bias[:, None]
-    return out.reshape(x.shape[0], -1, out_h, out_w)
+        k = layer.weight.shape[-1]
+        return F.conv_transpose2d(x, layer.weight.flip(-1, -2).transpose(0, 1), layer.bias, stride=layer.upsample + 1,
+                                  padding=k - 1 - layer.pads[0], output_padding=layer.pads[1] - layer.pads[0])
+    return F.conv2d(F.pad(x, layer.pads), layer.weight, layer.bias, stride=layer.stride)
 
 
 def _rescale(acc: torch.Tensor, shift: int) -> torch.Tensor:
