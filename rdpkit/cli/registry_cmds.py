@@ -99,6 +99,17 @@ def _quantity(registry: Registry, info: Info) -> str | None:
         return None
 
 
+def _feature_kind(registry: Registry, info: Info) -> str | None:
+    """What a feature extractor's features are (pretrained, hand-crafted, ...), read from its class without creating it where it can be."""
+    try:
+        kind = getattr(registry.factory(info), "feature_kind", None)
+        if not isinstance(kind, str):  # decided per instance (a property): ask one with the defaults
+            kind = registry.create("features", info.qualified_name).feature_kind
+        return kind or None
+    except RdpkitError:  # a plugin that cannot be imported or built: `rdpkit plugins` says why
+        return None
+
+
 def _asked_as(registry: Registry, info: Info) -> str:
     """The name that reaches this component: bare where it does, else distribution:name."""
     try:
@@ -109,14 +120,15 @@ def _asked_as(registry: Registry, info: Info) -> str:
 
 @cli.command("list")
 @click.argument("kind", required=False, type=click.Choice(list(HOOKS)))
-@click.option("--json", "as_json", is_flag=True, help=JSON_HELP + " Each object is a component's full metadata.")
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP + " Each object is a component's full metadata (a divergence's with its quantity, a feature extractor's with its feature_kind).")
 def list_cmd(kind: str | None, as_json: bool) -> None:
     """Registered distortions, divergences, codecs and critics (or one KIND, presets included)."""
     registry = get_registry()
     infos = registry.infos(kind)
     if as_json:
         for i in infos:
-            print_json({**i.as_dict(), **({"quantity": _quantity(registry, i)} if i.kind == "divergence" else {})})
+            extra = {"quantity": _quantity(registry, i)} if i.kind == "divergence" else {"feature_kind": _feature_kind(registry, i)} if i.kind == "features" else {}
+            print_json({**i.as_dict(), **extra})
         return
     if infos:
         rows = [
