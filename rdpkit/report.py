@@ -33,6 +33,7 @@ h1{margin-bottom:.2em} h2{margin-top:1.6em;border-bottom:1px solid #d0d7de}
 .scroll{max-width:100%;overflow-x:auto;margin:.6em 0}
 table{border-collapse:collapse;font-size:13px}
 td,th{border:1px solid #d0d7de;padding:3px 6px;text-align:left;vertical-align:top}
+th{overflow-wrap:anywhere;min-width:4.5em}
 td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 td.long{min-width:28em}
 img{max-width:100%;height:auto}

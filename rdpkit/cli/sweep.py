@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -130,18 +131,24 @@ def report_cmd(store: Path, out: Path, anchors: tuple[str, ...], quiet: bool, as
     output_folder(out, protect=[store])  # refused before any work: no output may overwrite the store
     kinds = db.kinds()
     written = []
-    if "sweep" in kinds:
-        written.append(write_sweep(db, out))
-    if "recovery" in kinds:
-        written.append(write_audit(from_store(db), Path(out) / "audit.html"))
-    if "evaluate" in kinds:
-        written.append(write_evaluation(evaluation_from_store(db, anchors), Path(out) / "evaluate"))
+    # What the pages already say (a BD-rate on curves that barely overlap, ...) is noted once, in a sentence, not as a Python warning with its source line.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        if "sweep" in kinds:
+            written.append((write_sweep(db, out), "with its figures and CSV files"))
+        if "recovery" in kinds:
+            written.append((write_audit(from_store(db), Path(out) / "audit.html"), "self-contained"))
+        if "evaluate" in kinds:
+            written.append((write_evaluation(evaluation_from_store(db, anchors), Path(out) / "evaluate"), "with its figures, CSV and JSON files"))
     if not written:
         raise InputError(f"{str(store)!r} holds no finished trial to report; run `rdpkit sweep` or `rdpkit audit` with --store {store} first.")
+    notes = list(dict.fromkeys(str(w.message) for w in caught))
     if as_json:
-        print_json({"store": str(store), "pages": [str(p) for p in written]})
+        print_json({"store": str(store), "pages": [str(p) for p, _ in written], "notes": notes})
     else:
-        console.print("wrote " + ", ".join(str(p) for p in written) + " (figures and CSV files beside them)")
+        for note in notes:
+            console.print(f"note: {note}", style="yellow", highlight=False, markup=False)
+        console.print("wrote " + "; ".join(f"{p} ({what})" for p, what in written))
 
 
 @cli.command("plane")

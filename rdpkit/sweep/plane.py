@@ -6,8 +6,9 @@ distribution distance, as the theory defines perception), or a no-reference crit
 score (NIQE-like). The algorithms are folders of outputs matching a reference folder file by
 file, or codec settings run on one image source: those are sweep trials (`SweepTrial`), run
 and stored by the trial layer like any sweep. The admissible set is the points no other
-point beats on both axes; for codecs, a second column says which are also admissible once
-rate counts.
+point beats on both axes by more than the 95 % intervals of the differences; for codecs, a
+second column says which are also admissible once rate counts. The page says which
+perception values the intervals cannot tell apart and how many samples would.
 """
 
 from __future__ import annotations
@@ -30,12 +31,13 @@ from ..registry import Registry, get_registry
 from ..report import Page, figure_png, output_folder, write_bytes, write_frame
 from .config import DataConfig, EvaluateConfig
 from .measure import measure_outputs
+from .report import perception_note, with_ties
 from .trial import SweepResult, SweepTrial
 
 
 @dataclass(frozen=True)
 class PlanePoint:
-    """One algorithm on the plane: distortion and perception (both lower-is-better) ± stderr."""
+    """One algorithm on the plane: distortion and perception (both lower-is-better) ± stderr, and the samples per set behind the perception index."""
 
     name: str
     distortion: float
@@ -43,11 +45,12 @@ class PlanePoint:
     perception: float
     perception_stderr: float
     bpp: float | None = None  # rate, for codecs
+    perception_n: int | None = None
 
     @classmethod
     def of(cls, name: str, result: SweepResult) -> PlanePoint:
         d = result.distortions[result.primary_distortion]
-        return cls(name, d.mean, d.stderr, result.perception.value, result.perception.stderr, result.rate.bpp)
+        return cls(name, d.mean, d.stderr, result.perception.value, result.perception.stderr, result.rate.bpp, result.perception.estimate.n)
 
 
 def evaluation(fr: str | Component, perception: str | Component) -> EvaluateConfig:
@@ -78,7 +81,7 @@ def measure(reference: torch.Tensor, outputs: Mapping[str, torch.Tensor], *, fr:
             raise InputError(f"the outputs of {name!r} have shape {tuple(y.shape)} but the reference images {tuple(reference.shape)}; give one output per reference image, of the same size.")
         m, index = measure_outputs(reference, y, reference, ev, seed=seed, registry=registry)
         d = m.distortions[str(ev.distortions[0])]
-        points.append(PlanePoint(name, d.mean, d.stderr, index.value, index.stderr))
+        points.append(PlanePoint(name, d.mean, d.stderr, index.value, index.stderr, perception_n=index.estimate.n))
     return points
 
 
@@ -130,13 +133,16 @@ def plane_trials(source: str, codecs: Sequence[str], *, size: int | None = None,
 
 
 def plane_frame(points: Sequence[PlanePoint]) -> pd.DataFrame:
-    """The points as a DataFrame with `admissible` (non-dominated in distortion and perception)
-    and, when every point has a rate, `admissible_rdp` (non-dominated in rate too)."""
+    """The points as a DataFrame with `admissible` (non-dominated in distortion and perception, beyond
+    the intervals of the differences), when every point has a rate `admissible_rdp` (non-dominated
+    in rate too, which is exact), and the perception ties (`with_ties`)."""
     df = pd.DataFrame([asdict(p) for p in points])
-    df["admissible"] = non_dominated(df[["distortion", "perception"]].to_numpy(dtype=np.float64))
+    stderr = df[["distortion_stderr", "perception_stderr"]].to_numpy(dtype=np.float64)
+    df["admissible"] = non_dominated(df[["distortion", "perception"]].to_numpy(dtype=np.float64), stderr)
     if df.bpp.notna().all():
-        df["admissible_rdp"] = non_dominated(df[["distortion", "perception", "bpp"]].to_numpy(dtype=np.float64))
-    return df
+        df["admissible_rdp"] = non_dominated(df[["distortion", "perception", "bpp"]].to_numpy(dtype=np.float64),
+                                             np.c_[stderr, np.zeros(len(df))])
+    return with_ties(df, df.perception_n)
 
 
 def fig_plane(df: pd.DataFrame, *, fr: str, perception: str) -> Figure:
@@ -168,5 +174,6 @@ def write_plane(points: Sequence[PlanePoint], out: str | Path, *, fr: str, perce
     write_frame(out / "plane.csv", df, protect=protect)
     page = Page(f"perception-distortion plane: {fr} × {perception}", intro=f"{len(df)} algorithm(s), {int(df.admissible.sum())} admissible.")
     page.figure(image, "every algorithm with its standard errors; the admissible set joined and circled", alt="plane.png")
+    page.note(perception_note(df, "algorithm"))
     page.section("admissible set").frame(df[df.admissible]).section("every algorithm").frame(df)
     return page.write(out / "index.html", protect=protect)

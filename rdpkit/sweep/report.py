@@ -34,7 +34,7 @@ from ..bdrate import (
     strictest_shared_perception,
 )
 from ..errors import InputError
-from ..pareto import lower_envelope, non_dominated
+from ..pareto import CONFIDENCE, indistinguishable, lower_envelope, non_dominated, samples_to_resolve
 from ..report import Page, figure_png, output_folder, write_bytes, write_frame
 from ..store import Store
 from .trial import KIND, SweepResult, SweepTrial
@@ -75,7 +75,7 @@ def results_frame(store: Store | str | Path) -> pd.DataFrame:
         row.update({f"opt.{k}": v for k, v in options.items()})
         if result is not None:
             row["rate_setting"] = json.dumps({k: v for k, v in options.items() if k != result.perception_weight}, sort_keys=True)
-            row.update(result.row())
+            row.update(result.row(), perception_n=result.perception.estimate.n)
         else:
             row["seconds"] = stored.seconds
         row["error"] = stored.error
@@ -84,10 +84,12 @@ def results_frame(store: Store | str | Path) -> pd.DataFrame:
 
 
 def settings_frame(trials: pd.DataFrame) -> pd.DataFrame:
-    """Finished trials averaged over seeds: one row per (codec, options), with `admissible`.
+    """Finished trials averaged over seeds: one row per (codec, options), with `admissible` and the perception ties (`with_ties`).
 
     The standard error of a setting run under one seed is the trial's own; under several,
-    the spread of the seeds' means.
+    the spread of the seeds' means. A setting is admissible unless another one is no worse in
+    rate, distortion and perception and better in one by more than the 95 % interval of the
+    difference (`rdpkit.pareto.non_dominated`; rates are exact).
     """
     if trials.empty or "distortion" not in trials:
         raise InputError("the store holds no finished sweep trial yet; run `rdpkit sweep` (or wait for it) first.")
@@ -95,18 +97,68 @@ def settings_frame(trials: pd.DataFrame) -> pd.DataFrame:
     agg = []
     for (label, codec, setting), g in done.groupby(SETTING_COLUMNS, sort=False):
         row = {"label": label, "codec": codec, "setting": setting, "seeds": len(g), "key": g.key.iloc[0],
-               "rate_setting": g.rate_setting.iloc[0], "weight_option": g.weight_option.iloc[0], "weight": float(g.weight.iloc[0])}
+               "rate_setting": g.rate_setting.iloc[0], "weight_option": g.weight_option.iloc[0], "weight": float(g.weight.iloc[0]),
+               "perception_n": int(g.perception_n.iloc[0])}
         row.update({k: g[k].iloc[0] for k in g.columns if k.startswith("opt.")})
-        for col in ("rate_bits", "bpp", "distortion", "perception"):
+        for col in ("rate_bits", "bpp", "distortion", "perception", *measure_columns(g)):
+            se = f"{col}.stderr" if col[:2] in MEASURE_PREFIXES else f"{col}_stderr"
             row[col] = float(g[col].mean())
-            own = float(g[f"{col}_stderr"].iloc[0]) if f"{col}_stderr" in g else 0.0  # rates are exact
-            row[f"{col}_stderr"] = float(g[col].std(ddof=1) / math.sqrt(len(g))) if len(g) > 1 else own
+            own = float(g[se].iloc[0]) if se in g else 0.0  # rates are exact
+            row[se] = float(g[col].std(ddof=1) / math.sqrt(len(g))) if len(g) > 1 else own
         agg.append(row)
     out = pd.DataFrame(agg)
     # Settings that differ only in λ share a rate setting; its mean rate places them on one abscissa.
     out["rate_group_bits"] = out.groupby(["label", "rate_setting"]).rate_bits.transform("mean")
-    out["admissible"] = non_dominated(out[["rate_bits", "distortion", "perception"]].to_numpy())
-    return out
+    stderr = np.c_[np.zeros(len(out)), out[["distortion_stderr", "perception_stderr"]].to_numpy(dtype=np.float64)]
+    out["admissible"] = non_dominated(out[["rate_bits", "distortion", "perception"]].to_numpy(), stderr)
+    return with_ties(out, out.perception_n)
+
+
+#: Table headings for the columns whose names are identifiers (a heading that is one long word cannot wrap).
+READABLE = {"rate_bits": "rate (bits)", "distortion_stderr": "distortion stderr", "perception_stderr": "perception stderr",
+            "perception_ties": "perception tied with (settings)", "perception_samples_to_resolve": "samples per set to resolve the ties"}
+
+#: The prefixes of every declared measure's column (`SweepResult.row`), and what each kind is.
+MEASURE_PREFIXES = {"D.": "distortions (mean over the test images; lower is better)",
+                    "P.": "divergences between the originals and the decoded images (lower is better)",
+                    "C.": "critics: mean score of the decoded images (lower looks more real)"}
+
+
+def measure_columns(df: pd.DataFrame, prefix: str | None = None) -> list[str]:
+    """The columns of `df` holding a declared measure (``D.mse``, ``P.frechet``, ``C.niqe``; not their ``.stderr``), of one kind with `prefix`."""
+    return [c for c in df.columns if (c[:2] == prefix if prefix else c[:2] in MEASURE_PREFIXES) and not c.endswith(".stderr")]
+
+
+def with_ties(df: pd.DataFrame, n: Any) -> pd.DataFrame:
+    """`df` (columns ``perception``, ``perception_stderr``) with ``perception_ties``, how many other rows' perception
+    the 95 % interval of the difference cannot tell from this one's, and ``perception_samples_to_resolve``, the
+    samples per set (`n` now) that would tell it from all of them if the differences stay as measured."""
+    values, stderr = df.perception.to_numpy(dtype=np.float64), df.perception_stderr.to_numpy(dtype=np.float64)
+    df["perception_ties"] = indistinguishable(values, stderr).sum(axis=1)
+    df["perception_samples_to_resolve"] = samples_to_resolve(values, stderr, pd.to_numeric(n).to_numpy(dtype=np.float64))
+    return df
+
+
+def perception_note(df: pd.DataFrame, what: str = "setting") -> str:
+    """One paragraph on the perception values of `df` (from `with_ties`) that the intervals cannot tell apart."""
+    tied = df[df.perception_ties > 0]
+    level = f"{CONFIDENCE:.0%}"
+    if tied.empty:
+        return f"Every {what}'s perception index is told from every other's by the {level} interval of their difference."
+    n = sorted({int(v) for v in tied.perception_n.dropna()})
+    samples = f", from {n[0]} samples per set" if len(n) == 1 else f", from {n[0]} to {n[-1]} samples per set" if n else ""
+    text = (f"{len(tied)} of {len(df)} {what}s have a perception index that the {level} interval of the difference cannot tell from "
+            f"another {what}'s (values {tied.perception.min():.4g} to {tied.perception.max():.4g}, standard errors up to "
+            f"{tied.perception_stderr.max():.3g}{samples}): their order in perception decides nothing, and the admissible set "
+            f"counts a {what} as beaten only by differences outside the intervals.")
+    need = tied.perception_samples_to_resolve
+    finite = need[np.isfinite(need)]
+    if len(finite):
+        text += (f" If the differences stay as measured, telling each of them from every other would take "
+                 f"{finite.min():,.0f}{'' if finite.min() == finite.max() else f' to {finite.max():,.0f}'} samples per set.")
+    if len(finite) < len(need):
+        text += f" {len(need) - len(finite)} of them are tied with an equal value, or have no standard error or sample count, which no number of samples settles."
+    return text
 
 
 def perception_levels(s: pd.DataFrame) -> list[float]:
@@ -128,58 +180,84 @@ def _axis_label(text: str, width: int = 55) -> str:
     return "\n".join(textwrap.wrap(text, width, break_long_words=True, break_on_hyphens=False))
 
 
+#: One colour and one marker per codec, in the order the sweep declares them (tab10 after that repeats colours, never markers and colours together).
+CODEC_COLOURS = [colormaps["tab10"](i) for i in range(10)]
+CODEC_MARKERS = ["o", "s", "^", "D", "v", "P", "X", "<", ">", "*", "h"]
+#: Sequential maps for the equi-rate lines of the P-D figure: one hue per codec, darker for more bits.
+CODEC_SHADES = ["Blues", "Oranges", "Greens", "Reds", "Purples", "Greys", "YlOrBr", "PuRd", "BuGn", "GnBu"]
+
+
+def _codec_styles(s: pd.DataFrame) -> dict[str, tuple[Any, str, str]]:
+    """label → (colour, marker, shades) for each codec of `s`, in order of first appearance."""
+    labels = list(dict.fromkeys(s.label))
+    return {label: (CODEC_COLOURS[i % 10], CODEC_MARKERS[i % len(CODEC_MARKERS)], CODEC_SHADES[i % len(CODEC_SHADES)]) for i, label in enumerate(labels)}
+
+
 def fig_rd(s: pd.DataFrame, *, distortion_name: str = "distortion", perception_name: str = "perception") -> Figure:
-    """R-D plane coloured by perception, operational R-D curves and curves at constant P."""
+    """R-D plane: each codec's trials in its own marker and edge colour, filled by perception; its operational
+    R-D curve (solid) and its curves at constant P (dashed, dotted) in its own colour."""
     fig = Figure(figsize=(6.4, 4.6), dpi=130)
     ax = fig.add_subplot()
-    sc = ax.scatter(s.rate_bits, s.distortion, c=s.perception, cmap="viridis", s=36, zorder=3, edgecolors="k", linewidths=0.3)
-    fig.colorbar(sc, ax=ax, label=_axis_label(f"perception index ({perception_name}; lower is better)", 60))
     styles = ["--", ":", "-."]
+    codecs = _codec_styles(s)
     for label, g in s.groupby("label", sort=False):
+        colour, marker, _ = codecs[label]
+        sc = ax.scatter(g.rate_bits, g.distortion, c=g.perception, cmap="viridis", vmin=s.perception.min(), vmax=s.perception.max(),
+                        marker=marker, s=40, zorder=3, edgecolors=colour, linewidths=1.3)
         base = g[g.weight == 0] if (g.weight == 0).any() else g
         idx = lower_envelope(base.rate_bits, base.distortion)
         what = "λ = 0" if (g.weight == 0).any() else "all settings"
-        ax.plot(base.rate_bits.iloc[idx], base.distortion.iloc[idx], "k-", lw=1.5, label=f"{label}: R-D curve ({what})")
+        ax.plot(base.rate_bits.iloc[idx], base.distortion.iloc[idx], "-", color=colour, marker=marker, mfc="white", ms=5, lw=1.6,
+                zorder=2, label=f"{label}: R-D curve ({what})")
         for style, p in zip(styles, perception_levels(g)):
             r, d = curve_at_perception(g.rate_group_bits, g.distortion, g.perception, p)
             if len(r) >= 2:
-                ax.plot(r, d, style, color="tab:red", lw=1.3, label=f"{label}: R-D curve at P ≤ {p:.3g}")
+                ax.plot(r, d, style, color=colour, lw=1.3, zorder=2, label=f"{label}: R-D curve at P ≤ {p:.3g}")
+    fig.colorbar(sc, ax=ax, label=_axis_label(f"perception index ({perception_name}; lower is better): the markers' fill", 60))
     ax.set_xlabel("rate (bits per image, measured from bitstreams)")
     ax.set_ylabel(_axis_label(f"distortion ({distortion_name})"))
-    ax.set_title("rate-distortion-perception: trials coloured by perception")
+    ax.set_title("rate-distortion-perception: one colour and marker per codec")
     ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
 
 
 def fig_pd(s: pd.DataFrame, *, distortion_name: str = "distortion", perception_name: str = "perception") -> Figure:
-    """Perception-distortion planes: one equi-rate line per rate setting, through its λ values."""
-    fig = Figure(figsize=(6.4, 4.6), dpi=130)
+    """Perception-distortion planes: one equi-rate line per rate setting, through its λ values.
+
+    Each codec has its own hue and marker, its lines darker for more bits and labelled with
+    their rate at their λ = 0 end; the legend names the codecs, not the lines.
+    """
+    fig = Figure(figsize=(7.4, 4.8), dpi=130)
     ax = fig.add_subplot()
-    groups = list(s.groupby(["label", "rate_setting"], sort=False))
-    cmap = colormaps["plasma"]
-    rates = [float(g.rate_bits.mean()) for _, g in groups]
-    lo, hi = (min(rates), max(rates)) if rates else (0.0, 1.0)
-    for (label, _), g in groups:
-        g = g.sort_values("weight")
-        rate = float(g.rate_bits.mean())
-        colour = cmap(0.85 * (rate - lo) / (hi - lo) if hi > lo else 0.4)
-        ax.plot(g.distortion, g.perception, "o-", color=colour, ms=4, lw=1.2, label=f"{label} R≈{rate:.3g} bits")
-        for _, row in g.iterrows():
-            if not math.isnan(row.weight):
-                ax.annotate(f"{row.weight_option}={row.weight:g}", (row.distortion, row.perception), fontsize=6, xytext=(3, 3), textcoords="offset points")
+    codecs = _codec_styles(s)
+    for label, g in s.groupby("label", sort=False):
+        _, marker, shades = codecs[label]
+        lines = sorted(g.groupby("rate_setting", sort=False), key=lambda kv: float(kv[1].rate_bits.mean()))
+        for i, (_, line) in enumerate(lines):
+            line = line.sort_values("weight")
+            colour = colormaps[shades](0.45 + 0.5 * i / max(len(lines) - 1, 1))
+            ax.plot(line.distortion, line.perception, "-", marker=marker, color=colour, ms=4.5, lw=1.2,
+                    label=f"{label} ({len(lines)} rate{'s' if len(lines) > 1 else ''}; darker: more bits)" if i == len(lines) - 1 else None)
+            first = line.iloc[0]
+            rate = float(line.rate_bits.mean())
+            ax.annotate(f"{rate:.0f} b" if rate >= 100 else f"{rate:.3g} b", (first.distortion, first.perception), fontsize=6, color=colour,
+                        xytext=(-3, -8), textcoords="offset points", ha="right")
+            for _, row in line.iterrows():
+                if not math.isnan(row.weight):
+                    ax.annotate(f"{row.weight_option}={row.weight:g}", (row.distortion, row.perception), fontsize=5.5, color="0.35",
+                                xytext=(3, 3), textcoords="offset points")
     adm = s[s.admissible]
-    ax.scatter(adm.distortion, adm.perception, s=90, facecolors="none", edgecolors="tab:green", label="admissible (R, D, P)")
-    ax.set_xlabel(_axis_label(f"distortion ({distortion_name})", 90))
+    ax.scatter(adm.distortion, adm.perception, s=110, facecolors="none", edgecolors="tab:green", linewidths=1.2,
+               label="admissible in (R, D, P), beyond the intervals")
+    ax.set_xlabel(_axis_label(f"distortion ({distortion_name}); labels: rate in bits per image", 90))
     values = s.perception[np.isfinite(s.perception)]
     spread = bool(len(values)) and values.min() > 0 and values.max() > 20 * values.min()
     if spread:  # one far-off setting would flatten every other onto the axis
         ax.set_yscale("log")
     ax.set_ylabel(_axis_label(f"perception index ({perception_name}{', log scale' if spread else ''})"))
     ax.set_title("perception-distortion planes: equi-rate lines")
-    columns = 1 + len(groups) // 16
-    ax.legend(fontsize=6, ncol=columns, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the plane: it hides no point
-    fig.set_size_inches(6.4 + 2.2 * columns, 4.6)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the plane: it hides no point
     fig.tight_layout()
     return fig
 
@@ -197,15 +275,17 @@ def fig_samples(s: pd.DataFrame, db: Store, *, limit: int = 12) -> Figure | None
     original = image(s.key.iloc[0], "originals.png")
     if not groups or original is None:
         return None
-    fig = Figure(figsize=(1.9 * len(lams) + 1.2, 1.0 * (len(groups) + 1) + 0.3), dpi=130)
+    width = 1.9  # inches per image column; each row as tall as its images at that width, and a title line
+    fig = Figure(figsize=(width * len(lams) + 1.2, (width * original.shape[0] / original.shape[1] + 0.25) * (len(groups) + 1)), dpi=130)
     axes = fig.subplots(len(groups) + 1, len(lams), squeeze=False)
     for ax in axes.flat:
         ax.set_axis_off()
     axes[0, 0].imshow(original, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
     axes[0, 0].set_title("originals", fontsize=8)
     for i, ((label, _), g) in enumerate(groups, start=1):
-        for j, lam in enumerate(lams):
-            match = g if math.isnan(lam) else g[g.weight == lam]
+        unweighted = bool(g.weight.isna().all())  # a codec without a perception weight: its one image in the first column
+        for j, lam in enumerate(lams[:1] if unweighted else lams):
+            match = g if unweighted or math.isnan(lam) else g[g.weight == lam]
             samples = image(match.key.iloc[0], "samples.png") if len(match) else None
             if samples is None:
                 continue
@@ -214,7 +294,7 @@ def fig_samples(s: pd.DataFrame, db: Store, *, limit: int = 12) -> Figure | None
             ax.set_axis_on()
             ax.set_xticks([])
             ax.set_yticks([])
-            if i == 1 and not math.isnan(lam):
+            if not unweighted and not math.isnan(lam) and (i == 1 or groups[i - 2][1].weight.isna().all()):
                 ax.set_title(f"{g.weight_option.iloc[0]} = {lam:g}", fontsize=8)
             if j == 0:
                 ax.set_ylabel(f"{label}\nR ≈ {g.rate_group_bits.iloc[0]:.3g} bits", fontsize=7, rotation=0, ha="right", va="center")
@@ -244,6 +324,20 @@ def bd_table(s: pd.DataFrame) -> pd.DataFrame:
         row["strictest shared P"], row["BD-rate % at it (pchip)"] = (shared, shared) if isinstance(shared, str) else shared
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _footnoted(bd: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """`bd` with each "n/a: reason" cell replaced by "n/a [k]", and the reasons k = 1, 2, ... (a table of paragraphs fits no page)."""
+    reasons: list[str] = []
+
+    def cell(value: Any) -> Any:
+        if not (isinstance(value, str) and value.startswith("n/a: ")):
+            return value
+        if value[5:] not in reasons:
+            reasons.append(value[5:])
+        return f"n/a [{reasons.index(value[5:]) + 1}]"
+
+    return bd.map(cell), reasons
 
 
 def _or_reason(compute: Any, *args: Any, **kwargs: Any) -> float | str:
@@ -281,11 +375,26 @@ def write_report(store: Store | str | Path, out: str | Path, *, title: str | Non
     write_frame(out / "settings.csv", s, protect=protect)
     shown = ["label", "setting", "seeds", "rate_bits", "distortion", "distortion_stderr", "perception", "perception_stderr"]
     failed = trials[trials.status == "failed"]
-    page.section("admissible (non-dominated) settings in rate, distortion and perception").frame(s[s.admissible], shown)
+    page.section("admissible (non-dominated) settings in rate, distortion and perception")
+    page.note(perception_note(s)).frame(s[s.admissible].rename(columns=READABLE), [READABLE.get(c, c) for c in shown])
     page.section("BD-rate against the first codec")
     bd = bd_table(s)
-    page.frame(bd) if not bd.empty else page.text("one codec only: nothing to compare.")
-    page.section("every setting").frame(s, [*shown, "admissible"])
+    if bd.empty:
+        page.text("one codec only: nothing to compare.")
+    else:
+        bd, reasons = _footnoted(bd)
+        page.frame(bd)
+        for i, reason in enumerate(reasons, start=1):
+            page.text(f"[{i}] {reason}", "muted")
+    every = s.assign(perception_samples_to_resolve=[int(v) if math.isfinite(v) else "never (an equal value, or no standard error)"
+                                                    for v in s.perception_samples_to_resolve])
+    page.section("every setting").frame(every.rename(columns=READABLE), [READABLE.get(c, c) for c in [*shown, "admissible", "perception_ties", "perception_samples_to_resolve"]])
+    for prefix, what in MEASURE_PREFIXES.items():
+        columns = measure_columns(s, prefix)
+        if columns:
+            page.section(f"every declared measure: {what}")
+            page.table(["label", "setting", *(h for c in columns for h in (c[2:], "± stderr"))],
+                       ([r["label"], r["setting"], *(v for c in columns for v in (r[c], r[f"{c}.stderr"]))] for r in s.to_dict("records")))
     page.section(f"failed trials ({len(failed)})")
     page.frame(failed, ["key", "label", "setting", "seed", "error"]) if len(failed) else page.text("none")
     return page.write(out / "index.html", protect=protect)
