@@ -28,14 +28,14 @@ if TYPE_CHECKING:
 
 STYLE = """
 *{box-sizing:border-box}
-body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2em auto;max-width:1200px;padding:0 1em;color:#1f2328;line-height:1.4}
+body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2em auto;max-width:1600px;padding:0 1em;color:#1f2328;line-height:1.4}
 h1{margin-bottom:.2em} h2{margin-top:1.6em;border-bottom:1px solid #d0d7de}
 .scroll{max-width:100%;overflow-x:auto;margin:.6em 0}
 table{border-collapse:collapse;font-size:13px}
 td,th{border:1px solid #d0d7de;padding:3px 6px;text-align:left;vertical-align:top}
-th{overflow-wrap:anywhere;min-width:4.5em}
+th{overflow-wrap:anywhere}
 td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-td.long{min-width:28em}
+td.long{min-width:18em}
 img{max-width:100%;height:auto}
 figure{margin:.6em 0} figcaption{font-size:12px;color:#57606a}
 .mono{font-family:ui-monospace,monospace;font-size:12px;overflow-wrap:anywhere}
