@@ -137,7 +137,7 @@ class Padded(Quantiser):
 
 
 CODEC_MUTANTS = [
-    (ConstantDecoder, "two different batches gave the same decoded images"),
+    (ConstantDecoder, "two batches with different bytes gave the same decoded images"),
     (OneByteStash, "decodes them differently from a fresh instance"),
     (TicketStash, "decodes them differently from a fresh instance"),
     (ModuleStash, "another process decodes the same bytes differently"),
