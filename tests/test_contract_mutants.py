@@ -279,3 +279,12 @@ def test_a_failing_check_stops_at_its_examples():
     with pytest.raises(AssertionError, match="is not 0"):
         rt.check_distortion(Negative(), max_examples=12)
     assert len(calls) <= 3 * 12
+
+
+def test_a_shipped_learned_codec_passes_over_its_qualities():
+    """The rate part as the learned codecs would declare it (rate_settings = {"quality": ...}): shipped models at three qualities."""
+    if "factorized" not in rdpkit.get_registry().names("codec"):
+        pytest.skip("rdpkit-learned-codecs is not installed here")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", rt.ContractSkip)
+        rt.check_codec(rdpkit.codec("factorized"), rate_settings={"quality": (1, 3, 5)})
