@@ -27,7 +27,6 @@ import pytest
 from .registry import Registry
 from .spec import component_name
 
-
 #: The values of `FeatureExtractor.feature_kind` a report can name (the interface's default, "unknown", is refused).
 FEATURE_KINDS = ("pretrained", "self-trained", "random-feature", "hand-crafted")
 
@@ -497,6 +496,7 @@ def check_codec(
     ``builtin:training`` for photo codecs, at 64×64), and checked on held-out images of it.
     """
     import warnings
+    from itertools import pairwise
 
     import torch
 
@@ -609,7 +609,7 @@ def check_codec(
         points.append((Bitstream.from_bytes(data).bpp, float((decoded.double() - x.double()).pow(2).mean()), setting))
     points.sort(key=lambda t: t[0])
     assert points[0][0] < points[-1][0], f"{name}: every declared rate setting gave {points[0][0]:.4g} bpp; declare settings of an option that changes the rate"
-    for (r0, d0, s0), (r1, d1, s1) in zip(points, points[1:]):
+    for (r0, d0, s0), (r1, d1, s1) in pairwise(points):
         assert r0 == r1 or d1 < d0 or d0 == 0, (
             f"{name}: distortion does not fall as the rate rises over its rate_settings: {s0} gives {r0:.4g} bpp at MSE {d0:.4g}, "
             f"{s1} {r1:.4g} bpp at MSE {d1:.4g}; spend the extra bits on the images (or declare settings that do)")
