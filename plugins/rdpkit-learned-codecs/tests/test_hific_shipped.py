@@ -143,8 +143,7 @@ def test_the_preset_is_a_valid_sweep_over_both_members():
     config = SweepConfig.from_dict(hific_heldout())
     config.validate(registry)
     assert config.name == "hific-heldout" and config.data.split[0] == 0 and config.evaluate.patch == PATCH
-    (hific,) = [c for c in config.codecs if c.label.startswith("hific")]
-    assert sorted(hific.lambdas) == [0.0, DEFAULT_HIFIC_LAM_P]
+    assert [c for c in config.codecs if c.label.startswith("hific")], "the pairs themselves: test_hific_preset_pairs.py"
 
 
 def test_the_report_draws_the_pairs_on_the_p_d_plane_and_their_decoded_crops(evaluation, tmp_path):

@@ -24,6 +24,8 @@ from .config import MAX_CHANNELS, ModelConfig
 
 KIND = "hific"
 SYNTHESES = ("gdn", "hific")
+#: The discriminator's detail inputs (networks/discriminator.py); files written before the option existed used the first.
+DISCRIMINATOR_INPUTS = ("high-pass", "band-pass")
 #: λ·255² for CompressAI's quality-3 λ = 0.0067: the distortion weight of a codec trained from scratch.
 DEFAULT_LAM_D = 0.0067 * 255**2
 
@@ -72,6 +74,9 @@ class HificConfig:
         on log λ_r) until the crops' mean rate is r_t, so codecs trained with different λ_p
         land at the same rate.
     discriminator_channels, discriminator_layers: the patch discriminator's size.
+    discriminator_input: the detail it sees beside the image: "band-pass" (blind to the
+        synthesis's stride frequencies, 1/4 and 1/2 cycle per pixel) or "high-pass" (the
+        first shipped pairs', which rewarded a grid at those frequencies).
     """
 
     channels: int = 64
@@ -87,6 +92,7 @@ class HificConfig:
     target_bpp: float | None = None
     discriminator_channels: int = 32
     discriminator_layers: int = 3
+    discriminator_input: str = "band-pass"
 
     def __post_init__(self) -> None:
         check_int(self.channels, 1, MAX_CHANNELS, "channels")
@@ -99,6 +105,8 @@ class HificConfig:
             raise InputError(f"mean must be true or false, got {self.mean!r}.")
         if self.synthesis not in SYNTHESES:
             raise InputError(f"synthesis must be one of {', '.join(SYNTHESES)}, got {self.synthesis!r}.")
+        if self.discriminator_input not in DISCRIMINATOR_INPUTS:
+            raise InputError(f"discriminator_input must be one of {', '.join(DISCRIMINATOR_INPUTS)}, got {self.discriminator_input!r}.")
         object.__setattr__(self, "noise", _number(self.noise, "noise (α, a fraction of the quantisation bin)", low=0, high=1, open_high=True))
         object.__setattr__(self, "lam_d", _number(self.lam_d, "lam_d (λ_d, the distortion weight)", low=0, open_low=True))
         object.__setattr__(self, "lam_p", _number(self.lam_p, "lam_p (λ_p, the perception weight)", low=0))
@@ -118,6 +126,7 @@ class HificConfig:
         data = json.loads(text)
         if not isinstance(data, dict) or data.pop("kind", None) != KIND:
             raise InputError(f"this is not a hific configuration: {text[:200]!r}.")
+        data.setdefault("discriminator_input", DISCRIMINATOR_INPUTS[0])  # written before the option existed
         unknown = sorted(set(data) - {f.name for f in fields(cls)})
         if unknown:
             raise InputError(f"the stored hific configuration has unknown options {', '.join(unknown)}; it was written by a newer rdpkit-learned-codecs, upgrade it.")

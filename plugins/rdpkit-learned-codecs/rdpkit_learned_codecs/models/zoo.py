@@ -13,6 +13,12 @@ from pathlib import Path
 from rdpkit.errors import WeightsUnavailable
 
 FOLDER = Path(__file__).parents[1] / "weights"
+#: The held-out photographs (never trained on) split for the shipped hific models: every choice of perception weight,
+#: steps, architecture and test threshold is made on SELECTION; TEST is looked at once, by the acceptance tests and
+#: the README's figures. Astronaut selects because its flat background shows a decoder's grid most plainly; the two
+#: textured photographs are the test.
+SELECTION = ("astronaut",)
+TEST = ("coffee", "china")
 #: The perception weight of the shipped hific codec that `rdpkit.codec("hific")` loads.
 DEFAULT_HIFIC_LAM_P = 0.15
 #: (kind, quality, λ_p) → (file name, sha256). Each hific quality is the shipped hyperprior's rate its pair started from.

@@ -118,7 +118,8 @@ def new_run(config: HificConfig, start: Start | None, seed: int, device: torch.d
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = HificModel(config)
-        discriminator = PatchDiscriminator(config.latent_channels, config.discriminator_channels, config.discriminator_layers) if config.lam_p > 0 else None
+        discriminator = PatchDiscriminator(config.latent_channels, config.discriminator_channels, config.discriminator_layers,
+                                           detail=config.discriminator_input) if config.lam_p > 0 else None
     if start is not None:
         wanted = model.state_dict()
         # The generator comes from the start only when it is the same network (synthesis="gdn" from a hyperprior).
