@@ -10,6 +10,7 @@ Importing rdpkit loads no plugin and does not import torch; both happen on first
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from typing import Any
 
 from .errors import (
@@ -60,6 +61,10 @@ _LAZY = {
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
+    # Submodules too (`rdpkit.options.Component.parse(...)` after a bare `import rdpkit`),
+    # imported on first access so that `import rdpkit` stays light.
+    if not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}") is not None:
+        return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module 'rdpkit' has no attribute {name!r}")
 
 
