@@ -1,6 +1,7 @@
 """What every command shares: output flags, the store, executors, and components with options.
 
-- ``--quiet``/``-q``: no progress bars (they are drawn on stderr, and only when it is a terminal);
+- ``--quiet``/``-q``: no progress bars (they are drawn on stderr, and only when it is a terminal); commands
+  without progress print less instead (`rdpkit list -q`: the names alone);
 - ``--json``: JSON Lines on stdout, one object per line, instead of tables;
 - ``--store PATH``: the result store, named the same way by every command that has one;
 - ``--executor``, ``--workers``, ``--address``: where trials run (rdpkit.trial);
@@ -31,10 +32,15 @@ def _apply(f: F, options: list[Callable[[F], F]]) -> F:
     return f
 
 
+def quiet_option(help: str = "No progress bars.") -> Callable[[F], F]:
+    """--quiet/-q, which every command takes; `help` says what it leaves out where there are no progress bars."""
+    return click.option("--quiet", "-q", is_flag=True, help=help)
+
+
 def output_options(f: F) -> F:
     """--quiet and --json."""
     return _apply(f, [
-        click.option("--quiet", "-q", is_flag=True, help="No progress bars."),
+        quiet_option(),
         click.option("--json", "as_json", is_flag=True, help=JSON_HELP),
     ])
 

@@ -19,6 +19,7 @@ import numpy as np
 
 from ..errors import InputError
 from . import cli
+from .common import quiet_option
 from .output import console, print_json, table
 
 
@@ -57,7 +58,8 @@ def load_array(path: Path, what: str) -> np.ndarray:
 @click.option("--P", "P_text", help="Comma-separated perception levels (TV) [default: 0, p/4, p/2, 3p/4].")
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder for the PNG/SVG figures and the CSV.")
 @click.option("--points", default=400, show_default=True, help="Distortion values per curve in the CSV.")
-def bernoulli_cmd(p: float, P_text: str | None, out: Path, points: int) -> None:
+@quiet_option("Write the files without listing them.")
+def bernoulli_cmd(p: float, P_text: str | None, out: Path, points: int, quiet: bool) -> None:
     """R(D, P) of a Bernoulli(p) source in closed form: figures (ICML 2019 Fig. 3 and 4) and a CSV."""
     from ..theory.bernoulli import bernoulli_rd, bernoulli_rdp
     from ..theory.figures import (
@@ -84,7 +86,9 @@ def bernoulli_cmd(p: float, P_text: str | None, out: Path, points: int) -> None:
     # Everything is computed and drawn before the first file is written.
     files = {**render(bernoulli_rd_figure(p, Ps), "bernoulli-rd"), **render(bernoulli_rdp_figure(p), "bernoulli-rdp"),
              "bernoulli-rdp.csv": table.getvalue().encode()}
-    console.print("wrote " + ", ".join(str(w) for w in save(files, out)))
+    written = save(files, out)
+    if not quiet:
+        console.print("wrote " + ", ".join(str(w) for w in written))
 
 
 @theory_group.command("solve")
@@ -94,8 +98,9 @@ def bernoulli_cmd(p: float, P_text: str | None, out: Path, points: int) -> None:
               help="d(p_X, p_X̂): total variation, KL(p_X‖p_X̂) or KL(p_X̂‖p_X) in nats, squared Hellinger, or transport cost under the distortion matrix.")
 @click.option("--D", "D", required=True, type=float, help="Largest expected distortion E[Δ(X, X̂)].")
 @click.option("--P", "P", default=math.inf, show_default=True, type=float, help="Largest perception index; inf for Shannon's R(D).")
+@quiet_option("Print the rate in bits alone.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON Lines on stdout (here one object): rate, channel, distortion, perception, status, duality gap.")
-def solve_cmd(source_path: Path, distortion_path: str, perception: str, D: float, P: float, as_json: bool) -> None:
+def solve_cmd(source_path: Path, distortion_path: str, perception: str, D: float, P: float, quiet: bool, as_json: bool) -> None:
     """R(D, P) in bits of a finite source, and the channel p(x̂|x) that attains it."""
     from ..theory.alphabets import hamming
     from ..theory.solver import solve_rdp
@@ -105,6 +110,9 @@ def solve_cmd(source_path: Path, distortion_path: str, perception: str, D: float
     solution = solve_rdp(source, cost, D=D, P=P, perception=perception)
     if as_json:
         print_json(solution.as_dict())
+        return
+    if quiet:
+        print(repr(float(solution.rate)))
         return
     console.print(f"R(D = {D:g}, P = {P:g}) = [bold]{solution.rate:.6f}[/] bits  ({perception}; reached E[Δ] = {solution.distortion:.6g}, "
                   f"{perception} = {solution.perception:.6g}; solver {solution.status}, duality gap {solution.duality_gap:.2e} bits, "
