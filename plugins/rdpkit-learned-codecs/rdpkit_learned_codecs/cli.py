@@ -80,6 +80,8 @@ def _record(seed: int, crops_description: dict, device: str, seconds: float, sta
 @click.option("--discriminator-layers", type=int, default=None, help="hific: strided layers of the patch discriminator.")
 @click.option("--discriminator-input", type=click.Choice(["band-pass", "high-pass"]), default=None,
               help="hific: the detail the discriminator sees: band-pass (blind to the synthesis's stride frequencies) [default] or high-pass (the first shipped pairs').")
+@click.option("--grid-weight", type=float, default=None,
+              help="hific: λ_g, the weight (relative to λ_d) of the penalty on the error's part that repeats with the synthesis's stride, a grid [default: 0].")
 @click.option("--steps", default=10000, show_default=True, help="Optimisation steps.")
 @click.option("--batch", default=8, show_default=True, help="Crops per minibatch (over all processes).")
 @click.option("--crop", default=128, show_default=True, help="Side of the square training crops, in pixels.")
@@ -96,7 +98,7 @@ def _record(seed: int, crops_description: dict, device: str, seconds: float, sta
 def train(kind: str, out: Path, data: str, channels: int | None, latent_channels: int | None, mean: bool | None, lam: str, start: str | None,
           quality: int | None, lam_p: float | None, lam_d: float | None, distortion: tuple[str, ...], noise: float | None, target_bpp: float | None,
           synthesis: str | None, synthesis_channels: int | None, blocks: int | None, discriminator_channels: int | None,
-          discriminator_layers: int | None, discriminator_input: str | None, steps: int, batch: int, crop: int, lr: float, lr_d: float, amp: bool | None, processes: int,
+          discriminator_layers: int | None, discriminator_input: str | None, grid_weight: float | None, steps: int, batch: int, crop: int, lr: float, lr_d: float, amp: bool | None, processes: int,
           seed: int, device: str, threads: int | None, checkpoint: Path | None, half: bool, quiet: bool) -> None:
     """Train a codec on random crops of photographs, then store it with its integer tables."""
     import torch
@@ -109,11 +111,11 @@ def train(kind: str, out: Path, data: str, channels: int | None, latent_channels
         hific_only = {"--start": start, "--quality": quality, "--lam-p": lam_p, "--lam-d": lam_d, "--noise": noise, "--target-bpp": target_bpp,
                       "--synthesis": synthesis, "--synthesis-channels": synthesis_channels, "--blocks": blocks, "--discriminator-channels": discriminator_channels,
                       "--discriminator-layers": discriminator_layers,
-                      "--discriminator-input": discriminator_input, "--amp/--no-amp": amp, "--distortion": distortion or None,
+                      "--discriminator-input": discriminator_input, "--grid-weight": grid_weight, "--amp/--no-amp": amp, "--distortion": distortion or None,
                       "--processes": processes if processes != 1 else None}
         if kind == "hific":
             _train_hific(out, data, channels, latent_channels, mean, start, quality, lam_p, lam_d, _distortion_terms(distortion), noise, target_bpp,
-                         synthesis, synthesis_channels, blocks, discriminator_channels, discriminator_layers, discriminator_input, steps, batch, crop, lr, lr_d,
+                         synthesis, synthesis_channels, blocks, discriminator_channels, discriminator_layers, discriminator_input, grid_weight, steps, batch, crop, lr, lr_d,
                          amp, processes, seed, device, checkpoint, half, quiet)
             return
         misplaced = [k for k, v in hific_only.items() if v is not None]
@@ -156,7 +158,8 @@ def _train_transform(kind: str, out: Path, data: str, channels: int, latent_chan
 def _train_hific(out: Path, data: str, channels: int | None, latent_channels: int | None, mean: bool | None, start: str | None, quality: int | None,
                  lam_p: float | None, lam_d: float | None, distortion: object, noise: float | None, target_bpp: float | None, synthesis: str | None,
                  synthesis_channels: int | None, blocks: int | None, discriminator_channels: int | None, discriminator_layers: int | None,
-                 discriminator_input: str | None, steps: int, batch: int, crop: int, lr: float, lr_d: float, amp: bool | None, processes: int, seed: int, device: str,
+                 discriminator_input: str | None, grid_weight: float | None, steps: int, batch: int, crop: int, lr: float, lr_d: float, amp: bool | None, processes: int,
+                 seed: int, device: str,
                  checkpoint: Path | None, half: bool, quiet: bool) -> None:
     from .training import distributed
     from .training.crops import Crops
@@ -165,7 +168,7 @@ def _train_hific(out: Path, data: str, channels: int | None, latent_channels: in
 
     options = {"lam_d": lam_d, "distortion": distortion, "noise": noise, "target_bpp": target_bpp, "synthesis": synthesis,
                "synthesis_channels": synthesis_channels, "blocks": blocks, "discriminator_channels": discriminator_channels,
-               "discriminator_layers": discriminator_layers, "discriminator_input": discriminator_input, "channels": channels, "latent_channels": latent_channels, "mean": mean}
+               "discriminator_layers": discriminator_layers, "discriminator_input": discriminator_input, "grid_weight": grid_weight, "channels": channels, "latent_channels": latent_channels, "mean": mean}
     given = {k: v for k, v in options.items() if v is not None}
     if start is None and not {"channels", "latent_channels"} & given.keys():
         given.update(channels=64, latent_channels=96)  # a new codec needs an architecture: the shipped models' size

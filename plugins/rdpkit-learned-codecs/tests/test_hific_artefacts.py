@@ -109,3 +109,41 @@ def test_no_shipped_decoder_draws_a_grid_on_the_test_photographs(photographs, ke
         peaks = stride_peaks((codec.decode(codec.encode(x).to_bytes(), seed=0) - x)[0])
         worst = max(peaks, key=peaks.get)
         assert peaks[worst] < THRESHOLD, f"{key} on {name}: a peak of {peaks[worst]:.1f} at {worst} cycles per pixel"
+
+
+def test_the_grid_penalty_is_the_error_s_power_at_the_stride_frequencies_per_window():
+    """training/grid.py against the 2-D DFT of each 32×32 window (Parseval): the mean square of the periodic part is the
+    power at the 15 nonzero multiples of 1/4 cycle per pixel over (64 tiles)²·16·16; a grid raises it, white noise barely."""
+    from rdpkit_learned_codecs.training.grid import PERIOD, WINDOW, grid_energy
+
+    g = torch.Generator().manual_seed(1)
+    error = torch.randn(2, 3, 2 * WINDOW, 3 * WINDOW + 5, generator=g, dtype=torch.float64)
+    expected = []
+    for image in error.mean(1):
+        powers = []
+        for wy in range(2):
+            for wx in range(3):
+                spectrum = torch.fft.fft2(image[wy * WINDOW:(wy + 1) * WINDOW, wx * WINDOW:(wx + 1) * WINDOW]).abs() ** 2
+                step = WINDOW // PERIOD
+                stride = spectrum[::step, ::step].clone()
+                stride[0, 0] = 0
+                powers.append(float(stride.sum()) / ((WINDOW // PERIOD) ** 4 * PERIOD**4))
+        expected.append(sum(powers) / len(powers))
+    assert torch.allclose(grid_energy(error).double(), torch.tensor(expected, dtype=torch.float64), rtol=1e-5)
+    yy, xx = torch.meshgrid(torch.arange(2 * WINDOW), torch.arange(3 * WINDOW + 5), indexing="ij")
+    grid = 0.1 * torch.cos(torch.pi / 2 * yy) * torch.cos(torch.pi / 2 * xx)
+    assert float(grid_energy(grid.expand(1, 3, -1, -1)).squeeze()) == pytest.approx(0.1**2 / 4, rel=1e-5)
+    with pytest.raises(ValueError, match="at least 32×32"):
+        grid_energy(error[..., :16, :])
+
+
+def test_grid_weight_is_stored_with_the_configuration_and_needs_crops_of_a_window():
+    from rdpkit.errors import InputError
+
+    config = HificConfig(grid_weight=100)
+    assert HificConfig.from_json(config.to_json()).grid_weight == 100.0 and HificConfig().grid_weight == 0.0
+    with pytest.raises(InputError, match="grid_weight"):
+        HificConfig(grid_weight=-1)
+    codec = rdpkit.codec("hific", channels=8, latent_channels=8, lam_p=0.1, grid_weight=10)
+    with pytest.raises(InputError, match="crops of at least 32×32"):
+        codec.fit("builtin:training", steps=1, batch_size=1, crop=16, progress=False)

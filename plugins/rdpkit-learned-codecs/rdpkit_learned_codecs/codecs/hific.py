@@ -53,12 +53,12 @@ class HificCodec(LatentCodec):
     def __init__(self, lam_p: float | None = None, lam_d: float | None = None, distortion: Any = None, noise: float | None = None, target_bpp: float | None = None,
                  synthesis: str | None = None, synthesis_channels: int | None = None, blocks: int | None = None,
                  discriminator_channels: int | None = None, discriminator_layers: int | None = None,
-                 discriminator_input: str | None = None, channels: int | None = None, latent_channels: int | None = None, mean: bool | None = None,
+                 discriminator_input: str | None = None, grid_weight: float | None = None, channels: int | None = None, latent_channels: int | None = None, mean: bool | None = None,
                  start: str | None = None, quality: int | None = None, weights: str | None = None, max_pixels: int = MAX_PIXELS) -> None:
         self.max_pixels = check_int(max_pixels, 1, 1 << 40, "max_pixels")
         options = {"lam_d": lam_d, "distortion": distortion, "noise": noise, "target_bpp": target_bpp, "synthesis": synthesis, "synthesis_channels": synthesis_channels,
                    "blocks": blocks, "discriminator_channels": discriminator_channels, "discriminator_layers": discriminator_layers,
-                   "discriminator_input": discriminator_input, "channels": channels, "latent_channels": latent_channels, "mean": mean}
+                   "discriminator_input": discriminator_input, "grid_weight": grid_weight, "channels": channels, "latent_channels": latent_channels, "mean": mean}
         given = {k: v for k, v in options.items() if v is not None}
         self.model: HificModel | None = None
         self.coder = None

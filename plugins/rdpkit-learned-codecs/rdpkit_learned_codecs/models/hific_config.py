@@ -77,6 +77,9 @@ class HificConfig:
     discriminator_input: the detail it sees beside the image: "band-pass" (blind to the
         synthesis's stride frequencies, 1/4 and 1/2 cycle per pixel) or "high-pass" (the
         first shipped pairs', which rewarded a grid at those frequencies).
+    grid_weight: λ_g, the weight of the stride-grid penalty (training/grid.py) relative to
+        λ_d: the loss gains λ_d·λ_g·(mean square of the error's part that repeats with period
+        4), which makes a grid λ_g times as costly as any other error (0: no penalty).
     """
 
     channels: int = 64
@@ -93,6 +96,7 @@ class HificConfig:
     discriminator_channels: int = 32
     discriminator_layers: int = 3
     discriminator_input: str = "band-pass"
+    grid_weight: float = 0.0
 
     def __post_init__(self) -> None:
         check_int(self.channels, 1, MAX_CHANNELS, "channels")
@@ -110,6 +114,7 @@ class HificConfig:
         object.__setattr__(self, "noise", _number(self.noise, "noise (α, a fraction of the quantisation bin)", low=0, high=1, open_high=True))
         object.__setattr__(self, "lam_d", _number(self.lam_d, "lam_d (λ_d, the distortion weight)", low=0, open_low=True))
         object.__setattr__(self, "lam_p", _number(self.lam_p, "lam_p (λ_p, the perception weight)", low=0))
+        object.__setattr__(self, "grid_weight", _number(self.grid_weight, "grid_weight (λ_g, the weight of the stride-grid penalty)", low=0))
         object.__setattr__(self, "distortion", distortion_component(self.distortion))
         if self.target_bpp is not None:
             object.__setattr__(self, "target_bpp", _number(self.target_bpp, "target_bpp (r_t, bits per pixel)", low=0, high=64, open_low=True))

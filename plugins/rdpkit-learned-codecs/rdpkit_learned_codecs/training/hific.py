@@ -52,6 +52,7 @@ from ..networks.hific_model import HificModel, Noise
 from ..networks.padding import pad
 from .crops import Crops
 from .distributed import Group, current, join_from_environment, launch, under_torchrun
+from .grid import WINDOW, grid_energy
 from .transform import CHECKPOINT_EVERY, CLIP_NORM, Schedule
 
 CHECKPOINT_FORMAT = "rdpkit-learned-codecs/hific-run-1"
@@ -201,7 +202,8 @@ def train(run: HificRun, crops: Crops, distortion: Distortion, schedule: HificSc
         x_hat = _straight_through_clamp(out.x_hat[..., :h, :w])
         delta = distortion(x, x_hat)
         bpp = out.bits / (h * w)
-        loss = (math.exp(run.log_rate_weight) * bpp + config.lam_d * delta + config.lam_p * gan).mean()
+        grid = grid_energy(x_hat - x) if config.grid_weight > 0 else torch.zeros((), device=device)
+        loss = (math.exp(run.log_rate_weight) * bpp + config.lam_d * (delta + config.grid_weight * grid) + config.lam_p * gan).mean()
         run.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(run.model.parameters(), CLIP_NORM)
@@ -274,6 +276,8 @@ def fit(config: HificConfig, start: Start | None, data: Any, schedule: HificSche
     `processes` processes on this machine, whose last checkpoint this process then reloads."""
     crops = Crops.of(data)
     distortion = make_distortion(config.distortion, min(schedule.crop, crops.side))
+    if config.grid_weight > 0 and min(schedule.crop, crops.side) < WINDOW:
+        raise InputError(f"grid_weight > 0 needs training crops of at least {WINDOW}×{WINDOW} pixels (the stride-grid penalty's window), got {min(schedule.crop, crops.side)}; use crop={WINDOW} or more.")
     expected = run_identity(config, start, seed, schedule)
     if processes > 1:
         Group(0, processes).share(schedule.batch_size)  # an uneven split is refused before any process starts
