@@ -9,6 +9,7 @@ Conversion from numpy and PIL is explicit: `to_tensor`.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -153,6 +154,43 @@ def _fit(x: torch.Tensor, size: int | tuple[int, int] | None, mode: str) -> torc
     return x[..., top : top + th, left : left + tw].contiguous()
 
 
+def max_pixels() -> int | None:
+    """The most pixels an image may have: the limit rdpkit's codecs decode (Pillow's guard against decompression bombs); None: no limit."""
+    return Image.MAX_IMAGE_PIXELS
+
+
+def _read_file(path: Path) -> torch.Tensor:
+    """An image file as a 1×C×H×W tensor, or one sentence saying why it is none: a folder, a dangling link or a link
+    loop, no image, more pixels than `max_pixels()` (refused from its header, before any is decoded), a damaged file."""
+    source = str(path)
+    if path.is_dir():
+        raise InputError(f"{source!r} is a folder; give one image file here (or builtin:NAME), or use the folder where a source of several images is accepted.")
+    if not path.is_file():
+        if path.is_symlink():
+            raise InputError(f"{source!r} is a symbolic link that leads to no file (a loop or a missing target); give the image file itself.")
+        raise InputError(f"image file {source!r} does not exist; give a path to a PNG/JPEG file or builtin:NAME ({', '.join(builtin_names()[:4])}, ...).")
+    limit = max_pixels()
+    too_large = "" if limit is None else (f"more than the {limit:,} pixels rdpkit's codecs decode (their guard against decompression bombs); "
+                                          "give a smaller image, or raise PIL.Image.MAX_IMAGE_PIXELS if you trust the file.")
+    with warnings.catch_warnings():
+        # Pillow only warns between its limit and twice it, and would then decode every pixel: refused here from the header.
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            im = Image.open(path)
+        except (Image.DecompressionBombWarning, Image.DecompressionBombError):
+            raise InputError(f"{source!r} announces {too_large}") from None
+        except (OSError, SyntaxError, ValueError) as exc:
+            raise InputError(f"cannot read {source!r} as an image ({exc}); give a PNG or JPEG file.") from None
+        with im:
+            if limit is not None and im.width * im.height > limit:
+                raise InputError(f"{source!r} is {im.width}×{im.height} pixels, {too_large}")
+            try:
+                im.load()
+            except Exception as exc:  # a damaged file makes Pillow's decoders raise almost anything
+                raise InputError(f"cannot decode {source!r}: the file is damaged or truncated ({type(exc).__name__}: {str(exc)[:100]}); replace it with a good copy.") from None
+            return to_tensor(im)
+
+
 def load_image(source: str | Path, *, size: int | tuple[int, int] | None = None, mode: str = "resize", gray: bool = False) -> torch.Tensor:
     """One image as a 1×C×H×W float32 tensor.
 
@@ -168,16 +206,7 @@ def load_image(source: str | Path, *, size: int | tuple[int, int] | None = None,
             raise InputError(f"unknown built-in image {name!r}; {hint}")
         x = to_tensor(BUILTIN_IMAGES[name]())
     else:
-        path = Path(source)
-        if path.is_dir():
-            raise InputError(f"{source!r} is a folder; give one image file here (or builtin:NAME), or use the folder where a source of several images is accepted.")
-        if not path.is_file():
-            raise InputError(f"image file {source!r} does not exist; give a path to a PNG/JPEG file or builtin:NAME ({', '.join(builtin_names()[:4])}, ...).")
-        try:
-            with Image.open(path) as im:
-                x = to_tensor(im)
-        except (OSError, SyntaxError) as exc:
-            raise InputError(f"cannot read {source!r} as an image ({exc}); give a PNG or JPEG file.") from None
+        x = _read_file(Path(source))
     if gray and x.shape[1] == 3:
         x = (x * torch.tensor([0.2125, 0.7154, 0.0721]).view(1, 3, 1, 1)).sum(1, keepdim=True)
     elif not gray and x.shape[1] == 1:
@@ -312,7 +341,11 @@ class Source:
 
         digest = hashlib.sha256()
         for f in self.items:
-            digest.update(Path(f).name.encode() + b"\0" + Path(f).read_bytes())
+            try:
+                content = Path(f).read_bytes()
+            except OSError as exc:  # a folder or a link loop named like an image: reading the images leaves it out, with why
+                content = f"unreadable: {exc.strerror}".encode()
+            digest.update(Path(f).name.encode() + b"\0" + content)
         return f"{Path(self.text).expanduser().resolve()}#sha256:{digest.hexdigest()[:16]}"
 
     def load(self, *, size: int | tuple[int, int] | None = None, gray: bool = False, mode: str = "resize") -> torch.Tensor:

@@ -14,11 +14,12 @@ sentence naming what is missing; any other image source of rdpkit.data (a folder
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .data import IMAGE_SUFFIXES, Source
+from .data import IMAGE_SUFFIXES, Source, load_image
 from .errors import InputError, PluginError, suggestion
 from .spec import LAYOUT, RESERVED_DISTRIBUTION
 
@@ -68,6 +69,17 @@ def _images(folder: Path) -> dict[str, Path]:
     return {p.name: p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES}
 
 
+def _kodak_hint(folder: Path, found: dict[str, Path]) -> str:
+    """Where the Kodak images are when not where asked: named in capitals (``KODIM01.PNG``), or in a folder below; or ``""``."""
+    capitals = sorted(n for n in found if n.lower().startswith("kodim") and n != n.lower())
+    if capitals:
+        return f", but it holds {capitals[0]} …: rename the files in lower case (kodim01.png)"
+    below = sorted(d for d in folder.iterdir() if d.is_dir() and any(n.lower() == "kodim01.png" for n in _images(d)))
+    if below:
+        return f", but {str(below[0])!r} below it holds them: give kodak:{below[0]}"
+    return ""
+
+
 def kodak(text: str) -> Dataset:
     """The Kodak set: kodim01.png … kodim24.png, all 24 of them, each 768×512 or 512×768 (read from the headers)."""
     from PIL import Image
@@ -77,12 +89,13 @@ def kodak(text: str) -> Dataset:
     expected = [f"kodim{i:02d}.png" for i in range(1, 25)]
     missing = [name for name in expected if name not in found]
     if missing:
-        raise InputError(f"the kodak folder {text!r} lacks {len(missing)} of its 24 images (first {missing[0]}); the set is kodim01.png … kodim24.png.")
+        raise InputError(f"the kodak folder {text!r} lacks {len(missing)} of its 24 images (first {missing[0]}); the set is kodim01.png … kodim24.png"
+                         f"{_kodak_hint(folder, found)}.")
     for name in expected:
         try:
             with Image.open(found[name]) as im:
                 size = im.size
-        except (OSError, SyntaxError, ValueError) as exc:
+        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
             raise InputError(f"cannot read {name} of the kodak folder {text!r} as an image ({exc}); download the Kodak set again.") from None
         if size not in KODAK_SIZES:
             raise InputError(f"{name} in the kodak folder {text!r} is {size[0]}×{size[1]}, but every Kodak image is 768×512 or 512×768; "
@@ -120,6 +133,35 @@ def div2k(text: str) -> Dataset:
     if missing:
         raise InputError(f"the div2k folder {text!r} lacks {len(missing)} of the {last - first + 1} images {first:04d}–{last:04d} (first {missing[0]}); the download is incomplete.")
     return Dataset("div2k", tuple(str(found[f"{i:04d}.png"]) for i in range(first, last + 1)), f"div2k:{text}", text)
+
+
+class SkippedImage(UserWarning):
+    """A file of a dataset that cannot be read as an image, left out of the run (the message names it and says why)."""
+
+
+def check_images(ds: Dataset) -> tuple[Dataset, list[tuple[int, int]], dict[str, str]]:
+    """Every image of `ds` read once, before any work: the dataset of those that read, their (height, width), and each one left out with why.
+
+    A file that does not read (damaged, no image, more pixels than the codecs decode, a folder
+    or a link loop named like an image) is left out with a `SkippedImage` warning that names it
+    and says why; when none reads, one sentence.
+    """
+    kept: list[str] = []
+    sizes: list[tuple[int, int]] = []
+    skipped: dict[str, str] = {}
+    for image in ds.images:
+        try:
+            h, w = load_image(image).shape[-2:]
+        except InputError as exc:
+            skipped[image] = str(exc)
+            warnings.warn(f"skipping {Path(image).name} of {ds.name}: {exc}", SkippedImage, stacklevel=2)
+            continue
+        kept.append(image)
+        sizes.append((h, w))
+    if not kept:
+        why = next(iter(skipped.values()))
+        raise InputError(f"none of the {len(skipped)} image(s) of {ds.name} can be read; the first: {why}")
+    return replace(ds, images=tuple(kept)), sizes, skipped
 
 
 def dataset(spec: str, registry: Registry | None = None) -> Dataset:

@@ -10,14 +10,16 @@ one codec (its name and its fixed options) form one R-D curve.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..anchors import ResultFile
-from ..datasets import Dataset, dataset
+from ..datasets import Dataset, check_images, dataset
 from ..errors import InputError, RdpkitError, WeightsUnavailable
 from ..measures import Measures
+from ..measures.meter import MIN_PATCHES
 from ..options import Component, combinations
 from ..patches import patch_positions
 from ..registry import Registry, get_registry
@@ -44,20 +46,12 @@ def expand(codec: str | Component, registry: Registry | None = None) -> tuple[st
     return str(fixed), combinations(fixed, varied)
 
 
-def image_sizes(ds: Dataset) -> list[tuple[int, int]]:
-    """(height, width) of every image of a dataset, read from the file headers where it can."""
-    from PIL import Image
-
-    from ..data import load_image
-
-    sizes = []
-    for image in ds.images:
-        if image.startswith("builtin:"):
-            sizes.append(tuple(load_image(image).shape[-2:]))
-        else:
-            with Image.open(image) as im:
-                sizes.append((im.height, im.width))
-    return sizes  # type: ignore[return-value]
+def _patch_count(ds: Dataset, sizes: Sequence[tuple[int, int]], side: int, needs: str, fix: str) -> int:
+    """How many side×side patches the images hold (rdpkit.patches; a smaller image holds none), refused in one sentence below 2."""
+    count = sum(len(patch_positions(h, w, side)) for h, w in sizes)
+    if count < 2:
+        raise InputError(f"the {len(ds.images)} image(s) of {ds.name} hold {count} patch(es) of {side}×{side}; {needs} at least 2: {fix}.")
+    return count
 
 
 def default_distortions(registry: Registry) -> tuple[list[Component], dict[str, str]]:
@@ -168,7 +162,7 @@ def evaluate(
     device = check_device(device)
     if not codecs and not anchors:
         raise InputError("evaluate needs at least one codec setting, e.g. --codec jpeg,quality=[10,30,50].")
-    ds = dataset(data, registry)
+    named = dataset(data, registry)
     left_out: dict[str, str] = {}
     if distortions is None:
         metrics, left_out = default_distortions(registry)
@@ -185,14 +179,19 @@ def evaluate(
                         tuple(Component.parse(d, what="divergence") for d in divergences), divergence_patch, bootstrap,
                         features=extractor, features_patch=patch_size)
     measures.check(registry)  # unknown names, bad options, missing weights: once, before anything runs
+    expanded = [expand(c, registry) for c in codecs]
+    ds, sizes, unreadable = check_images(named)  # every image read once, after the cheap checks and before any coding
+    left_out.update({f"image {Path(image).name}": why for image, why in unreadable.items()})
     if extractor is not None:
-        count = sum(len(patch_positions(h, w, patch_size)) for h, w in image_sizes(ds))
-        if count < 2:
-            raise InputError(f"the {len(ds.images)} image(s) of {ds.name} hold {count} patch(es) of {patch_size}×{patch_size}; FID and KID need at least 2: "
-                             "use a smaller --patch-size, larger images, or --features none.")
+        count = _patch_count(ds, sizes, patch_size, "FID and KID need", "use a smaller --patch-size, larger images, or --features none")
+        if count < MIN_PATCHES:
+            warnings.warn(f"the {len(ds.images)} image(s) of {ds.name} hold {count} patches of {patch_size}×{patch_size}, fewer than the {MIN_PATCHES} "
+                          "FID and KID need to be trusted: they are reported as unreliable, neither drawn nor compared; use more or larger images "
+                          "or a smaller --patch-size.", UserWarning, stacklevel=2)
+    if divergences and divergence_patch:
+        _patch_count(ds, sizes, divergence_patch, "a divergence needs", "use a smaller --divergence-patch or larger images")
     curves: dict[str, list[EvaluateTrial]] = {}
-    for c in codecs:
-        label, settings = expand(c, registry)
+    for label, settings in expanded:
         curves.setdefault(label, []).extend(
             EvaluateTrial(s, label, ds, measures.distortions, extractor, patch_size, seed, device, measures.critics, measures.divergences,
                           divergence_patch, bootstrap) for s in settings)
