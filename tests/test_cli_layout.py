@@ -1,4 +1,4 @@
-"""What `rdpkit list`, `rdpkit plugins` and `rdpkit theory` print for people at 80 and 120 columns, and with --quiet."""
+"""What `rdpkit list`, `plugins` and `theory` print at 80 and 120 columns and with --quiet; what `rdpkit results` leaves beside a store."""
 
 from __future__ import annotations
 
@@ -79,3 +79,36 @@ def test_theory_commands_take_quiet(tmp_path):
     res = run("theory", "solve", "--source", str(tmp_path / "s.json"), "--distortion", "hamming", "--D", "0.05", "--P", "0.02", "--quiet")
     assert res.exit_code == 0, res.output
     assert float(res.output) == pytest.approx(float(bernoulli_rdp(0.05, 0.02, 0.1)), abs=1e-4)
+
+
+def _store_with_a_trial(path) -> None:
+    from rdpkit.store import Store
+
+    with Store(path) as db:
+        db.claim("k1", "other", {"what": "a trial"})
+        db.fail("k1", "it broke")
+
+
+def test_results_leaves_no_file_beside_the_store(tmp_path):
+    _store_with_a_trial(tmp_path / "s.sqlite")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.sqlite"]
+    res = run("results", "--store", str(tmp_path / "s.sqlite"))
+    assert res.exit_code == 0, res.output
+    assert "it broke" in res.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.sqlite"]
+
+
+def test_results_leaves_the_files_of_a_store_another_process_has_open(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "s.sqlite"
+    _store_with_a_trial(path)
+    writer = subprocess.Popen([sys.executable, "-c", f"from rdpkit.store import Store; db = Store({str(path)!r}); db.trials(); print('open', flush=True); input()"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert writer.stdout.readline() == "open\n"
+        assert run("results", "--store", str(path), "--json").exit_code == 0
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["s.sqlite", "s.sqlite-shm", "s.sqlite-wal"]
+    finally:
+        writer.communicate("\n", timeout=60)

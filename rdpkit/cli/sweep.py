@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -22,6 +23,9 @@ from .common import (
     trust_code_option,
 )
 from .output import console, print_json, table
+
+if TYPE_CHECKING:
+    from ..store import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
 @cli.command("sweep")
@@ -62,15 +66,58 @@ def _components(record: dict[str, Any] | None) -> dict[str, str]:
     return {k: f"{v.get('distribution', '?')} {v.get('version', '?')}" for k, v in ((record or {}).get("components") or {}).items()}
 
 
+#: Byte of a WAL store's -shm file on which every SQLite connection that uses the file holds a lock (its "DMS" lock, in os_unix.c).
+_SHM_IN_USE_BYTE = 128
+
+
+@contextmanager
+def _read_only(path: Path) -> Iterator[Store]:
+    """`path` opened read-only, and closed leaving nothing beside it.
+
+    SQLite creates a WAL store's -wal and -shm files for a reader too, and only a writer removes them. Those this
+    reader created are removed when no other connection uses them (none holds the lock SQLite takes on the -shm
+    file) and no transaction was written meanwhile (the -wal file is still empty).
+    """
+    from ..store import Store
+
+    wal, shm = (path.with_name(path.name + suffix) for suffix in ("-wal", "-shm"))
+    created = not wal.exists() and not shm.exists()
+    db = Store(path, readonly=True)
+    try:
+        yield db
+    finally:
+        db.close()
+        if created:
+            _remove_unused(wal, shm)
+
+
+def _remove_unused(wal: Path, shm: Path) -> None:
+    try:
+        import fcntl  # SQLite's lock on the -shm file is a POSIX record lock; elsewhere the files stay
+    except ImportError:
+        return
+    try:
+        with shm.open("r+b") as f:
+            fcntl.lockf(f, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, _SHM_IN_USE_BYTE)  # OSError: another connection uses it
+            if wal.stat().st_size == 0:
+                wal.unlink()
+                shm.unlink()
+    except OSError:
+        pass
+
+
 @cli.command("results")
-@store_option(None, "to read (opened read-only)")
+@store_option(None, "to read (opened read-only, leaving no file beside it)")
 @output_options
 def results_cmd(store: Path, quiet: bool, as_json: bool) -> None:
     """The trials in a result store, of every kind: sweeps, the P-D plane, recovery runs."""
-    from ..store import Store
+    with _read_only(store) as db:
+        _print_results(db, store, as_json)
+
+
+def _print_results(db: Store, store: Path, as_json: bool) -> None:
     from ..sweep.report import trial_rows
 
-    db = Store(store, readonly=True)
     sweep = trial_rows(db)
     recovery = db.trials(kind="recovery")
     if as_json:
