@@ -35,7 +35,7 @@ from rdpkit_pyiqa.metric import build
 
 from rdpkit.data import load_images
 
-METRICS = ("ssim", "ms_ssim", "psnr", "nlpd", "mad", "cw_ssim", "gmsd", "vif", "fsim", "vsi")
+METRICS = ("ssim", "ssimc", "ms_ssim", "psnr", "psnry", "nlpd", "mad", "cw_ssim", "gmsd", "vif", "fsim", "vsi")
 LARGER = (32, 48, 64, 96, 128, 161, 192, 256)
 #: Where the scan of consecutive sides gives up: no weight-free metric needs more.
 LAST_SIDE = 300

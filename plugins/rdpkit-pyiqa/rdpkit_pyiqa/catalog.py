@@ -52,11 +52,11 @@ LANGUAGE_MODELS = ("qalign", "qrealign", "compare2score", "fgresq")
 
 #: Smallest side at which each weight-free distortion gives finite values that see the damage,
 #: measured by measure_min_size.py (next to this package; its docstring states the criteria).
-#: Below it pyiqa raises (ssim, vif, cw_ssim, ms_ssim: window size and pyramid depth), returns
+#: Below it pyiqa raises (ssim, ssimc, vif, cw_ssim, ms_ssim: window size and pyramid depth), returns
 #: NaN (gmsd at 2 and 3 px, fsim at 1 px), or returns 0 for clearly noisy images (vsi at 1 px;
 #: mad, whose high-quality index finds no visible difference on small images).
 MIN_SIZE = {
-    "ssim": 11, "ms_ssim": 161, "psnr": 1, "nlpd": 1, "mad": 79, "cw_ssim": 64,
+    "ssim": 11, "ssimc": 11, "ms_ssim": 161, "psnr": 1, "psnry": 1, "nlpd": 1, "mad": 79, "cw_ssim": 64,
     "gmsd": 4, "vif": 33, "fsim": 2, "vsi": 2,
 }
 

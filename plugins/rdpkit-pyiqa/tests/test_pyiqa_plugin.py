@@ -250,7 +250,7 @@ def _measurer():
     return module
 
 
-MEASURED = ["ssim", "ms_ssim", "psnr", "nlpd", "mad", "cw_ssim", "gmsd", "vif", "fsim", "vsi"]
+MEASURED = ["ssim", "ssimc", "ms_ssim", "psnr", "psnry", "nlpd", "mad", "cw_ssim", "gmsd", "vif", "fsim", "vsi"]
 
 
 def test_every_measured_metric_has_its_minimum_in_the_catalogue():
@@ -268,7 +268,7 @@ def test_the_recorded_minimum_side_gives_finite_values_that_see_the_noise(regist
     assert e.min_size == 1 or measure.failure(d, e.min_size - 1) != ""
 
 
-@pytest.mark.parametrize(("name", "side"), [("gmsd", 2), ("gmsd", 3), ("fsim", 1), ("ssim", 8)])
+@pytest.mark.parametrize(("name", "side"), [("gmsd", 2), ("gmsd", 3), ("fsim", 1), ("ssim", 8), ("ssimc", 5)])
 def test_images_below_the_minimum_are_refused_with_one_sentence(registry, name, side):
     x = torch.rand(1, 3, side, side)
     with pytest.raises(rdpkit.InputError, match=f"at least {catalog.MIN_SIZE[name]}×{catalog.MIN_SIZE[name]}") as err:
