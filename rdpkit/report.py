@@ -12,10 +12,14 @@ from __future__ import annotations
 import base64
 import csv
 import datetime as dt
+import errno
 import html
 import io
 import math
-from collections.abc import Iterable, Sequence
+import os
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -242,20 +246,44 @@ def output_folder(folder: str | Path, *, protect: Iterable[str | Path] = ()) -> 
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError(f"cannot create the output folder {str(folder)!r} ({exc.strerror}); choose a writable --out.") from None
+    try:  # a folder that exists but takes no file (read-only, immutable) is found now, not after the work
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".rdpkit-", suffix=".tmp"):
+            pass
+    except OSError as exc:
+        raise InputError(f"cannot write in the output folder {str(folder)!r} ({exc.strerror}); make it writable or choose another --out.") from None
     return folder
 
 
+@contextmanager
+def _replacing(path: Path) -> Iterator[Path]:
+    """A temporary file beside `path` to write, renamed to `path` once whole, so that a write that fails (a full disk)
+    leaves the file as it was, never truncated; the failure is one sentence."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        yield temporary
+        os.replace(temporary, path)
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise InputError(f"the disk is full: {str(path)!r} could not be written ({exc.strerror}); free some space and run the command again.") from None
+        raise InputError(f"cannot write {str(path)!r} ({exc.strerror or exc}); make its folder writable or choose another output path.") from None
+    finally:
+        with suppress(OSError):
+            temporary.unlink(missing_ok=True)
+
+
 def write_bytes(path: str | Path, data: bytes, *, protect: Iterable[str | Path] = ()) -> Path:
-    """`data` written to `path` (through `output_path`, so never over the store)."""
+    """`data` written to `path` (through `output_path`, so never over the store; whole or not at all, see `_replacing`)."""
     path = output_path(path, protect=protect)
-    path.write_bytes(data)
+    with _replacing(path) as temporary:
+        temporary.write_bytes(data)
     return path
 
 
 def write_text(path: str | Path, text: str, *, protect: Iterable[str | Path] = ()) -> Path:
-    """`text` written to `path` as UTF-8 (through `output_path`, so never over the store)."""
+    """`text` written to `path` as UTF-8 (through `output_path`, so never over the store; whole or not at all, see `_replacing`)."""
     path = output_path(path, protect=protect)
-    path.write_text(text, encoding="utf-8")
+    with _replacing(path) as temporary:
+        temporary.write_text(text, encoding="utf-8")
     return path
 
 
@@ -274,7 +302,7 @@ def csv_cell(value: Any) -> Any:
 def write_csv(path: str | Path, columns: Sequence[str], rows: Iterable[dict[str, Any]], *, protect: Iterable[str | Path] = ()) -> Path:
     """Rows (dicts keyed by `columns`) as a CSV file, every text cell passed through `csv_cell`."""
     path = output_path(path, protect=protect)
-    with path.open("w", newline="") as f:
+    with _replacing(path) as temporary, temporary.open("w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow([csv_cell(c) for c in columns])
         writer.writerows([csv_cell(row.get(c, "")) for c in columns] for row in rows)
@@ -290,5 +318,6 @@ def write_frame(path: str | Path, df: pd.DataFrame, *, protect: Iterable[str | P
     for column in safe.columns:
         if not is_numeric_dtype(safe[column]):
             safe[column] = safe[column].map(csv_cell)
-    safe.to_csv(path, index=False)
+    with _replacing(path) as temporary:
+        safe.to_csv(temporary, index=False)
     return path

@@ -107,6 +107,17 @@ class StoredTrial:
                 "result": self.result, "error": self.error, "seconds": self.seconds}
 
 
+def _refused(path: Path, exc: sqlite3.Error) -> InputError | None:
+    """One sentence for a write the store's file or disk refuses (read-only, immutable, full); None for any other error."""
+    name, text = getattr(exc, "sqlite_errorname", ""), str(exc)
+    if name == "SQLITE_FULL" or "disk is full" in text:
+        return InputError(f"the disk holding the result store {str(path)!r} is full ({text}); free some space and run again: "
+                          "every trial finished so far is kept, and the others run then.")
+    if name.startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_PERM", "SQLITE_IOERR")) or "readonly database" in text:
+        return InputError(f"the result store {str(path)!r} cannot be written ({text}); make the file and its folder writable, or give another --store.")
+    return None
+
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -253,15 +264,28 @@ class Store:
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; a file or disk that refuses the write (read-only, immutable, full) is one sentence, the store as it was."""
         if self.readonly:
             raise InputError(f"the result store {str(self.path)!r} was opened read-only; this command does not write results.")
-        self._db.execute("BEGIN IMMEDIATE")
         try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:  # SQLite may have rolled it back itself (a full disk)
+                    self._db.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            refused = _refused(self.path, exc)
+            if refused is None:
+                raise
+            raise refused from None
+
+    def check_writable(self) -> None:
+        """One sentence now, before any work, when the file takes no write (read-only, immutable, on a read-only disk)."""
+        with self._transaction() as db:
+            db.execute("DELETE FROM meta WHERE name = ''")  # deletes nothing, but SQLite refuses it as a write to a read-only file
 
     def claim(self, key: str, kind: str, config: Mapping[str, Any], *, retry_failed: bool = False) -> bool:
         """Mark a trial as running in this process. False if it is done, or running elsewhere."""

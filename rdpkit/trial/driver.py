@@ -89,6 +89,8 @@ def drive(
     for t in unique:
         t.validate(checking)
     with _opened(store) as db:
+        if force or any(db.status(t.key) != "done" for t in unique):
+            db.check_writable()  # work to do: a store that takes no write is refused now, not when the first result is stored
         summary = run_trials(unique, db, executor=executor, workers=workers, address=address, threads=threads, force=force,
                              progress=progress, desc=desc, registry=registry)
         driven = Driven(unique, summary)
