@@ -23,6 +23,11 @@ from .errors import CorruptBitstream, InputError
 
 MAGIC = b"RDPK"
 FORMAT_VERSION = 1
+#: The most pixels (N·H·W, once padded as the decoder pads them) a decoder makes from one bitstream unless it is created
+#: with a larger `max_pixels`: 2**24, one 4096×4096 image. The learned codecs' decoders peak at about 270–300 bytes per
+#: pixel (measured: factorized, hyperprior and hific, 1.1 GB for a 2048×2048 image), so a decode stays near 5 GB, which
+#: fits a 24 GB machine with room for the caller's own images and for trials running in parallel.
+MAX_PIXELS = 1 << 24
 _PREFIX = struct.Struct(">4sBI")
 _CRC = struct.Struct(">I")
 
@@ -63,12 +68,24 @@ class Bitstream:
         if not isinstance(codec, str):
             raise CorruptBitstream("the bitstream header names no codec; it is damaged, re-encode the images.")
         if not (isinstance(shape, list) and len(shape) == 4 and all(type(s) is int and s >= 1 for s in shape)):
-            raise CorruptBitstream(f"the bitstream header gives shape {_short(shape)}, not four positive integers N×C×H×W; re-encode the images.")
+            raise CorruptBitstream(f"the bitstream header gives shape {short_repr(shape)}, not four positive integers N×C×H×W; re-encode the images.")
         (crc,) = _CRC.unpack_from(data, start + head_len)
         payload = data[start + head_len + _CRC.size :]
         if zlib.crc32(payload) != crc:
             raise CorruptBitstream("the bitstream payload fails its CRC-32 check (truncated or damaged); re-send or re-encode it.")
         return cls(codec=codec, shape=tuple(shape), payload=payload, header=head)  # type: ignore[arg-type]
+
+    def padded_size(self, max_pixels: int, stride: int = 1) -> tuple[int, int]:
+        """H and W rounded up to a multiple of `stride` (what a decoder works on), once N·H·W so padded is known to be
+        at most `max_pixels`: the one check every decoder makes before it allocates anything for the images."""
+        n, _, h, w = self.shape
+        hp, wp = -(-h // stride) * stride, -(-w // stride) * stride
+        if n * hp * wp > max_pixels:
+            # The padded size is what the decoder works on: a million 8×8 images are a million 64×64 ones.
+            padded = f" once padded to a multiple of {stride}" if (hp, wp) != (h, w) else ""
+            raise CorruptBitstream(f"the bitstream header announces {n}×{h}×{w} pixels ({n * hp * wp:,}{padded}), more than this codec decodes (max_pixels={max_pixels:,}; "
+                                   f"the default {MAX_PIXELS:,} keeps a learned decoder near 5 GB); if the bitstream is genuine, create the codec with a larger max_pixels.")
+        return hp, wp
 
     @cached_property
     def num_bytes(self) -> int:
@@ -91,6 +108,6 @@ class Bitstream:
         return 8 * len(self.payload) / self.shape[0]
 
 
-def _short(value: Any) -> str:
+def short_repr(value: Any) -> str:
     """A forged header value as a message shows it: reprlib's bounded repr, so a huge or deeply nested value cannot flood or overflow it."""
     return reprlib.repr(value)

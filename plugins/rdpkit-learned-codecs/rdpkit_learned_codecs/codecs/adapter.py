@@ -17,7 +17,11 @@ crops and clamps the output, and stores the strings in rdpkit's container:
     payload = u8 lists | u32 images | for each list, each image: u32 length, bytes
 
 with the latent shape, the image dtype and the model's fingerprint (sha256 of its state dict)
-in the header, so a bitstream is never decoded by a model that did not write it. The parser
+in the header, so a bitstream is never decoded by a model that did not write it. `stride` is
+the model's total downsampling: images are padded to a multiple of it and the latent shape is
+the padded size over it (CompressAI's image models: 64), checked when coding and, exactly, when
+decoding, with the padded size bounded by `max_pixels` (rdpkit.bitstream.MAX_PIXELS), before
+the model is called: a header cannot make the model build more than the image it announces. The parser
 checks every length against the bytes that remain before slicing, so a forged payload costs
 no more memory than itself; what the model's own decompress does with damaged strings is
 its business, but any exception it raises comes out as one CorruptBitstream sentence.
@@ -35,7 +39,7 @@ from typing import Any
 
 import torch
 
-from rdpkit.bitstream import Bitstream
+from rdpkit.bitstream import MAX_PIXELS, Bitstream, short_repr
 from rdpkit.codecs.headers import check_shape, dtype_name, field, header_dtype
 from rdpkit.codecs.options import check_int
 from rdpkit.errors import CorruptBitstream, InputError, RdpkitError
@@ -44,7 +48,6 @@ from rdpkit.options import code_trusted
 
 from ..models import compressai
 from ..networks.padding import pad
-from .latent_coder import MAX_PIXELS
 from .transform import HyperpriorCodec
 
 _U8, _U32 = struct.Struct(">B"), struct.Struct(">I")
@@ -156,7 +159,8 @@ def build(model: str, weights: str | None) -> torch.nn.Module:
 
 
 class CompressAIProtocolCodec(Codec):
-    """An rdpkit codec around a model with compress/decompress (CompressAI's protocol); `stride` is what the model needs sizes to divide."""
+    """An rdpkit codec around a model with compress/decompress (CompressAI's protocol); `stride` is the model's total
+    downsampling (sizes are padded to a multiple of it; its latent is the padded size over it)."""
 
     def __init__(self, model: Any = "shipped-hyperprior", weights: str | None = None, stride: int = 64,
                  max_pixels: int = MAX_PIXELS) -> None:
@@ -181,18 +185,26 @@ class CompressAIProtocolCodec(Codec):
         with torch.no_grad():
             out = self.net.compress(xp)
         strings, shape = out["strings"], [int(s) for s in out["shape"]]
+        expected = self._latent(*xp.shape[-2:])
+        if shape != expected:
+            raise InputError(f"the model gives latent shape {shape} for {xp.shape[-2]}×{xp.shape[-1]} images, not the {expected} of a stride of {self.stride}; "
+                             f"create the codec with stride set to the model's total downsampling.")
         header = {"dtype": dtype_name(x), "latent": shape, "model": self.fingerprint}
         return Bitstream(self.codec_name, tuple(x.shape), pack(strings), header)
 
+    def _latent(self, hp: int, wp: int) -> list[int]:
+        """The latent shape of padded images of hp×wp pixels."""
+        return [hp // self.stride, wp // self.stride]
+
     def _decode(self, bits: Bitstream, seed: int | None) -> torch.Tensor:
         n, c, h, w = check_shape(bits)
-        if n * h * w > self.max_pixels:
-            raise CorruptBitstream(f"the bitstream header announces {n}×{h}×{w} = {n * h * w:,} pixels, more than this codec decodes (max_pixels={self.max_pixels:,}); if it is genuine, decode it with a codec created with a larger max_pixels.")
+        expected = self._latent(*bits.padded_size(self.max_pixels, self.stride))
         if field(bits, "model", str) != self.fingerprint:
             raise CorruptBitstream(f"this bitstream was written by model {bits.header.get('model')!r}, not by this one ({self.fingerprint}); decode it with the model that wrote it.")
         latent = field(bits, "latent", list)
-        if not (len(latent) == 2 and all(type(s) is int and 1 <= s <= (h + self.stride) * (w + self.stride) for s in latent)):
-            raise CorruptBitstream(f"the compressai-model header gives latent shape {latent!r}, not two positive integers; the bitstream is damaged, re-encode it.")
+        if not (latent == expected and all(type(s) is int for s in latent)):
+            raise CorruptBitstream(f"the compressai-model header gives latent shape {short_repr(latent)} for {h}×{w} images, not the {expected} of this model's stride {self.stride}; "
+                                   f"the bitstream is damaged, re-encode it.")
         dtype = header_dtype(bits)
         strings = unpack(bits.payload, n)
         try:
@@ -206,17 +218,20 @@ class CompressAIProtocolCodec(Codec):
 
 
 class ProtocolView:
-    """An rdpkit codec seen through CompressAI's protocol: one string per image (its rdpkit bitstream), shape = the image size.
+    """An rdpkit codec seen through CompressAI's protocol: one string per image (its rdpkit bitstream), shape = the image size over `stride`.
 
-    What a CompressAI-style tool can call on rdpkit's codecs; also the adapter's default model.
+    What a CompressAI-style tool can call on rdpkit's codecs; also the adapter's default model. The
+    shape is there for the protocol (and the adapter's check of it): the strings alone decode.
     """
 
-    def __init__(self, codec: Codec) -> None:
+    def __init__(self, codec: Codec, stride: int = 64) -> None:
         self.codec = codec
+        self.stride = check_int(stride, 1, 4096, "stride")
         self.fingerprint = getattr(codec, "fingerprint", codec.codec_name)
 
     def compress(self, x: torch.Tensor) -> dict[str, Any]:
-        return {"strings": [[self.codec.encode(x[i : i + 1]).to_bytes() for i in range(x.shape[0])]], "shape": list(x.shape[-2:])}
+        shape = [-(-side // self.stride) for side in x.shape[-2:]]
+        return {"strings": [[self.codec.encode(x[i : i + 1]).to_bytes() for i in range(x.shape[0])]], "shape": shape}
 
     def decompress(self, strings: list[list[bytes]], shape: list[int]) -> dict[str, torch.Tensor]:
         return {"x_hat": torch.cat([self.codec.decode(s) for s in strings[0]])}

@@ -22,13 +22,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from rdpkit.bitstream import Bitstream
+from rdpkit.bitstream import MAX_PIXELS, Bitstream
 from rdpkit.codecs.headers import check_shape, dtype_name, field, header_dtype
 from rdpkit.codecs.measure import Rate
 from rdpkit.errors import CorruptBitstream, InputError, RdpkitError
 
 from ..entropy import integer_net
-from ..entropy.coding import Reader, Writer
+from ..entropy.coding import Reader, Writer, channel_index
 from ..entropy.gaussian import scale_indices
 from ..entropy.tables import Tables, stored_tables
 from ..models.config import ModelConfig
@@ -37,8 +37,6 @@ from ..models.storage import state_digest
 from ..networks.codec_model import CodecModel
 from ..networks.padding import pad
 
-#: Images larger than this (pixels in one bitstream, N·H·W) are refused by the decoder before it allocates anything.
-MAX_PIXELS = 1 << 26
 #: What turns ŷ (float64, μ added) into pixels, given the rate index the header names.
 Synthesis = Callable[[torch.Tensor, int], torch.Tensor]
 
@@ -74,10 +72,11 @@ class LatentCoder:
 
     The header's fingerprint digests `identity` (the configuration that defines the codec: the
     model's, or a hific codec's, which names its generator too) with the weights; `kind` and
-    `source` name the model in refusals; `max_pixels` bounds what a header may announce.
+    `source` name the model in refusals; `max_pixels` bounds what a header may announce (rdpkit.bitstream.MAX_PIXELS,
+    2**24 pixels by default, keeps a decode near 5 GB: the synthesis peaks at about 300 bytes per pixel).
     """
 
-    def __init__(self, model: CodecModel, identity: ModelConfig | HificConfig, kind: str, source: str, max_pixels: int) -> None:
+    def __init__(self, model: CodecModel, identity: ModelConfig | HificConfig, kind: str, source: str, max_pixels: int = MAX_PIXELS) -> None:
         self.model, self.config = model, model.config
         self.kind, self.source, self.max_pixels = kind, source, max_pixels
         self.fingerprint = state_digest(identity, model.state_dict())[:16]  # type: ignore[arg-type]
@@ -96,10 +95,10 @@ class LatentCoder:
         with torch.no_grad():
             y = model.latent(xp, rate)
             if self.config.kind == "factorized":
-                writer.write(_ints(torch.round(y)), _channel_index(y.shape), _tables(model.prior))
+                writer.write(_ints(torch.round(y)), channel_index(y.shape), _tables(model.prior))
             else:
                 z_hat = torch.round(model.hyper_latent(y)).clamp(-integer_net.ACTIVATION_LIMIT, integer_net.ACTIVATION_LIMIT)
-                writer.write(_ints(z_hat), _channel_index(z_hat.shape), _tables(model.hyperprior))
+                writer.write(_ints(z_hat), channel_index(z_hat.shape), _tables(model.hyperprior))
                 index, means = self._scales(z_hat.long())
                 y_sym = torch.round(y) if means is None else torch.round(y - fixed(means).to(y))
                 writer.write(_ints(y_sym), index.ravel(), _tables(model.conditional))
@@ -120,30 +119,26 @@ class LatentCoder:
         if not isinstance(bits, Bitstream):
             bits = Bitstream.from_bytes(bytes(bits))
         model = self.model
-        n, _, h, w = check_shape(bits, channels=(1, 3))
+        n = check_shape(bits, channels=(1, 3))[0]
         written_by = field(bits, "model", str)
         if written_by != self.fingerprint:
             raise CorruptBitstream(f"this bitstream was written by {self.kind} model {written_by[:16]}, but this codec is model {self.fingerprint} ({self.source}); decode it with the model that wrote it.")
         field(bits, "rate", int, 0, self.config.rates - 1)
-        s = self.config.stride
-        hp, wp = -(-h // s) * s, -(-w // s) * s
-        # The padded size is what the decoder works on: a million 8×8 images are a million 64×64 ones.
-        if n * hp * wp > self.max_pixels:
-            raise CorruptBitstream(f"the bitstream header announces {n}×{h}×{w} pixels, {n * hp * wp:,} once padded to the transforms' stride, more than this codec decodes "
-                                   f"(max_pixels={self.max_pixels:,}); if it is genuine, decode it with a codec created with a larger max_pixels.")
+        hp, wp = bits.padded_size(self.max_pixels, self.config.stride)
         y_shape = (n, self.config.latent_channels, hp // 16, wp // 16)
         z_shape = (n, self.config.channels, hp // 64, wp // 64) if self.config.kind == "hyperprior" else None
         value_tables = [_tables(model.prior)] if z_shape is None else [_tables(model.hyperprior), _tables(model.conditional)]
         reader = Reader(bits.payload, math.prod(y_shape) + (math.prod(z_shape) if z_shape else 0), value_tables)
         out: dict[str, np.ndarray] = {}
         if z_shape is None:
-            out["table"] = _channel_index(y_shape).reshape(y_shape)
+            out["y"] = reader.read_channels(y_shape, _tables(model.prior))
+            out["table"] = channel_index(y_shape).reshape(y_shape)
         else:
-            out["z"] = reader.read(_channel_index(z_shape), _tables(model.hyperprior)).reshape(z_shape)
+            out["z"] = reader.read_channels(z_shape, _tables(model.hyperprior))
             out["table"], mu = self._scales(torch.from_numpy(out["z"]))
             if mu is not None:
                 out["mu"] = mu
-        out["y"] = reader.read(out["table"].ravel(), _tables(model.prior if z_shape is None else model.conditional)).reshape(y_shape)
+            out["y"] = reader.read(out["table"].ravel(), _tables(model.conditional)).reshape(y_shape)
         reader.finish()
         return out
 
@@ -191,9 +186,3 @@ def _tables(module: torch.nn.Module) -> Tables:
 
 def _ints(v: torch.Tensor) -> np.ndarray:
     return v.detach().to("cpu", torch.float64).clamp(-(2.0**40), 2.0**40).numpy().astype(np.int64).ravel()
-
-
-def _channel_index(shape: tuple[int, ...]) -> np.ndarray:
-    """The table of every entry of an N×C×H×W latent coded with one table per channel: its channel."""
-    n, c, h, w = shape
-    return np.broadcast_to(np.arange(c, dtype=np.int64)[None, :, None], (n, c, h * w)).ravel()

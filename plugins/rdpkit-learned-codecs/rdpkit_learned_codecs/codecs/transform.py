@@ -24,6 +24,7 @@ from typing import Any, ClassVar
 
 import torch
 
+from rdpkit.bitstream import MAX_PIXELS
 from rdpkit.codecs.options import check_int
 from rdpkit.errors import InputError, WeightsUnavailable
 from rdpkit.validation import usable_device
@@ -35,7 +36,6 @@ from ..models.storage import load_model, save_model
 from ..models.zoo import shipped
 from ..networks.codec_model import CodecModel
 from .latent_codec import LatentCodec
-from .latent_coder import MAX_PIXELS
 
 DEFAULTS = {"channels": 128, "latent_channels": 192, "lam": 0.0067}
 

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from rdpkit.codecs.entropy import RangeReader, encoded_bytes
+from rdpkit.errors import CorruptBitstream
 
 from .tables import PRECISION as PRECISION_BITS
 from .tables import Tables
@@ -54,6 +55,12 @@ def _groups(table_index: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
     counts = np.bincount(table_index)
     tables = np.flatnonzero(counts)
     return order, tables, counts[tables]
+
+
+def channel_index(shape: tuple[int, ...]) -> np.ndarray:
+    """The table of every entry of an N×C×H×W latent coded with one table per channel: its channel."""
+    n, c, h, w = shape
+    return np.broadcast_to(np.arange(c, dtype=np.int64)[None, :, None], (n, c, h * w)).ravel()
 
 
 def _zigzag(d: np.ndarray) -> np.ndarray:
@@ -116,13 +123,24 @@ class Writer:
         return encoded_bytes(self.encoder)
 
 
+def _likeliest(tables: Tables) -> np.ndarray:
+    """Each table's largest symbol probability."""
+    return np.maximum.reduceat(tables.freqs, tables.starts) / np.add.reduceat(tables.freqs, tables.starts)
+
+
 def max_probability(tables: Sequence[Tables]) -> float:
     """The largest probability any of `tables` gives a symbol."""
-    best = 0.0
-    for t in tables:
-        if len(t):
-            best = max(best, float((np.maximum.reduceat(t.freqs, t.starts) / np.add.reduceat(t.freqs, t.starts)).max()))
-    return best
+    return max((float(_likeliest(t).max()) for t in tables if len(t)), default=0.0)
+
+
+def min_bits(tables: Tables) -> np.ndarray:
+    """The fewest bits the range coder can spend on a symbol of each table: −log2 of its likeliest symbol's probability.
+
+    As in rdpkit.codecs.entropy.max_symbols: constriction's 24-bit rounding can raise a probability by at most 2**−23,
+    and leaves every other symbol at least 2**−24; the costs of a stream's symbols add up to at most 8 bits a byte.
+    """
+    likeliest = np.minimum(_likeliest(tables) + 2.0**-23, 1 - (tables.sizes - 1) / float(1 << 24))
+    return -np.log2(likeliest)
 
 
 class Reader:
@@ -130,17 +148,40 @@ class Reader:
 
     `budget` is the total number of values the caller will ask for; it is checked against what
     the payload can hold under `tables` (no symbol likelier than their likeliest) before anything
-    is decoded or allocated (rdpkit.codecs.entropy.RangeReader).
+    is decoded or allocated (rdpkit.codecs.entropy.RangeReader). Each `read` then checks, before
+    it decodes, that the payload can hold the fewest bits its values cost under their own tables
+    (`min_bits`) on top of those read before: a model with one near-certain table would otherwise let
+    a few hundred bytes announce tens of millions of values.
     """
 
     def __init__(self, data: bytes, budget: int, tables: Sequence[Tables] = ()) -> None:
         self.stream = RangeReader.open(data, budget, max_probability=max_probability(tables) if tables else None)
+        self.capacity = 8 * len(data)
+        self.spent = 0.0  # the fewest bits the values read so far cost
 
     def _decode(self, model, count: int) -> np.ndarray:
         return self.stream.read(model, count)
 
     def read(self, table_index: np.ndarray, tables: Tables) -> np.ndarray:
+        """The values coded with the tables `table_index` names, one each."""
         table_index = np.asarray(table_index, np.int64).ravel()
+        self._charge(np.bincount(table_index, minlength=len(tables)), tables)
+        return self._read(table_index, tables)
+
+    def read_channels(self, shape: tuple[int, int, int, int], tables: Tables) -> np.ndarray:
+        """An N×C×H×W latent coded with one table per channel (`channel_index`), refused before its index is built."""
+        n, c, h, w = shape
+        self._charge(np.full(c, n * h * w), tables)
+        return self._read(channel_index(shape), tables).reshape(shape)
+
+    def _charge(self, counts: np.ndarray, tables: Tables) -> None:
+        """Add the fewest bits `counts` values of each table cost to those read before; refuse what the payload cannot hold."""
+        self.spent += float(counts @ min_bits(tables))
+        if self.spent > self.capacity:
+            raise CorruptBitstream(f"an entropy-coded payload of {self.capacity // 8} bytes cannot hold the {int(counts.sum())} values its header announces here "
+                                   f"(they cost at least {self.spent / 8:.0f} bytes under the model's tables); the bitstream is damaged, re-encode it.")
+
+    def _read(self, table_index: np.ndarray, tables: Tables) -> np.ndarray:
         order, present, counts = _groups(table_index)
         symbols = np.empty(table_index.size, dtype=np.int64)
         start = 0

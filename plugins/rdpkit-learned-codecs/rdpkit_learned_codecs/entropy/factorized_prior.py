@@ -17,7 +17,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..networks.gdn import lower_bound
-from .tables import MAX_VALUES, TAIL_MASS, Tables, from_pmfs, register_table_buffers
+from .tables import (
+    MAX_VALUES,
+    TAIL_MASS,
+    Tables,
+    from_pmfs,
+    register_table_buffers,
+    stored_problem,
+)
 
 FILTERS = (3, 3, 3, 3)
 INIT_SCALE = 10.0
@@ -45,6 +52,10 @@ class FactorizedDensity(nn.Module):
                 self.factors.append(nn.Parameter(torch.zeros(channels, dims[i + 1], 1)))
         self.channels = channels
         register_table_buffers(self)
+
+    def table_problem(self) -> str | None:
+        """What makes the stored tables unfit for this architecture (one per channel), or None; see tables.stored_problem."""
+        return stored_problem(self, self.channels)
 
     def logits_cdf(self, v: torch.Tensor) -> torch.Tensor:
         """logit c(v) for v of shape C×1×n (one row of points per channel)."""

@@ -15,7 +15,14 @@ import torch
 from torch import nn
 
 from ..networks.gdn import lower_bound
-from .tables import MAX_VALUES, TAIL_MASS, Tables, from_pmfs, register_table_buffers
+from .tables import (
+    MAX_VALUES,
+    TAIL_MASS,
+    Tables,
+    from_pmfs,
+    register_table_buffers,
+    stored_problem,
+)
 
 SCALE_MIN, SCALE_MAX, SCALE_LEVELS = 0.11, 256.0, 64
 LIKELIHOOD_BOUND = 1e-9
@@ -36,6 +43,17 @@ class GaussianConditional(nn.Module):
         super().__init__()
         self.register_buffer("scale_table", default_scale_table() if scale_table is None else scale_table.float())
         register_table_buffers(self)
+
+    def table_problem(self) -> str | None:
+        """What makes the scale table or the stored tables (one per scale) unusable, or None; see tables.stored_problem.
+
+        The scale table's shape is the architecture's (load_state_dict checks it); its scales must be positive, as the
+        tables divide by them.
+        """
+        s = self.scale_table
+        if not (bool(torch.isfinite(s).all()) and float(s.min()) > 0):
+            return "its scale_table holds scales that are not positive"
+        return stored_problem(self, s.numel())
 
     def likelihood(self, y: torch.Tensor, scales: torch.Tensor, means: torch.Tensor | None = None) -> torch.Tensor:
         """P(Y = y) for each entry under N(means, scales²) ⊛ U(−½, ½), with σ ≥ the table's smallest scale."""

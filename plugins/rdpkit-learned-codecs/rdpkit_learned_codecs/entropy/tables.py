@@ -106,6 +106,19 @@ def set_tables(module: torch.nn.Module, tables: Tables) -> None:
         setattr(module, name, value.to(getattr(module, name).device))
 
 
+def stored_problem(module: torch.nn.Module, count: int) -> str | None:
+    """What makes the tables stored on `module` unfit for `count` tables (one sentence's clause), or None when they fit
+    or none are stored; checked on the buffers alone, before any table is built or compared."""
+    freqs, sizes, lows = module.table_freqs, module.table_sizes, module.table_lows
+    if not sizes.numel() and not freqs.numel() and not lows.numel():
+        return None
+    if not (sizes.shape == lows.shape == (count,) and freqs.ndim == 1):
+        return f"its table buffers hold {tuple(sizes.shape)} sizes and {tuple(lows.shape)} offsets, but the architecture has {count} tables"
+    if int(sizes.min()) < 2 or int(sizes.max()) > MAX_VALUES + 1 or freqs.numel() != int(sizes.long().sum()):
+        return f"its table sizes are not {count} sizes from 2 to {MAX_VALUES + 1} that add up to its {freqs.numel()} frequencies"
+    return None
+
+
 def stored_tables(module: torch.nn.Module) -> Tables | None:
     """The tables stored on `module`, or None before they are computed."""
     sizes = module.table_sizes

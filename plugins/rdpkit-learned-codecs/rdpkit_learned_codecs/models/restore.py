@@ -1,4 +1,4 @@
-"""A model rebuilt from a file's state: table buffers sized as the file gives them, tables verified against the weights."""
+"""A model rebuilt from a file's state: table buffers sized as the file gives them, checked against the architecture, tables verified against the weights."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from ..networks.codec_model import CodecModel
 
 #: Tables recomputed from a file's weights may differ from the stored ones by floating-point noise, never by more.
 TABLE_TOLERANCE = 0.01
-TABLE_BUFFERS = ("table_freqs", "table_sizes", "table_lows", "scale_table")
+#: Buffers whose size depends on the tables; the scale table is not one: the architecture fixes it (gaussian.SCALE_LEVELS).
+TABLE_BUFFERS = ("table_freqs", "table_sizes", "table_lows")
 
 
 def restore(model: CodecModel, state: dict[str, torch.Tensor], source: str, *, check_tables: bool = True, again: str = "save it again") -> CodecModel:
@@ -19,12 +20,15 @@ def restore(model: CodecModel, state: dict[str, torch.Tensor], source: str, *, c
 
     Tables absent from the state (CompressAI's files, or one written before they were computed)
     are computed; present ones are checked against the weights unless `check_tables` is false
-    (then they are recomputed). A refusal names `source` and ends with `again`.
+    (then they are recomputed). Every buffer's shape is checked against the architecture before
+    any table is built, so a file cannot make the tables cost more than the architecture's.
+    A refusal names `source` and ends with `again`.
     """
-    state = {**{k: v for k, v in model.state_dict().items() if k.rsplit(".", 1)[-1].startswith("table_")}, **state}
+    expected = model.state_dict()
+    state = {**{k: v for k, v in expected.items() if k.rpartition(".")[2] in TABLE_BUFFERS}, **state}
     for name, value in state.items():
         module, _, attr = name.rpartition(".")
-        if attr in TABLE_BUFFERS:
+        if attr in TABLE_BUFFERS and name in expected:  # an unknown name is load_state_dict's to refuse
             setattr(model.get_submodule(module), attr, torch.zeros_like(value))
     try:
         model.load_state_dict(state)
@@ -32,6 +36,10 @@ def restore(model: CodecModel, state: dict[str, torch.Tensor], source: str, *, c
         first = next((line.strip() for line in str(exc).splitlines()[1:] if line.strip()), str(exc).splitlines()[0])
         raise InputError(f"{source!r} does not hold the weights its configuration describes ({first.rstrip('.')}); {again}.") from None
     model.eval()
+    for module in model.entropy_modules():
+        problem = module.table_problem()
+        if problem is not None:
+            raise InputError(f"{source!r} does not hold the tables its configuration describes ({problem}); {again}.")
     for module in model.entropy_modules():
         fresh = module.tables()
         stored = stored_tables(module)
