@@ -3,13 +3,25 @@
 Targets, each fed `--inputs` inputs drawn from its own generator (seeded from `--seed` and
 the target's name, so one target's inputs do not depend on which others run):
 
-* jpeg, webp, sq, gan: `codec.decode(bytes, seed=0)`. The gan codec is fitted briefly on
+* jpeg, webp, sq, gan, factorized, hyperprior, hific, compressai-model: `codec.decode(bytes, seed=0)`. The gan codec is fitted briefly on
   digits with its `quick_fit` options. Inputs are mutations of valid bitstreams of that
   codec (payload bit flips, truncations, insertions, deletions, splices and random payloads
   under a valid CRC; header JSON edits with huge, zero, negative, fractional or mistyped
   shapes, dtypes, levels, dims and model names; raw container damage), other codecs'
-  bitstreams, and pure random bytes.
+  bitstreams, and pure random bytes. The learned codecs run their shipped models (compressai-model
+  wraps the shipped hyperprior behind CompressAI's compress/decompress protocol).
 * bitstream: `rdpkit.Bitstream.from_bytes` on mutated containers of every codec.
+* rows: what `rdpkit results` and `rdpkit report` read (the command itself, and the report's
+  frames and tables short of drawing figures) from a store whose rows of finished sweep,
+  recovery and evaluate trials are edited into valid JSON of the wrong shape (keys removed or
+  renamed, values of another type or range, containers emptied, wrapped or of the other kind).
+* resultjson: `rdpkit.anchors.read` (CompressAI's result files, as `rdpkit bd` and `--anchor`
+  read them) and the BD table on mutated bundled files and rdpkit's own, syntax and shape alike.
+* images: a dataset folder of one mutated PNG or JPEG file, read as `rdpkit evaluate --data` reads it.
+* models: mutated copies of the shipped model files of rdpkit-learned-codecs (safetensors tensor
+  table, metadata configuration, tensor bytes and integer tables, the file; their JSON records
+  mostly re-signed with the new sha256 so that the damage reaches past the digest), loaded with
+  `weights=PATH` and used to code a small image. Slow: about a tenth of a second an input.
 * store: `rdpkit.store.Store(path, readonly=True)`, then every trial, status and artifact it
   lists, on mutated copies of a small store written with rdpkit's own API in a temporary
   folder (byte and page damage, and rows edited with SQL: non-JSON configs and results, a
@@ -29,7 +41,8 @@ exhausting the machine.
 Exit status 1 if there is any finding; slow and memory reports alone leave it 0.
 
     .venv/bin/python benchmarks/fuzz_decoders.py [--inputs 100000] [--seed 0]
-        [--targets jpeg webp sq gan bitstream store] [--out fuzz-findings]
+        [--targets jpeg webp sq gan factorized hyperprior hific compressai-model bitstream store rows resultjson images models]
+        [--out fuzz-findings]
     .venv/bin/python benchmarks/fuzz_decoders.py --replay fuzz-findings/sq-...bin --targets sq
 """
 
@@ -66,10 +79,12 @@ from rdpkit.bitstream import Bitstream
 from rdpkit.data import digits, load_image
 from rdpkit.store import Store
 
-TARGETS = ("jpeg", "webp", "sq", "gan", "factorized", "hyperprior", "bitstream", "store")
-CODECS = ("jpeg", "webp", "sq", "gan", "factorized", "hyperprior")
-#: The learned codecs run on their shipped models (rdpkit-learned-codecs), at two of their rates.
-LEARNED = {"factorized": "quality", "hyperprior": "quality"}
+TARGETS = ("jpeg", "webp", "sq", "gan", "factorized", "hyperprior", "hific", "compressai-model", "bitstream", "store", "rows",
+           "resultjson", "images", "models")
+CODECS = ("jpeg", "webp", "sq", "gan", "factorized", "hyperprior", "hific", "compressai-model")
+#: The learned codecs run on their shipped models (rdpkit-learned-codecs), with these options; compressai-model wraps the
+#: shipped hyperprior behind CompressAI's compress/decompress protocol.
+LEARNED = {"factorized": {"quality": 3}, "hyperprior": {"quality": 3}, "hific": {"quality": 1}, "compressai-model": {}}
 
 
 class Timeout(BaseException):
@@ -422,13 +437,317 @@ def store_target(folder: Path) -> Target:
     return Target("store", seeds, draw, run, cleanup)
 
 
+# -- JSON documents of valid syntax and the wrong shape ------------------------------------
+
+def _json_places(value: Any, limit: int = 400) -> list[tuple[Any, Any]]:
+    """(container, key or index) of every value inside a JSON document, breadth first, at most `limit`."""
+    places: list[tuple[Any, Any]] = []
+    todo = collections.deque([value])
+    while todo and len(places) < limit:
+        node = todo.popleft()
+        items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+        for k, v in items:
+            places.append((node, k))
+            todo.append(v)
+    return places
+
+
+def json_mutation(rng: np.random.Generator, document: Any) -> Any:
+    """One edit of a JSON document that keeps it valid JSON: a key removed or renamed, a value of another type or
+    range, a container emptied, wrapped or turned into the other kind, a string where a number belongs."""
+    document = json.loads(json.dumps(document))
+    places = _json_places(document)
+    if not places or rng.random() < 0.04:  # the whole document of another shape
+        return [[1, 2], [], None, 5, "x", {}, {"a": 1}, [document]][int(rng.integers(8))]
+    node, key = places[int(rng.integers(len(places)))]
+    value = node[key]
+    kind = int(rng.integers(8))
+    if kind == 0 and isinstance(node, dict):
+        del node[key]
+    elif kind == 1 and isinstance(node, dict):
+        node[str(key) + str(rng.choice(["_", "X", ""]))[:1] or "x"] = node.pop(key)
+    elif kind == 2:
+        pool = INTERESTING_INTS + ODD_VALUES
+        node[key] = pool[int(rng.integers(len(pool)))]
+    elif kind == 3:  # the same value as another JSON type
+        node[key] = str(value) if not isinstance(value, str) else ([value] if rng.random() < 0.5 else {"value": value})
+    elif kind == 4 and isinstance(value, (list, dict)):
+        node[key] = type(value)() if rng.random() < 0.5 else (list(value.values()) if isinstance(value, dict) else dict(enumerate(value)))
+    elif kind == 5 and isinstance(value, list) and value:
+        node[key] = value + value[: int(rng.integers(1, len(value) + 1))] if rng.random() < 0.5 else value[: int(rng.integers(len(value)))]
+    elif kind == 6 and isinstance(value, (int, float)) and not isinstance(value, bool):
+        node[key] = float(rng.choice([-1.0, 0.0, 1e-300, 1e300, -1e300])) * (1 if rng.random() < 0.5 else value) if value else 1e300
+    else:
+        node[key] = [value] if rng.random() < 0.5 else {"x": value}
+    return document
+
+
+def json_text(document: Any) -> str:
+    """`document` as JSON text as Python writes it (NaN and Infinity included, as the store's rows hold them)."""
+    return json.dumps(document, default=str)
+
+
+# -- store rows of valid JSON but the wrong shape, read by `results` and `report` ----------
+
+#: A sweep small enough to run in seconds, with each kind of measurement a report reads.
+ROWS_SWEEP = {"sweep": {"name": "fuzz"}, "data": {"source": "digits", "limit": 60},
+              "codec": [{"name": "sq", "grid": {"levels": [2, 8]}}, {"name": "jpeg", "grid": {"quality": [50]}}],
+              "evaluate": {"distortions": ["mse"], "divergences": ["wasserstein-sliced"], "perception": "wasserstein-sliced", "samples": 4}}
+
+
+def make_rows_store(folder: Path) -> Path:
+    """A store of finished sweep, recovery and evaluate trials, written by rdpkit's own harnesses."""
+    from rdpkit.evaluate.run import evaluate
+    from rdpkit.recovery.audit import audit
+    from rdpkit.sweep.config import SweepConfig
+    from rdpkit.sweep.runner import run_sweep
+
+    path = folder / "rows.sqlite"
+    quiet = {"store": path, "executor": "inline", "progress": False}
+    run_sweep(SweepConfig.from_dict(ROWS_SWEEP), **quiet)  # type: ignore[arg-type]
+    audit(["mse"], images=["builtin:astronaut"], inits=["noise"], size=16, steps=5, device="cpu", **quiet)
+    evaluate(["jpeg,quality=[30,70]", "webp,quality=50"], "builtin:astronaut", distortions=["mse"], features=None, **quiet)
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA journal_mode=DELETE")  # one file, no -wal beside it
+    db.close()
+    return path
+
+
+def read_like_results_and_report(path: Path, *, table: bool = True) -> None:
+    """What `rdpkit results` (as JSON, and as tables with `table`) and `rdpkit report` read from a store, short of drawing figures."""
+    from click.testing import CliRunner
+
+    from rdpkit.cli import cli
+    from rdpkit.evaluate.report import bd_frame, per_image_frame, summary_frame
+    from rdpkit.evaluate.run import from_store as evaluation_from_store
+    from rdpkit.recovery.audit import from_store as audit_from_store
+    from rdpkit.sweep.report import (
+        bd_table,
+        perception_note,
+        results_frame,
+        settings_frame,
+    )
+
+    for extra in ([[]] if table else []) + [["--json"]]:
+        out = CliRunner().invoke(cli, ["results", "--store", str(path), *extra])
+        if out.exit_code == 2:  # the command's one sentence for an rdpkit error
+            raise rdpkit.InputError(out.output.strip()[-300:])
+        if out.exception is not None:
+            raise out.exception
+    with Store(path, readonly=True) as db:
+        kinds = db.kinds()
+        if "sweep" in kinds:
+            frame = settings_frame(results_frame(db))
+            bd_table(frame)
+            perception_note(frame)
+        if "recovery" in kinds:
+            audit_from_store(db).to_dataframe()
+        if "evaluate" in kinds:
+            evaluation = evaluation_from_store(db)
+            per_image_frame(evaluation)
+            summary_frame(evaluation)
+            files = evaluation.result_files()
+            bd_frame(files, files[0].name)
+
+
+def rows_target(folder: Path) -> Target:
+    """Rows of the seed store edited into valid JSON of another shape; an input is the JSON list of its edits
+    ([key, column, new text]), applied to a fresh copy of the seed store."""
+    seed = make_rows_store(folder)
+    with Store(seed, readonly=True) as db:
+        rows = [(t.key, column, value) for t in db.trials() for column, value in (("config", t.config), ("result", t.result)) if value]
+    seed_bytes = seed.read_bytes()
+    path = folder / "rows-fuzzed.sqlite"
+
+    def draw(rng: np.random.Generator) -> bytes:
+        edits = []
+        for _ in range(int(rng.choice([1, 1, 1, 2, 3]))):
+            key, column, value = rows[int(rng.integers(len(rows)))]
+            edits.append([key, column, json_text(json_mutation(rng, value))])
+        return json.dumps(edits).encode()
+
+    def cleanup() -> None:
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(f"{path}{suffix}")
+
+    def run(data: bytes) -> None:
+        cleanup()  # the previous input's journal would be replayed into this one
+        path.write_bytes(seed_bytes)
+        db = sqlite3.connect(path, isolation_level=None)
+        db.execute("PRAGMA synchronous=OFF")  # a scratch copy: no need to wait for the disk
+        for key, column, text in json.loads(data):
+            db.execute(f"UPDATE trials SET {column} = ? WHERE key = ?", (text, key))  # column: config or result
+        db.close()
+        read_like_results_and_report(path, table=zlib.crc32(data) % 8 == 0)  # drawing tables is slow, and reads nothing more
+
+    return Target("rows", [json.dumps([]).encode()], draw, run, cleanup)
+
+
+# -- result files in CompressAI's JSON format ---------------------------------------------
+
+def resultjson_target(folder: Path) -> Target:
+    """`rdpkit.anchors.read` (what `rdpkit bd`, `evaluate --anchor` and `report --anchor` read) on mutated published
+    files and rdpkit's own, then every use the BD table makes of a file: its curves, rates and directions."""
+    from rdpkit.anchors import FOLDER, published
+    from rdpkit.anchors import read as read_result
+    from rdpkit.evaluate.report import bd_frame
+
+    seeds = [p.read_bytes() for p in sorted((FOLDER / "kodak").glob("*.json"))]
+    seeds.append(json.dumps({"name": "own", "description": "rdpkit", "meta": {"source": "rdpkit", "dataset": "kodak", "higher_is_better": ["psnr-rgb"]},
+                             "results": {"bpp": [0.2, 0.5, 1.0], "payload_bpp": [0.19, 0.49, 0.99], "psnr-rgb": [28.0, 31.0, 35.0],
+                                         "ms-ssim-rgb": [0.9, 0.95, 0.98]}}).encode())
+    documents = [json.loads(s) for s in seeds]
+    anchor_curve = published("vtm")
+    path = folder / "result.json"
+
+    def draw(rng: np.random.Generator) -> bytes:
+        r = rng.random()
+        if r < 0.7:
+            document = documents[int(rng.integers(len(documents)))]
+            for _ in range(int(rng.choice([1, 1, 2, 3]))):
+                document = json_mutation(rng, document)
+            return json_text(document).encode()
+        if r < 0.95:
+            return mutations(rng, seeds[int(rng.integers(len(seeds)))], seeds)
+        return b"[" * int(rng.integers(1, 200_000)) if rng.random() < 0.5 else rng.bytes(int(rng.integers(0, 300)))
+
+    def run(data: bytes) -> None:
+        path.write_bytes(data)
+        curve = read_result(path)
+        for measure in curve.axes:
+            curve.curve(measure)
+            curve.higher_is_better(measure)
+        curve.rate(True)
+        curve.rate(False)
+        bd_frame([anchor_curve, curve], anchor_curve.name)
+
+    return Target("resultjson", seeds, draw, run)
+
+
+# -- dataset image files ------------------------------------------------------------------
+
+def images_target(folder: Path) -> Target:
+    """A dataset folder of one mutated PNG or JPEG file, read as `rdpkit evaluate --data FOLDER` reads it."""
+    from rdpkit.datasets import SkippedImage, check_images, dataset
+
+    seeds = []
+    for format, mode, options in (("PNG", "RGB", {}), ("PNG", "L", {}), ("PNG", "RGBA", {}), ("PNG", "P", {}), ("PNG", "I;16", {}),
+                                  ("JPEG", "RGB", {"quality": 80}), ("JPEG", "L", {}), ("JPEG", "RGB", {"progressive": True}), ("JPEG", "CMYK", {})):
+        image = Image.new(mode, (24, 16))
+        image.putdata([(i * 37) % 256 for i in range(24 * 16)] if mode in ("L", "P", "I;16") else
+                      [tuple((i * k) % 256 for k in range(3, 3 + len(mode))) for i in range(24 * 16)])
+        buffer = io.BytesIO()
+        image.save(buffer, format=format, **options)
+        seeds.append(buffer.getvalue())
+    data_folder = folder / "images"
+    data_folder.mkdir(exist_ok=True)
+
+    def draw(rng: np.random.Generator) -> bytes:
+        raw = seeds[int(rng.integers(len(seeds)))]
+        return raw if rng.random() < 0.05 else mutations(rng, raw, seeds)
+
+    def run(data: bytes) -> None:
+        for old in data_folder.iterdir():
+            old.unlink()
+        (data_folder / ("image.png" if data[:4] == b"\x89PNG" else "image.jpg")).write_bytes(data)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SkippedImage)  # the designed note beside the refusal of a folder none of whose images read
+            ds, _, _ = check_images(dataset(str(data_folder)))
+        for name in ds.images:
+            x = load_image(name)
+            rdpkit.validation.check_images(x)
+
+    return Target("images", seeds, draw, run)
+
+
+# -- model files of rdpkit-learned-codecs -------------------------------------------------
+
+#: The shipped model files fuzzed, and the codec that loads each.
+MODEL_FILES = {"factorized-small": "factorized", "hyperprior-small": "hyperprior", "hific-q1-lamp0": "hific"}
+
+
+def safetensors_parts(raw: bytes) -> tuple[dict[str, Any], bytes]:
+    n = int.from_bytes(raw[:8], "little")
+    return json.loads(raw[8 : 8 + n]), raw[8 + n :]
+
+
+def safetensors_bytes(header: Any, data: bytes) -> bytes:
+    text = json.dumps(header, separators=(",", ":")).encode()
+    return len(text).to_bytes(8, "little") + text + data
+
+
+def model_input(kind: str, model: bytes, record: bytes) -> bytes:
+    """One input of the model-files target: the codec kind, the record and the safetensors file, length-prefixed."""
+    head = json.dumps({"kind": kind, "record": len(record)}).encode()
+    return len(head).to_bytes(4, "big") + head + record + model
+
+
+def models_target(folder: Path) -> Target:
+    """Mutated copies of the shipped model files (safetensors header, metadata configuration, tensors, integer tables;
+    their records mostly re-signed with the new sha256, so that the checks behind the digest are reached), loaded with
+    `weights=PATH` and used to code a small image."""
+    import rdpkit_learned_codecs
+
+    base = Path(rdpkit_learned_codecs.__file__).parent / "weights"
+    models = {name: ((base / f"{name}.safetensors").read_bytes(), json.loads((base / f"{name}.json").read_text())) for name in MODEL_FILES}
+    x = load_image("builtin:astronaut", size=32)
+    path = folder / "model.safetensors"
+
+    def draw(rng: np.random.Generator) -> bytes:
+        name = list(models)[int(rng.integers(len(models)))]
+        raw, record = models[name]
+        header, data = safetensors_parts(raw)
+        r = rng.random()
+        if r < 0.35:  # the tensor table: shapes, dtypes, offsets, names
+            header = json_mutation(rng, header)
+            raw = safetensors_bytes(header, data)
+        elif r < 0.6:  # the configuration in the metadata
+            meta = dict(header.get("__metadata__", {}))
+            config = json.loads(meta.get("config", "{}"))
+            meta["config"] = json_text(json_mutation(rng, config)) if rng.random() < 0.9 else str(rng.bytes(8))
+            raw = safetensors_bytes({**header, "__metadata__": meta}, data)
+        elif r < 0.8:  # tensor bytes: integer tables and weights
+            entries = [v for k, v in header.items() if k != "__metadata__"]
+            entry = entries[int(rng.integers(len(entries)))]
+            start, end = entry["data_offsets"]
+            chunk = mutations(rng, data[start:end], [])
+            raw = safetensors_bytes(header, data[:start] + chunk[: end - start].ljust(end - start, b"\0") + data[end:])
+        elif r < 0.9:  # the file itself
+            raw = byte_mutation(rng, raw, [])
+        record = dict(record)
+        if rng.random() < 0.9:  # re-signed: the damage reaches past the digest
+            record.update(sha256=hashlib.sha256(raw).hexdigest(), bytes=len(raw))
+        else:
+            record = json_mutation(rng, record)
+        return model_input(MODEL_FILES[name], raw, json_text(record).encode())
+
+    def run(data: bytes) -> None:
+        n = int.from_bytes(data[:4], "big")
+        head = json.loads(data[4 : 4 + n])
+        record, model = data[4 + n : 4 + n + head["record"]], data[4 + n + head["record"] :]
+        path.write_bytes(model)
+        path.with_suffix(".json").write_bytes(record)
+        codec = rdpkit.codec(head["kind"], weights=str(path))
+        raw = codec.encode(x).to_bytes()
+        check_decoded(raw, codec.decode(raw, seed=0))
+
+    seeds = [model_input(MODEL_FILES[name], raw, json_text(record).encode()) for name, (raw, record) in models.items()]
+    return Target("models", seeds, draw, run)
+
+
+#: The targets that read files rather than bitstreams, each built in a temporary folder.
+OTHER_TARGETS: dict[str, Callable[[Path], Target]] = {"store": store_target, "rows": rows_target, "resultjson": resultjson_target,
+                                                      "images": images_target, "models": models_target}
+
+
 def build_targets(names: list[str], folder: Path) -> list[Target]:
     gan_codec = None
     if "gan" in names or "bitstream" in names:
         from rdpkit_gan_codec.codec import GanCodec
 
         gan_codec = rdpkit.codec("gan").fit(digits()[:500], **GanCodec.quick_fit)
-    learned = {name: rdpkit.codec(name, quality=3) for name in LEARNED if name in names or "bitstream" in names}
+    learned = {name: rdpkit.codec(name, **options) for name, options in LEARNED.items() if name in names or "bitstream" in names}
     streams = codec_bitstreams(gan_codec, learned)
     targets = []
     for name in names:
@@ -437,7 +756,7 @@ def build_targets(names: list[str], folder: Path) -> list[Target]:
         elif name == "bitstream":
             targets.append(bitstream_target(streams))
         else:
-            targets.append(store_target(folder))
+            targets.append(OTHER_TARGETS[name](folder))
     return targets
 
 

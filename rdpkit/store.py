@@ -107,6 +107,14 @@ class StoredTrial:
                 "result": self.result, "error": self.error, "seconds": self.seconds}
 
 
+def _json_object(text: str) -> dict[str, Any]:
+    """A stored configuration or result: a JSON object (TypeError for valid JSON of another shape, such as a list)."""
+    value = json.loads(text)
+    if not isinstance(value, dict):
+        raise TypeError(f"a row holds a JSON {type(value).__name__} where an object belongs")
+    return value
+
+
 def _refused(path: Path, exc: sqlite3.Error) -> InputError | None:
     """One sentence for a write the store's file or disk refuses (read-only, immutable, full); None for any other error."""
     name, text = getattr(exc, "sqlite_errorname", ""), str(exc)
@@ -383,8 +391,8 @@ class Store:
             f"SELECT key, kind, config, status, result, error, started, finished, owner FROM trials {where} ORDER BY started, key", args
         ).fetchall()
         return [
-            self._upgraded(StoredTrial(k, kind, json.loads(c), "interrupted" if s == "running" and not _alive(o) else s,
-                                       json.loads(r) if r else None, e, st, fi))
+            self._upgraded(StoredTrial(k, kind, _json_object(c), "interrupted" if s == "running" and not _alive(o) else s,
+                                       _json_object(r) if r else None, e, st, fi))
             for k, kind, c, s, r, e, st, fi, o in rows
         ]
 

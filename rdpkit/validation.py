@@ -7,8 +7,12 @@ sentence that names the problem and the fix; conversion from numpy/PIL is explic
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import operator
 import reprlib
+import types
+import typing
 from typing import Any
 
 import torch
@@ -151,3 +155,100 @@ def check_seed(seed: Any) -> int | None:
     if isinstance(seed, bool) or value is None or not -(2**63) <= value < 2**64:
         raise InputError(f"seed must be an integer from -2**63 to 2**64 - 1, or None for fresh noise, got {reprlib.repr(seed)}.")
     return value
+
+
+Checker = typing.Callable[[Any, str], "str | None"]
+
+
+@functools.cache
+def _field_checkers(cls: type) -> tuple[tuple[str, Checker], ...]:
+    """A dataclass's fields with a checker of each one's resolved annotation; an annotation that does not resolve is not checked."""
+    try:
+        hints = typing.get_type_hints(cls)
+    except (NameError, TypeError):  # an annotation names a type imported only for type checkers
+        hints = {}
+    return tuple((f.name, _checker(hints.get(f.name, Any))) for f in dataclasses.fields(cls) if f.init)
+
+
+def _unchecked(value: Any, where: str) -> None:
+    return None
+
+
+def _number(value: Any, where: str) -> str | None:  # JSON writes 1.0 as 1; a flag is no number
+    return None if type(value) in (float, int) or (isinstance(value, (int, float)) and not isinstance(value, bool)) else f"{where} is {reprlib.repr(value)}, not a number"
+
+
+def _integer(value: Any, where: str) -> str | None:
+    return None if type(value) is int or (isinstance(value, int) and not isinstance(value, bool)) else f"{where} is {reprlib.repr(value)}, not an integer"
+
+
+@functools.cache
+def _checker(hint: Any) -> Checker:
+    """A function (value, where) → why `value` is not of type `hint` (naming `where`), or None when it is; built once per type."""
+    if hint is Any or hint is object or isinstance(hint, (str, typing.TypeVar)):
+        return _unchecked
+    if hint is float:
+        return _number
+    if hint is int:
+        return _integer
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is typing.Union or origin is types.UnionType:
+        options = [_checker(a) for a in args]
+
+        def union(value: Any, where: str) -> str | None:
+            reasons = [check(value, where) for check in options]
+            return None if None in reasons else reasons[0]
+        return union
+    if dataclasses.is_dataclass(hint):
+        def nested(value: Any, where: str) -> str | None:
+            return _dataclass_error(value, where) if isinstance(value, hint) else f"{where} is a {type(value).__name__}, not a {hint.__name__}"
+        return nested
+    if origin is None:
+        if hint is type(None):
+            return lambda value, where: None if value is None else f"{where} is {reprlib.repr(value)}, not None"
+        if not isinstance(hint, type):  # a Literal, a NewType, ...: not checked
+            return _unchecked
+        return lambda value, where: None if isinstance(value, hint) else f"{where} is a {type(value).__name__}, not a {hint.__name__}"
+    container = origin if isinstance(origin, type) else object
+    name = getattr(origin, "__name__", str(origin))
+    if issubclass(container, typing.Mapping) and len(args) == 2:
+        key, item = _checker(args[0]), _checker(args[1])
+
+        def mapping(value: Any, where: str) -> str | None:
+            if not isinstance(value, container):
+                return f"{where} is a {type(value).__name__}, not a {name}"
+            return next((e for k, v in value.items() if (e := key(k, f"a key of {where}") or item(v, f"{where}[{reprlib.repr(k)}]"))), None)
+        return mapping
+    if container is tuple and args and not (len(args) == 2 and args[1] is Ellipsis):
+        items = [_checker(a) for a in args]
+
+        def fixed(value: Any, where: str) -> str | None:
+            if not isinstance(value, tuple):
+                return f"{where} is a {type(value).__name__}, not a tuple"
+            if len(value) != len(items):
+                return f"{where} has {len(value)} entries, not {len(items)}"
+            return next((e for i, (v, check) in enumerate(zip(value, items)) if (e := check(v, f"{where}[{i}]"))), None)
+        return fixed
+    if args:
+        item = _checker(args[0])
+
+        def sequence(value: Any, where: str) -> str | None:
+            if not isinstance(value, container):
+                return f"{where} is a {type(value).__name__}, not a {name}"
+            return next((e for i, v in enumerate(value) if (e := item(v, f"{where}[{i}]"))), None)
+        return sequence
+    return lambda value, where: None if isinstance(value, container) else f"{where} is a {type(value).__name__}, not a {name}"
+
+
+def _dataclass_error(obj: Any, where: str) -> str | None:
+    for name, check in _field_checkers(type(obj)):
+        if (error := check(getattr(obj, name), f"{where}.{name}")):
+            return error
+    return None
+
+
+def check_fields(obj: Any, name: str | None = None) -> None:
+    """Raise TypeError naming the first field of the dataclass `obj` (nested dataclasses, lists, dicts and tuples included)
+    whose value is not of its annotated type: records read back from JSON are checked before anything computes with them."""
+    if (error := _dataclass_error(obj, name or type(obj).__name__)):
+        raise TypeError(error)

@@ -1,7 +1,7 @@
 """A short run of the decoder fuzzer (benchmarks/fuzz_decoders.py): every decoder refuses damaged input with its own error.
 
 The long runs (100,000 inputs a target) are the script's; this one keeps CI honest with a few
-hundred inputs a target, drawn from a fixed seed.
+hundred inputs a target (fewer for the slow ones), drawn from a fixed seed.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ import torch
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "fuzz_decoders.py"
 INPUTS = 300
+#: Targets whose inputs take tens of milliseconds (a store read as reports read it, a model loaded and used): fewer inputs.
+FEWER = {"rows": 150, "models": 40}
 
 
 @pytest.fixture(scope="module")
@@ -30,17 +32,20 @@ def fuzzer():
 @pytest.fixture(scope="module")
 def targets(fuzzer, tmp_path_factory):
     pytest.importorskip("rdpkit_gan_codec")
+    pytest.importorskip("rdpkit_learned_codecs")
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     yield {t.name: t for t in fuzzer.build_targets(list(fuzzer.TARGETS), tmp_path_factory.mktemp("fuzz"))}
     torch.set_num_threads(before)
 
 
-@pytest.mark.parametrize("name", ["jpeg", "webp", "sq", "gan", "factorized", "hyperprior", "bitstream", "store"])
+@pytest.mark.parametrize("name", ["jpeg", "webp", "sq", "gan", "factorized", "hyperprior", "hific", "compressai-model", "bitstream", "store",
+                                  "rows", "resultjson", "images", "models"])
 def test_every_damaged_input_is_refused_with_rdpkits_own_error(fuzzer, targets, tmp_path, name):
     recorder = fuzzer.Recorder(tmp_path, keep=1)
-    stats = fuzzer.fuzz([targets[name]], INPUTS, seed=16, recorder=recorder, slow=1.0, timeout=20.0)[name]
-    assert stats.inputs == INPUTS
+    inputs = FEWER.get(name, INPUTS)
+    stats = fuzzer.fuzz([targets[name]], inputs, seed=16, recorder=recorder, slow=1.0, timeout=20.0)[name]
+    assert stats.inputs == inputs
     assert stats.findings == {}, fuzzer.report({name: stats}, recorder, stats.seconds)
     assert stats.slow == 0
     # The inputs are neither all refused at the door nor all harmless: some decode, some are refused.

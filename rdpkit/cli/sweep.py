@@ -172,21 +172,26 @@ def report_cmd(store: Path, out: Path, anchors: tuple[str, ...], quiet: bool, as
     from ..recovery.report import write_report as write_audit
     from ..report import output_folder
     from ..store import Store
+    from ..sweep.report import trial_rows
     from ..sweep.report import write_report as write_sweep
 
     db = Store(store, readonly=True)
     output_folder(out, protect=[store])  # refused before any work: no output may overwrite the store
     kinds = db.kinds()
+    # Every kind read (each row checked) before any page is written: a row that does not read leaves no half-written report.
+    sweep = trial_rows(db) if "sweep" in kinds else None
+    audited = from_store(db) if "recovery" in kinds else None
+    evaluation = evaluation_from_store(db, anchors) if "evaluate" in kinds else None
     written = []
     # What the pages already say (a BD-rate on curves that barely overlap, ...) is noted once, in a sentence, not as a Python warning with its source line.
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        if "sweep" in kinds:
+        if sweep is not None:
             written.append((write_sweep(db, out), "with its figures and CSV files"))
-        if "recovery" in kinds:
-            written.append((write_audit(from_store(db), Path(out) / "audit.html"), "self-contained"))
-        if "evaluate" in kinds:
-            written.append((write_evaluation(evaluation_from_store(db, anchors), Path(out) / "evaluate"), "with its figures, CSV and JSON files"))
+        if audited is not None:
+            written.append((write_audit(audited, Path(out) / "audit.html"), "self-contained"))
+        if evaluation is not None:
+            written.append((write_evaluation(evaluation, Path(out) / "evaluate"), "with its figures, CSV and JSON files"))
     if not written:
         raise InputError(f"{str(store)!r} holds no finished trial to report; run `rdpkit sweep` or `rdpkit audit` with --store {store} first.")
     notes = list(dict.fromkeys(str(w.message) for w in caught))

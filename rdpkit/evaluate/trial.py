@@ -95,6 +95,12 @@ class EvaluateResult(Result):
                    record.get("components", {}), {k: Estimate.from_dict(v) for k, v in record.get("divergences", {}).items()}, columns,
                    artifacts.get("crop.png"))
 
+    def check(self) -> None:
+        super().check()
+        if not self.images:
+            raise ValueError("the result holds no image")
+        self.summary()  # every image measured on the same columns
+
     def summary(self) -> dict[str, float]:
         """Dataset means of every per-image measure and of the rate, and the set quantities: one rate point of an R-D curve."""
         n = len(self.images)

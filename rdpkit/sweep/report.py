@@ -37,7 +37,7 @@ from ..errors import InputError
 from ..pareto import CONFIDENCE, indistinguishable, lower_envelope, non_dominated, samples_to_resolve
 from ..report import Page, figure_png, output_folder, write_bytes, write_frame
 from ..store import Store
-from .trial import KIND, SweepResult, SweepTrial
+from .trial import SweepResult, SweepTrial
 
 SETTING_COLUMNS = ["label", "codec", "setting"]
 
@@ -48,13 +48,8 @@ def open_store(store: Store | str | Path) -> Store:
 
 
 def trial_rows(db: Store) -> list[tuple[Any, SweepTrial, SweepResult | None]]:
-    """Every sweep trial of the store: (stored row, trial, result or None)."""
-    out = []
-    for row in db.trials(kind=KIND):
-        trial = SweepTrial.from_identity(row.config)
-        result = SweepResult.from_record(row.result, {}) if row.status == "done" and row.result else None
-        out.append((row, trial, result))
-    return out
+    """Every sweep trial of the store: (stored row, trial, result or None); a row that does not read is refused (InputError)."""
+    return SweepTrial.stored(db)  # type: ignore[return-value]
 
 
 def results_frame(store: Store | str | Path) -> pd.DataFrame:

@@ -127,6 +127,10 @@ class SweepResult(Result):
             components=record.get("components", {}), samples=artifacts.get("samples.png"), originals=artifacts.get("originals.png"),
         )
 
+    def check(self) -> None:
+        super().check()
+        self.row()  # the primary distortion among the distortions
+
     def row(self) -> dict[str, Any]:
         """The flat columns of this result: rate, the primary distortion and perception, every measurement, times."""
         primary = self.distortions[self.primary_distortion]

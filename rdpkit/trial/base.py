@@ -21,10 +21,13 @@ from __future__ import annotations
 
 import platform
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
+from ..errors import InputError
 from ..store import Store, StoredTrial, config_key
+from ..validation import check_fields
 
 if TYPE_CHECKING:
     from ..options import Component
@@ -61,6 +64,11 @@ class Result(ABC):
     @abstractmethod
     def from_record(cls: type[R], record: Record, artifacts: Artifacts) -> R:
         """The result a stored record (and its artifacts) describe."""
+
+    def check(self) -> None:
+        """Raise TypeError, KeyError or ValueError if this result, read back from a record, is not what the reports compute
+        with: by default every field of its annotated type; a subclass adds what its reports need beyond types."""
+        check_fields(self)
 
 
 class Trial(ABC):
@@ -119,7 +127,13 @@ class Trial(ABC):
     @classmethod
     def stored(cls, store: Store) -> list[tuple[StoredTrial, Trial, Result | None]]:
         """Every trial of this kind that `store` holds: its row, the trial, and its result when finished."""
-        return [(row, cls.from_identity(row.config), cls.result_from_row(store, row)) for row in store.trials(kind=cls.kind)]
+        out = []
+        for row in store.trials(kind=cls.kind):
+            with readable(store, row):
+                trial = cls.from_identity(row.config)
+                check_fields(trial)
+                out.append((row, trial, cls.result_from_row(store, row)))
+        return out
 
     def load(self, store: Store) -> Result | None:
         """This trial's finished result from `store`, or None."""
@@ -136,7 +150,26 @@ class Trial(ABC):
             return None
         optional = {name: store.artifact(row.key, name) for name in cls.optional_artifacts}
         artifacts.update({name: data for name, data in optional.items() if data is not None})
-        return cls.result_type().from_record(row.result, artifacts)  # type: ignore[arg-type]
+        result = cls.result_type().from_record(row.result, artifacts)  # type: ignore[arg-type]
+        result.check()
+        return result
+
+
+#: What a stored row of valid JSON but the wrong shape raises while a trial or result type reads it.
+SHAPE_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError, ZeroDivisionError)
+
+
+@contextmanager
+def readable(store: Store, row: StoredTrial) -> Iterator[None]:
+    """Refuse a row its trial or result type cannot read (valid JSON of another shape) in one sentence, as the store
+    refuses a damaged file (rdpkit.store), instead of letting a KeyError or TypeError out of a report."""
+    try:
+        yield
+    except InputError:
+        raise
+    except SHAPE_ERRORS as exc:
+        raise InputError(f"the result store {str(store.path)!r} holds the {row.kind} trial {row.key}, which this rdpkit cannot read "
+                         f"({type(exc).__name__}: {str(exc)[:160]}); run that trial again (--force), or restore the store from a copy.") from None
 
 
 def check_component(component: Component, kind: str, registry: Registry) -> Info:

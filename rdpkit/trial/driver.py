@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 from ..store import Store
-from .base import Result, Trial
+from .base import SHAPE_ERRORS, Result, Trial
 from .executors import check_executor
 from .runner import RunSummary, run_trials
 
@@ -112,6 +112,6 @@ def _read_back(trial: Trial, db: Store) -> Result | str | None:
         return (row.error or "it failed without an error message").splitlines()[0]
     try:
         result = type(trial).result_from_row(db, row)
-    except (KeyError, TypeError, ValueError) as exc:  # a record of another rdpkit, or damaged
+    except SHAPE_ERRORS as exc:  # a record of another rdpkit, or damaged
         return f"its stored result does not read back ({type(exc).__name__}: {exc}); run it again with force."
     return result if result is not None else "the store holds it as finished but not its artifacts; run it again with force."
