@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from .bitstream import MAX_PIXELS
 from .errors import InputError, suggestion
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
@@ -154,14 +155,10 @@ def _fit(x: torch.Tensor, size: int | tuple[int, int] | None, mode: str) -> torc
     return x[..., top : top + th, left : left + tw].contiguous()
 
 
-def max_pixels() -> int | None:
-    """The most pixels an image may have: the limit rdpkit's codecs decode (Pillow's guard against decompression bombs); None: no limit."""
-    return Image.MAX_IMAGE_PIXELS
-
-
-def _read_file(path: Path) -> torch.Tensor:
+def _read_file(path: Path, codable: bool) -> torch.Tensor:
     """An image file as a 1×C×H×W tensor, or one sentence saying why it is none: a folder, a dangling link or a link
-    loop, no image, more pixels than `max_pixels()` (refused from its header, before any is decoded), a damaged file."""
+    loop, no image, a decompression bomb, more pixels than rdpkit's decoders make by default (with `codable`), a damaged file.
+    Sizes are refused from the header, before any pixel is decoded."""
     source = str(path)
     if path.is_dir():
         raise InputError(f"{source!r} is a folder; give one image file here (or builtin:NAME), or use the folder where a source of several images is accepted.")
@@ -169,34 +166,35 @@ def _read_file(path: Path) -> torch.Tensor:
         if path.is_symlink():
             raise InputError(f"{source!r} is a symbolic link that leads to no file (a loop or a missing target); give the image file itself.")
         raise InputError(f"image file {source!r} does not exist; give a path to a PNG/JPEG file or builtin:NAME ({', '.join(builtin_names()[:4])}, ...).")
-    limit = max_pixels()
-    too_large = "" if limit is None else (f"more than the {limit:,} pixels rdpkit's codecs decode (their guard against decompression bombs); "
-                                          "give a smaller image, or raise PIL.Image.MAX_IMAGE_PIXELS if you trust the file.")
     with warnings.catch_warnings():
         # Pillow only warns between its limit and twice it, and would then decode every pixel: refused here from the header.
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
             im = Image.open(path)
         except (Image.DecompressionBombWarning, Image.DecompressionBombError):
-            raise InputError(f"{source!r} announces {too_large}") from None
+            raise InputError(f"{source!r} announces more than the {Image.MAX_IMAGE_PIXELS:,} pixels Pillow decodes (PIL.Image.MAX_IMAGE_PIXELS, its guard "
+                             "against decompression bombs); give a smaller image, or raise that limit if you trust the file.") from None
         except (OSError, SyntaxError, ValueError) as exc:
             raise InputError(f"cannot read {source!r} as an image ({exc}); give a PNG or JPEG file.") from None
-        with im:
-            if limit is not None and im.width * im.height > limit:
-                raise InputError(f"{source!r} is {im.width}×{im.height} pixels, {too_large}")
-            try:
-                im.load()
-            except Exception as exc:  # a damaged file makes Pillow's decoders raise almost anything
-                raise InputError(f"cannot decode {source!r}: the file is damaged or truncated ({type(exc).__name__}: {str(exc)[:100]}); replace it with a good copy.") from None
-            return to_tensor(im)
+    with im:
+        if codable and im.width * im.height > MAX_PIXELS:
+            raise InputError(f"{source!r} is {im.width}×{im.height} pixels, more than the {MAX_PIXELS:,} rdpkit's decoders make from one bitstream "
+                             "by default (rdpkit.bitstream.MAX_PIXELS); give a smaller image, or cut it into tiles.")
+        try:
+            im.load()
+        except Exception as exc:  # a damaged file makes Pillow's decoders raise almost anything
+            raise InputError(f"cannot decode {source!r}: the file is damaged or truncated ({type(exc).__name__}: {str(exc)[:100]}); replace it with a good copy.") from None
+        return to_tensor(im)
 
 
-def load_image(source: str | Path, *, size: int | tuple[int, int] | None = None, mode: str = "resize", gray: bool = False) -> torch.Tensor:
+def load_image(source: str | Path, *, size: int | tuple[int, int] | None = None, mode: str = "resize", gray: bool = False,
+               codable: bool = False) -> torch.Tensor:
     """One image as a 1×C×H×W float32 tensor.
 
     `source` is ``builtin:NAME`` (see `builtin_names()`) or a file path. With `size`, the
     image is scaled so that it covers size×size and centre-cropped (`mode="resize"`), or
-    centre-cropped at full resolution (`mode="crop"`).
+    centre-cropped at full resolution (`mode="crop"`). `codable`: refuse a file of more pixels
+    than rdpkit's decoders make by default (`rdpkit.bitstream.MAX_PIXELS`), from its header.
     """
     source = str(source)
     if source.startswith("builtin:"):
@@ -206,7 +204,7 @@ def load_image(source: str | Path, *, size: int | tuple[int, int] | None = None,
             raise InputError(f"unknown built-in image {name!r}; {hint}")
         x = to_tensor(BUILTIN_IMAGES[name]())
     else:
-        x = _read_file(Path(source))
+        x = _read_file(Path(source), codable)
     if gray and x.shape[1] == 3:
         x = (x * torch.tensor([0.2125, 0.7154, 0.0721]).view(1, 3, 1, 1)).sum(1, keepdim=True)
     elif not gray and x.shape[1] == 1:

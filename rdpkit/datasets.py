@@ -142,7 +142,7 @@ class SkippedImage(UserWarning):
 def check_images(ds: Dataset) -> tuple[Dataset, list[tuple[int, int]], dict[str, str]]:
     """Every image of `ds` read once, before any work: the dataset of those that read, their (height, width), and each one left out with why.
 
-    A file that does not read (damaged, no image, more pixels than the codecs decode, a folder
+    A file that does not read (damaged, no image, more pixels than rdpkit's decoders make by default, a folder
     or a link loop named like an image) is left out with a `SkippedImage` warning that names it
     and says why; when none reads, one sentence.
     """
@@ -151,7 +151,7 @@ def check_images(ds: Dataset) -> tuple[Dataset, list[tuple[int, int]], dict[str,
     skipped: dict[str, str] = {}
     for image in ds.images:
         try:
-            h, w = load_image(image).shape[-2:]
+            h, w = load_image(image, codable=True).shape[-2:]
         except InputError as exc:
             skipped[image] = str(exc)
             warnings.warn(f"skipping {Path(image).name} of {ds.name}: {exc}", SkippedImage, stacklevel=2)

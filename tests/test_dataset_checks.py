@@ -19,7 +19,10 @@ from click.testing import CliRunner
 
 import rdpkit
 from rdpkit.cli import cli
-from rdpkit.data import load_image, max_pixels, save_png
+from PIL import Image
+
+from rdpkit.bitstream import MAX_PIXELS
+from rdpkit.data import load_image, save_png
 from rdpkit.datasets import SkippedImage, dataset
 from rdpkit.evaluate import evaluate
 from rdpkit.patches import patches
@@ -47,12 +50,14 @@ def _bad_files(folder: Path) -> dict[str, str]:
     (folder / "truncated.png").write_bytes(good[: len(good) // 2])
     (folder / "text.png").write_text("not an image")
     (folder / "bomb.png").write_bytes(_png_header(100_000, 100_000))  # Pillow itself refuses: more than twice its limit
-    side = int((max_pixels() * 1.5) ** 0.5)  # Pillow only warns here, then decodes it; rdpkit's codecs refuse to decode it
+    side = int((Image.MAX_IMAGE_PIXELS * 1.5) ** 0.5)  # Pillow only warns here, then decodes every pixel
+    (folder / "band.png").write_bytes(_png_header(side, side))
+    side = int((MAX_PIXELS * 1.5) ** 0.5)  # more than a decoder makes by default: coded, then refused by its own decoder
     (folder / "huge.png").write_bytes(_png_header(side, side))
     (folder / "loop.png").symlink_to(folder / "loop.png")
     (folder / "folder.png").mkdir()
     return {"truncated.png": "damaged or truncated", "text.png": "cannot read", "bomb.png": "decompression bombs",
-            "huge.png": "decompression bombs", "loop.png": "symbolic link", "folder.png": "is a folder"}
+            "band.png": "decompression bombs", "huge.png": "decoders make from one bitstream by default", "loop.png": "symbolic link", "folder.png": "is a folder"}
 
 
 def test_every_unreadable_file_is_one_sentence(tmp_path):
@@ -60,8 +65,9 @@ def test_every_unreadable_file_is_one_sentence(tmp_path):
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # Pillow's bomb warning is no way to say it either
             with pytest.raises(rdpkit.InputError, match=says) as caught:
-                load_image(tmp_path / name)
+                load_image(tmp_path / name, codable=True)
         assert name in str(caught.value) and "\n" not in str(caught.value)
+    assert load_image(_photo(tmp_path / "fine.png", (64, 64)), codable=True).shape == (1, 3, 64, 64)
 
 
 def test_score_refuses_a_decompression_bomb_in_one_sentence(tmp_path):
@@ -96,6 +102,16 @@ def test_with_no_features_a_bad_file_fails_nothing(tmp_path):
         ev = evaluate(["jpeg,quality=[30,60]"], str(folder), distortions=[], features=None, store=tmp_path / "s.sqlite",
                       executor="inline", progress=False)
     assert not ev.failed and ev.summary.ran == 2
+
+
+def test_the_command_says_each_skipped_file_in_one_line(tmp_path):
+    folder = tmp_path / "images"
+    _photo(folder / "a.png", (64, 64))
+    (folder / "b.png").write_text("not an image")
+    out = CliRunner().invoke(cli, ["evaluate", "--codec", "jpeg,quality=[30]", "--data", str(folder), "--features", "none", "--distortion", "mse",
+                                   "--out", str(tmp_path / "out"), "--executor", "inline"])
+    assert out.exit_code == 0, out.output
+    assert "warning: skipping b.png of " in out.output and "cannot read" in out.output and "SkippedImage" not in out.output
 
 
 def test_no_readable_image_is_one_sentence_before_any_trial(tmp_path):

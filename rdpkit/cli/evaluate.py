@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 
 import click
@@ -60,10 +61,13 @@ def evaluate_cmd(codecs: tuple[str, ...], data: str, distortions: tuple[str, ...
 
     store = store or out / "evaluate.sqlite"
     output_folder(out, protect=[store])  # an output that would overwrite the store is refused before any coding
-    evaluation = evaluate(codecs, data, distortions=list(distortions) or None, critics=critics, divergences=divergences,
-                          divergence_patch=divergence_patch, bootstrap=bootstrap, features=None if features == "none" else features,
-                          anchors=anchors, store=store, patch_size=patch_size, seed=seed, device=device,
-                          executor=executor, workers=workers, address=address, force=force, progress=progress(quiet))
+    with warnings.catch_warnings():
+        # What evaluate finds up front (a skipped image, too few patches) is one line as it is found, not a Python warning with its source line.
+        warnings.showwarning = lambda message, *_: click.secho(f"warning: {message}", fg="yellow", err=True)
+        evaluation = evaluate(codecs, data, distortions=list(distortions) or None, critics=critics, divergences=divergences,
+                              divergence_patch=divergence_patch, bootstrap=bootstrap, features=None if features == "none" else features,
+                              anchors=anchors, store=store, patch_size=patch_size, seed=seed, device=device,
+                              executor=executor, workers=workers, address=address, force=force, progress=progress(quiet))
     page = write(evaluation, out, bd_anchor=bd_anchor, method=method)
     summary = summary_frame(evaluation)
     if as_json:
