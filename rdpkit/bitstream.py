@@ -24,9 +24,10 @@ from .errors import CorruptBitstream, InputError
 MAGIC = b"RDPK"
 FORMAT_VERSION = 1
 #: The most pixels (N·H·W, once padded as the decoder pads them) a decoder makes from one bitstream unless it is created
-#: with a larger `max_pixels`: 2**24, one 4096×4096 image. The learned codecs' decoders peak at about 270–300 bytes per
-#: pixel (measured: factorized, hyperprior and hific, 1.1 GB for a 2048×2048 image), so a decode stays near 5 GB, which
-#: fits a 24 GB machine with room for the caller's own images and for trials running in parallel.
+#: with a larger `max_pixels`: 2**24, one 4096×4096 image. The learned codecs' decoders peak at about 260–300 bytes per
+#: pixel (measured with their shipped models: factorized, hyperprior and hific +1.1 GB at 2048×2048; hyperprior +4.3 GB
+#: at 4096×4096), so a decode stays near 5 GB, which fits a 24 GB machine with room for the caller's own images and for
+#: trials running in parallel (the former 2**26 would need 15–20 GB).
 MAX_PIXELS = 1 << 24
 _PREFIX = struct.Struct(">4sBI")
 _CRC = struct.Struct(">I")
