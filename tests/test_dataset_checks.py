@@ -16,12 +16,11 @@ from pathlib import Path
 import pytest
 import torch
 from click.testing import CliRunner
-
-import rdpkit
-from rdpkit.cli import cli
 from PIL import Image
 
+import rdpkit
 from rdpkit.bitstream import MAX_PIXELS
+from rdpkit.cli import cli
 from rdpkit.data import load_image, save_png
 from rdpkit.datasets import SkippedImage, dataset
 from rdpkit.evaluate import evaluate
