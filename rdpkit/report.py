@@ -228,7 +228,19 @@ def output_path(path: str | Path, *, protect: Iterable[str | Path] = ()) -> Path
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError(f"cannot create the folder {str(path.parent)!r} ({exc.strerror}); choose a writable path.") from None
+    why = _refuses_files(path.parent)
+    if why:
+        raise InputError(f"cannot write in the folder {str(path.parent)!r} of the output {path.name!r} ({why}); make it writable or choose another output path.")
     return path
+
+
+def _refuses_files(folder: Path) -> str | None:
+    """Why `folder` takes no new file (read-only, immutable), or None when it does: found before the work, not after it."""
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".rdpkit-", suffix=".tmp"):
+            return None
+    except OSError as exc:
+        return exc.strerror or str(exc)
 
 
 def output_folder(folder: str | Path, *, protect: Iterable[str | Path] = ()) -> Path:
@@ -246,11 +258,9 @@ def output_folder(folder: str | Path, *, protect: Iterable[str | Path] = ()) -> 
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError(f"cannot create the output folder {str(folder)!r} ({exc.strerror}); choose a writable --out.") from None
-    try:  # a folder that exists but takes no file (read-only, immutable) is found now, not after the work
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".rdpkit-", suffix=".tmp"):
-            pass
-    except OSError as exc:
-        raise InputError(f"cannot write in the output folder {str(folder)!r} ({exc.strerror}); make it writable or choose another --out.") from None
+    why = _refuses_files(folder)
+    if why:
+        raise InputError(f"cannot write in the output folder {str(folder)!r} ({why}); make it writable or choose another --out.")
     return folder
 
 

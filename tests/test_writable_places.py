@@ -24,7 +24,7 @@ import rdpkit
 from rdpkit.cli import cli
 from rdpkit.data import load_image, save_png
 from rdpkit.evaluate import evaluate, write
-from rdpkit.report import write_bytes
+from rdpkit.report import output_path, write_bytes
 from rdpkit.store import Store
 
 KW: dict[str, Any] = {"distortions": [], "features": None, "executor": "inline", "progress": False}
@@ -78,6 +78,14 @@ def test_an_output_folder_that_takes_no_file_is_refused_before_any_work(tmp_path
                                       "--out", str(out), "--store", str(tmp_path / "s.sqlite"), "--executor", "inline"])
     assert result.exit_code == 2 and "cannot write in the output folder" in result.output and "Traceback" not in result.output
     assert not (tmp_path / "s.sqlite").exists(), "refused before the store was opened, let alone a trial run"
+
+
+def test_an_output_file_in_a_folder_that_takes_none_is_refused_when_checked_before_the_work(tmp_path, read_only):
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    read_only(folder)
+    with pytest.raises(rdpkit.InputError, match="cannot write in the folder .*reports' of the output 'audit.html' .*; make it writable"):
+        output_path(folder / "audit.html")  # what `rdpkit audit` calls for --report before any trial
 
 
 class _FillsUp:
