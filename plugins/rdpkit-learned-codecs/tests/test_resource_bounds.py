@@ -11,11 +11,13 @@ what it would have.
 from __future__ import annotations
 
 import tracemalloc
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from rdpkit_learned_codecs.codecs import transform
 from rdpkit_learned_codecs.codecs.adapter import CompressAIProtocolCodec
 from rdpkit_learned_codecs.entropy.factorized_prior import FactorizedDensity
 from rdpkit_learned_codecs.entropy.gaussian import GaussianConditional
@@ -53,13 +55,13 @@ def test_a_scale_table_longer_than_the_architecture_is_refused_before_any_table_
     # 80 kB more than the shipped file: 11 s and +330 MB (up to 3.7 GB) before the fix, refused at once after it.
     longer = torch.exp(torch.linspace(np.log(0.11), np.log(256.0), 20_000))
     path = _shipped_hyperprior_with(tmp_path, **{"conditional.scale_table": longer})
-    with pytest.raises(InputError, match=r"does not hold the weights its configuration describes \(size mismatch for conditional.scale_table.*20000.*64"):
+    with pytest.raises(InputError, match=r"does not hold the weights its configuration describes \(conditional.scale_table has shape \(64,\), the file holds \(20000,\)\)"):
         rdpkit.codec("hyperprior", weights=path)
 
 
 @pytest.mark.parametrize(("scale_table", "match"), [
-    (torch.ones(8, 8), "size mismatch for conditional.scale_table"),  # the plugin's TypeError before the fix
-    (torch.tensor(1.0), "size mismatch for conditional.scale_table"),
+    (torch.ones(8, 8), r"conditional.scale_table has shape \(64,\), the file holds \(8, 8\)"),  # the plugin's TypeError before the fix
+    (torch.tensor(1.0), r"conditional.scale_table has shape \(64,\), the file holds \(\)"),
     (torch.linspace(0.0, 256.0, 64), "scale_table holds scales that are not positive"),
     (-torch.linspace(0.11, 256.0, 64), "scale_table holds scales that are not positive"),
 ])
@@ -68,6 +70,25 @@ def test_a_scale_table_of_the_wrong_shape_or_values_is_one_sentence(tmp_path, no
     with pytest.raises(InputError, match=match) as info:
         rdpkit.codec("hyperprior", weights=path)
     assert str(info.value).endswith(".") and ". " not in str(info.value)
+
+
+def test_a_configuration_larger_than_its_file_is_refused_before_the_model_is_built(tmp_path, monkeypatch):
+    # A file of the shipped factorized weights announcing 1024 channels: the model was built first (1.3 GB, 3 s), then refused.
+    built = []
+
+    class Recording(transform.CodecModel):
+        def __init__(self, config) -> None:
+            super().__init__(config)
+            built.append(next(self.parameters()).device.type)
+
+    monkeypatch.setattr(transform, "CodecModel", Recording)
+    path, digest = shipped("factorized")
+    config, state = load_model(path, digest)
+    out = tmp_path / "model.safetensors"
+    save_model(out, replace(config, channels=1024, latent_channels=1024), state, {"saved_by": "test_resource_bounds"}, half=True)
+    with pytest.raises(InputError, match=r"does not hold the weights its configuration describes \(gain has shape \(5, 1024\), the file holds \(5, 96\)\)"):
+        rdpkit.codec("factorized", weights=str(out))
+    assert built == ["meta"]
 
 
 def test_stored_tables_that_do_not_fit_the_architecture_are_refused_before_any_table_is_built(tmp_path, no_tables):

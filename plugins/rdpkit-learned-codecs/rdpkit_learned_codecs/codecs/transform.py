@@ -19,6 +19,7 @@ with the model's GDN synthesis g_s, after the inverse gain of the header's rate.
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -98,7 +99,7 @@ class TransformCodec(LatentCodec):
         """Build the model from a state, compute (or verify) its tables, and prepare its coder."""
         if config.kind != self.KIND:
             raise InputError(f"{source!r} holds a {config.kind} model, not a {self.KIND} one; load it with rdpkit.codec({config.kind!r}, weights=...).")
-        self.model = restore(CodecModel(config), state, source, check_tables=check_tables, again="save or convert it again")
+        self.model = restore(partial(CodecModel, config), state, source, check_tables=check_tables, again="save or convert it again")
         self.config, self.source = config, source
         self._prepare()
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 from rdpkit.errors import InputError
@@ -15,8 +17,12 @@ TABLE_TOLERANCE = 0.01
 TABLE_BUFFERS = ("table_freqs", "table_sizes", "table_lows")
 
 
-def restore(model: CodecModel, state: dict[str, torch.Tensor], source: str, *, check_tables: bool = True, again: str = "save it again") -> CodecModel:
-    """`model` (freshly built for the state's configuration) holding `state`, in eval mode, with its integer tables.
+def restore(model: CodecModel | Callable[[], CodecModel], state: dict[str, torch.Tensor], source: str, *, check_tables: bool = True,
+            again: str = "save it again") -> CodecModel:
+    """`model` (freshly built for the state's configuration, or what builds it) holding `state`, in eval mode, with its integer tables.
+
+    Given what builds it, the model is built only once the state holds every weight it has, in its
+    shape (`_built`): a configuration cannot announce a model larger than its file.
 
     Tables absent from the state (CompressAI's files, or one written before they were computed)
     are computed; present ones are checked against the weights unless `check_tables` is false
@@ -24,6 +30,8 @@ def restore(model: CodecModel, state: dict[str, torch.Tensor], source: str, *, c
     any table is built, so a file cannot make the tables cost more than the architecture's.
     A refusal names `source` and ends with `again`.
     """
+    if not isinstance(model, torch.nn.Module):
+        model = _built(model, state, source, again)
     expected = model.state_dict()
     state = {**{k: v for k, v in expected.items() if k.rpartition(".")[2] in TABLE_BUFFERS}, **state}
     for name, value in state.items():
@@ -48,3 +56,15 @@ def restore(model: CodecModel, state: dict[str, torch.Tensor], source: str, *, c
         elif distance(stored, fresh) > TABLE_TOLERANCE:
             raise InputError(f"the probability tables stored in {source!r} do not match its weights (they differ by {distance(stored, fresh):.2g} in total variation); it was damaged or assembled from two models, so train or save it again.")
     return model
+
+
+def _built(build: Callable[[], CodecModel], state: dict[str, torch.Tensor], source: str, again: str) -> CodecModel:
+    """`build()`, once `state` is known to hold each of its weights in its shape: checked on the meta device, which allocates nothing."""
+    with torch.device("meta"):
+        shapes = {name: value.shape for name, value in build().state_dict().items() if name.rpartition(".")[2] not in TABLE_BUFFERS}
+    for name, shape in shapes.items():
+        held = state.get(name)
+        if held is None or held.shape != shape:
+            found = "lacks it" if held is None else f"holds {tuple(held.shape)}"
+            raise InputError(f"{source!r} does not hold the weights its configuration describes ({name} has shape {tuple(shape)}, the file {found}); {again}.")
+    return build()
