@@ -1,4 +1,4 @@
-"""The four kinds of thing rdpkit registers (DESIGN.md, "The four interfaces").
+"""The four kinds of thing rdpkit registers (CONTRIBUTING.md, section 3, walks plugin authors through them).
 
 Plugin authors subclass one of these and implement the underscored method; the public
 method around it validates the input first, so every implementation shares one set of

@@ -154,7 +154,7 @@ def test_an_evaluation_stored_before_results_declared_their_columns_still_reads(
     assert result.images[0].as_dict() == {**record["images"][0], "payload_bpp": None}  # the payload was not recorded then
 
 
-#: The layers of DESIGN.md, bottom up; a module may import its own layer and those below, never a harness or the CLI.
+#: The layers of CONTRIBUTING.md ("Where things live"), bottom up; a module may import its own layer and those below, never a harness or the CLI.
 HARNESSES = ("rdpkit.sweep", "rdpkit.recovery", "rdpkit.evaluate", "rdpkit.judge", "rdpkit.cli")
 
 
