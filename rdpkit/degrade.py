@@ -1,50 +1,97 @@
 """Named degradations of an image batch: noise, blur, JPEG, contrast, shift.
 
 Used to make distorted copies for scoring, initialisations for the recovery test and
-severity ladders for metric sanity checks. A degradation is written ``kind:level``, e.g.
-``gaussian:0.1``, ``blur:2``, ``jpeg:10``, ``contrast:0.5``, ``shift:1``; ``noise`` alone is
-white uniform noise that replaces the image.
+severity ladders for metric sanity checks. A degradation is a component, written like every
+other (rdpkit.options): ``gaussian,sigma=0.1``, ``blur,sigma=2``, ``jpeg,quality=10``,
+``contrast,factor=0.5``, ``shift,pixels=1``; ``noise`` is white uniform noise that replaces the
+image. ``KIND:LEVEL`` is short for the kind with its one option: ``jpeg:10`` is
+``jpeg,quality=10``, ``gaussian:0.1`` is ``gaussian,sigma=0.1``.
 """
 
 from __future__ import annotations
 
 import io
-
-import torch
-import torch.nn.functional as F
-from PIL import Image
+import math
+from typing import TYPE_CHECKING
 
 from .errors import InputError, suggestion
+from .options import Component, parse_value
+
+if TYPE_CHECKING:  # torch is imported where images are degraded: the command line reads KINDS and SPELLINGS without it
+    import torch
 
 KINDS = {
-    "noise": "white uniform noise in [0, 1] replacing the image (level ignored)",
-    "gaussian": "additive Gaussian noise of standard deviation LEVEL, clipped to [0, 1]",
-    "blur": "Gaussian blur of standard deviation LEVEL pixels",
-    "jpeg": "JPEG compression at quality LEVEL (1-95) through Pillow",
-    "contrast": "contrast scaled by LEVEL around the image mean",
-    "shift": "translation by LEVEL pixels right and down (edge pixels repeated)",
+    "noise": "white uniform noise in [0, 1] replacing the image",
+    "gaussian": "additive Gaussian noise of standard deviation SIGMA, clipped to [0, 1]",
+    "blur": "Gaussian blur of standard deviation SIGMA pixels",
+    "jpeg": "JPEG compression at QUALITY (1-100) through Pillow",
+    "contrast": "contrast scaled by FACTOR around the image mean",
+    "shift": "translation by PIXELS right and down (edge pixels repeated)",
 }
+#: Each kind's one option (the LEVEL of the short form ``KIND:LEVEL``), with an example value; noise has none.
+OPTIONS = {"gaussian": ("sigma", 0.1), "blur": ("sigma", 2), "jpeg": ("quality", 10), "contrast": ("factor", 0.5), "shift": ("pixels", 1)}
+#: How degradations are written, for help texts and errors.
+SPELLINGS = "one of gaussian,sigma=S | blur,sigma=S | jpeg,quality=Q | contrast,factor=F | shift,pixels=P | noise (jpeg:10 is short for jpeg,quality=10)"
 
 
-def parse(spec: str) -> tuple[str, float]:
-    kind, _, level = spec.partition(":")
-    if kind not in KINDS:
-        hint = suggestion(kind, KINDS) or "the kinds are " + ", ".join(KINDS)
-        raise InputError(f"unknown degradation {spec!r}; {hint}")
-    if kind == "noise":
-        return kind, 0.0
+def kind(spec: str | Component) -> str:
+    """The kind a degradation names, as written (``jpeg`` for ``jpeg:10`` and ``jpeg,quality=10``), not checked."""
+    if isinstance(spec, Component):
+        return spec.name
+    return spec.strip().partition(",")[0].partition(":")[0].strip()
+
+
+def _level(text: str) -> object:
+    """The LEVEL of ``KIND:LEVEL``: a TOML value, or a number as Python reads it (``.5``, as earlier versions did)."""
+    value = parse_value(text)
     try:
-        value = float(level)
+        return float(value) if isinstance(value, str) else value
     except ValueError:
-        raise InputError(f"degradation {spec!r} needs a numeric level, e.g. {kind}:{ {'jpeg': 10, 'blur': 2, 'shift': 1}.get(kind, 0.1)}.") from None
-    if kind == "jpeg" and not 1 <= value <= 100:
+        return value
+
+
+def parse(spec: str | Component) -> Component:
+    """The degradation `spec` as a checked component with its option: ``"jpeg:10"`` → ``jpeg,quality=10``."""
+    text = str(spec)
+    name = kind(spec)
+    if name not in KINDS:
+        hint = suggestion(name, KINDS) or f"write {SPELLINGS}."
+        raise InputError(f"unknown degradation {text!r}; {hint}")
+    if isinstance(spec, Component):
+        component = spec
+    elif ":" in spec.partition(",")[0]:  # the short form KIND:LEVEL
+        level = spec.partition(":")[2].strip()
+        if name == "noise":
+            raise InputError(f"noise takes no level, got {text!r}; write noise.")
+        component = Component(name, {OPTIONS[name][0]: _level(level)} if level else {})
+    else:
+        component = Component.parse(spec, what="degradation")
+    option, example = OPTIONS.get(name, (None, None))
+    unknown = [k for k in component.options if k != option]
+    if unknown:
+        hint = suggestion(unknown[0], [option]) if option else ""
+        takes = f"{name} takes only {option}, e.g. {name},{option}={example}." if option else "noise takes no option."
+        raise InputError(f"degradation {text!r} has no option {unknown[0]!r}; {hint or takes}")
+    if option is None:
+        return component
+    value = component.options.get(option)
+    if value is None:
+        raise InputError(f"degradation {text!r} needs its {option}, e.g. {name},{option}={example} (or {name}:{example}).")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        raise InputError(f"degradation {text!r} needs a numeric level: its {option} must be one number, e.g. {name},{option}={example}.")
+    if name == "jpeg" and not 1 <= value <= 100:
         raise InputError(f"JPEG quality must lie in 1..100, got {value:g}.")
-    if kind in ("gaussian", "blur", "contrast") and value < 0:
-        raise InputError(f"the level of {kind} must be non-negative, got {value:g}.")
-    return kind, value
+    if name in ("gaussian", "blur", "contrast") and not 0 <= value < math.inf:
+        raise InputError(f"the {option} of {name} must be a non-negative finite number, got {value:g}.")
+    if name == "shift" and not math.isfinite(value):
+        raise InputError(f"the shift must be a finite number of pixels, got {value:g}.")
+    return component
 
 
 def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    import torch
+    import torch.nn.functional as F
+
     if sigma == 0:
         return x
     radius = max(1, int(3.5 * sigma + 0.5))
@@ -60,6 +107,9 @@ def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
 
 
 def jpeg(x: torch.Tensor, quality: int) -> torch.Tensor:
+    import torch
+    from PIL import Image
+
     from .data import to_numpy, to_tensor
 
     out = []
@@ -73,19 +123,24 @@ def jpeg(x: torch.Tensor, quality: int) -> torch.Tensor:
     return torch.cat(out).to(device=x.device, dtype=x.dtype)
 
 
-def degrade(x: torch.Tensor, spec: str, seed: int = 0) -> torch.Tensor:
-    """Apply the degradation `spec` to every image of the batch `x` (values stay in [0, 1])."""
-    kind, level = parse(spec)
+def degrade(x: torch.Tensor, spec: str | Component, seed: int = 0) -> torch.Tensor:
+    """Apply the degradation `spec` (see `parse`) to every image of the batch `x` (values stay in [0, 1])."""
+    import torch
+    import torch.nn.functional as F
+
+    component = parse(spec)
+    name = component.name
+    level = float(component.options[OPTIONS[name][0]]) if name in OPTIONS else 0.0
     gen = torch.Generator().manual_seed(seed)
-    if kind == "noise":
+    if name == "noise":
         return torch.rand(x.shape, generator=gen, dtype=x.dtype).to(x.device)
-    if kind == "gaussian":
+    if name == "gaussian":
         return (x + level * torch.randn(x.shape, generator=gen, dtype=x.dtype).to(x.device)).clamp(0, 1)
-    if kind == "blur":
+    if name == "blur":
         return gaussian_blur(x, level).clamp(0, 1)
-    if kind == "jpeg":
+    if name == "jpeg":
         return jpeg(x, int(level))
-    if kind == "contrast":
+    if name == "contrast":
         mean = x.mean(dim=(-3, -2, -1), keepdim=True)
         return (mean + level * (x - mean)).clamp(0, 1)
     k = int(round(level))
@@ -95,5 +150,3 @@ def degrade(x: torch.Tensor, spec: str, seed: int = 0) -> torch.Tensor:
     padded = F.pad(x, (pad, pad, pad, pad), mode="replicate")
     h, w = x.shape[-2:]
     return padded[..., pad - k : pad - k + h, pad - k : pad - k + w]
-
-

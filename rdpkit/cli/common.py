@@ -68,6 +68,12 @@ def executor_options(f: F) -> F:
     ])
 
 
+def images_option(default: str) -> Callable[[F], F]:
+    """--image, repeatable: image sources (rdpkit.data.Source), each one image or several; `default` as the help shows it."""
+    return click.option("--image", "images", multiple=True,
+                        help=f"Image source, repeatable: builtin:NAME,NAME,..., a folder or a PNG/JPEG file [default: {default}].")
+
+
 def device_option(f: F) -> F:
     return click.option("--device", default="auto", show_default=True, help="Torch device: auto (a GPU when there is one), cpu, cuda, cuda:N.")(f)
 

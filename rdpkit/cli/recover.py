@@ -8,6 +8,7 @@ from typing import Any
 import click
 from rich.markup import escape
 
+from ..degrade import SPELLINGS
 from ..errors import InputError
 from . import cli
 from .common import (
@@ -16,6 +17,7 @@ from .common import (
     _apply,
     device_option,
     executor_options,
+    images_option,
     output_options,
     progress,
     store_option,
@@ -39,7 +41,7 @@ def _settings_options(f: F) -> F:
         click.option("--stride", type=int, default=None, help="Record the trajectory every STRIDE steps [default: about 100 points]."),
         click.option("--psnr-threshold", default=t.psnr_db, show_default=True, help="Recovered needs PSNR(x, y*) ≥ this (dB)..."),
         click.option("--ssim-threshold", default=t.ssim, show_default=True, help="...and SSIM(x, y*) ≥ this."),
-        click.option("--near-identical", multiple=True, help=f"Perturbation (rdpkit.degrade spec, repeatable) defining D's near-identical level [default: {', '.join(t.near_identical)}]."),
+        click.option("--near-identical", multiple=True, help=f"Perturbation (a degradation, repeatable) defining D's near-identical level [default: {', '.join(t.near_identical)}]."),
         device_option,
         click.option("--max-pixels", default=MAX_PIXELS, show_default=True, help="Most values (N·C·H·W) optimised at once; bounds memory."),
         click.option("--force", is_flag=True, help="Run again (reset the stored trials) even when the store holds these configurations."),
@@ -65,40 +67,44 @@ SUMMARY_COLUMNS = ["distortion", "image", "init", "verdict", "PSNR (dB)", "SSIM"
 
 @cli.command("recover")
 @click.option("--distortion", required=True, help=f"A registered differentiable distortion (rdpkit list): {COMPONENT_HELP}.")
-@click.option("--image", default="builtin:astronaut", show_default=True, help="builtin:NAME or a PNG/JPEG path.")
-@click.option("--init", default="noise", show_default=True, help="noise, jpeg:QUALITY, blur:SIGMA (any rdpkit.degrade spec) or a PNG/JPEG path.")
-@click.option("--out", default="rdpkit-recover", show_default=True, type=click.Path(file_okay=False, path_type=Path), help="Folder for the images, curves.png and result.json.")
+@images_option("builtin:astronaut")
+@click.option("--init", default="noise", show_default=True, help=f"A degradation of the reference ({SPELLINGS}) or a PNG/JPEG path.")
+@click.option("--out", default="rdpkit-recover", show_default=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for the images, curves.png and result.json (with several images, one folder inside it per image).")
 @click.option("--store", default=None, type=click.Path(dir_okay=False, path_type=Path), help="Result store (SQLite file) [default: OUT/recover.sqlite].")
 @_settings_options
-def recover_cmd(distortion: str, image: str, init: str, out: Path, store: Path | None, force: bool, quiet: bool, as_json: bool, **options: Any) -> None:
-    """Minimise D(x, y) over y from INIT and judge whether the reference x comes back."""
+def recover_cmd(distortion: str, images: tuple[str, ...], init: str, out: Path, store: Path | None, force: bool, quiet: bool, as_json: bool, **options: Any) -> None:
+    """Minimise D(x, y) over y from INIT and judge whether each reference x comes back."""
+    from ..recovery.audit import audit
     from ..recovery.report import save_result
-    from ..recovery.trial import RecoveryTrial
-    from ..registry import get_registry
-    from ..trial.driver import drive
+    from ..recovery.run import check_initialisation
 
-    settings = _settings(**options)
-    trial = RecoveryTrial.make(distortion, (image, init), settings, get_registry())
-    driven = drive([trial], store or out / "recover.sqlite", executor="inline", force=force, progress=progress(quiet), desc="recovery")
-    if driven.failure(trial):
-        raise InputError(driven.failure(trial))  # type: ignore[arg-type]
-    result = driven.result(trial)
-    if result is None:
+    check_initialisation(init)
+    # The audit of one distortion and one initialisation: the same images, trials and store, run here.
+    result = audit([distortion], images or ("builtin:astronaut",), [init], _settings(**options), store=store or out / "recover.sqlite",
+                   force=force, executor="inline", progress=progress(quiet))
+    if result.problems:
+        raise InputError(next(iter(result.problems.values())))
+    if not result.results:
         raise InputError("this configuration is being run by another process right now; wait for it, or pass --force.")
-    result = result.rejudged(settings.thresholds)  # type: ignore[union-attr]
-    save_result(result, out)
+    several = len(result.results) > 1
+    folders = [save_result(r, out / f"{i + 1}-{Path(r.image.partition('builtin:')[2] or r.image).stem}" if several else out)
+               for i, r in enumerate(result.results)]
     if as_json:
-        print_json(result.as_dict())
+        for r in result.results:
+            print_json(r.as_dict())
         return
-    table("rdpkit recover", SUMMARY_COLUMNS, _summary_rows([result]))
-    console.print(f"{result.verdict.label}: {result.verdict.reason}.\nImages, curves.png and result.json in {out}/")
+    table("rdpkit recover", SUMMARY_COLUMNS, _summary_rows(result.results))
+    for r, folder in zip(result.results, folders):
+        console.print(f"{r.verdict.label}: {r.verdict.reason}.\nImages, curves.png and result.json{f' of {r.image}' if several else ''} in {folder}/",
+                      highlight=False, markup=False)
 
 
 @cli.command("audit")
 @click.option("--distortion", "distortions", multiple=True, help=f"Only these distortions, repeatable ({COMPONENT_HELP}) [default: every registered differentiable one].")
 @click.option("--distribution", "distributions", multiple=True, help="Only the distortions of this distribution (repeatable; rdpkit = the built-ins).")
-@click.option("--image", "images", multiple=True, help="Image source, repeatable: builtin:NAME,NAME,..., a folder or a PNG/JPEG file [default: builtin:astronaut, builtin:coffee].")
-@click.option("--init", "inits", multiple=True, help="Initialisation, repeatable [default: noise, jpeg:10].")
+@images_option("builtin:astronaut, builtin:coffee")
+@click.option("--init", "inits", multiple=True, help=f"Initialisation, repeatable: a degradation ({SPELLINGS}) or a PNG/JPEG path [default: noise, jpeg:10].")
 @store_option("rdpkit-audit/audit.sqlite", "; an interrupted audit resumes from it")
 @click.option("--report", default="rdpkit-audit/report.html", show_default=True, type=click.Path(dir_okay=False, path_type=Path), help="Self-contained HTML report.")
 @click.option("--csv", "csv_path", default=None, type=click.Path(dir_okay=False, path_type=Path), help="Also write the results table as CSV.")
@@ -111,8 +117,11 @@ def audit_cmd(distortions: tuple[str, ...], distributions: tuple[str, ...], imag
     """Run the recovery test of many distortions × images × initialisations and write one HTML report."""
     from ..recovery.audit import DEFAULT_IMAGES, DEFAULT_INITS, audit
     from ..recovery.report import write_gallery, write_report
+    from ..recovery.run import check_initialisation
     from ..report import output_path
 
+    for init in inits:
+        check_initialisation(init)
     for out in (report, csv_path, gallery):  # refused before any work: an output must never overwrite the store
         if out is not None:
             output_path(out, protect=[store])

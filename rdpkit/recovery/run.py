@@ -2,9 +2,9 @@
 
 A *case* is a reference image and an initialisation: ``("builtin:astronaut", "noise")``.
 The initialisation is an rdpkit.degrade spec applied to the reference (``noise`` replaces it
-with white noise, ``jpeg:10``, ``blur:2``...) or the path of an image file. The distortion is
-a registered name with options (``lpips-alex,pretrained=false``, see rdpkit.options) or a
-Distortion object.
+with white noise, ``jpeg,quality=10`` or ``jpeg:10``, ``blur,sigma=2``...) or the path of an
+image file. The distortion is a registered name with options (``lpips-alex,pretrained=false``,
+see rdpkit.options) or a Distortion object.
 """
 
 from __future__ import annotations
@@ -17,8 +17,10 @@ import torch
 
 from ..data import load_image
 from ..degrade import KINDS as DEGRADATIONS
-from ..degrade import degrade
-from ..errors import InputError
+from ..degrade import SPELLINGS, degrade
+from ..degrade import kind as degradation_kind
+from ..degrade import parse as parse_degradation
+from ..errors import InputError, suggestion
 from ..interfaces import Distortion
 from ..options import Component
 from ..registry import Registry, get_registry
@@ -54,13 +56,21 @@ def resolve_distortion(distortion: str | Component | Distortion, registry: Regis
     return component.create("distortion", registry)
 
 
+def check_initialisation(init: str) -> None:
+    """Raise InputError unless `init` is an existing image file or a well-formed degradation (before any work)."""
+    if Path(init).is_file():
+        return
+    if degradation_kind(init) not in DEGRADATIONS:
+        hint = suggestion(degradation_kind(init), DEGRADATIONS) or f"use {SPELLINGS} or a PNG/JPEG path."
+        raise InputError(f"initialisation {init!r} is neither an existing image file nor a degradation; {hint}")
+    parse_degradation(init)
+
+
 def initial_image(x: torch.Tensor, init: str, seed: int) -> torch.Tensor:
     """The starting point y0 for reference `x`: a degradation of x, or an image file brought to x's size."""
+    check_initialisation(init)
     if Path(init).is_file():
         return load_image(init, size=(x.shape[-2], x.shape[-1])).to(device=x.device, dtype=x.dtype)
-    if init.partition(":")[0] not in DEGRADATIONS:
-        raise InputError(f"initialisation {init!r} is neither an existing image file nor a degradation; "
-                         f"use noise, jpeg:QUALITY, blur:SIGMA (or {', '.join(k for k in DEGRADATIONS if k not in ('noise', 'jpeg', 'blur'))}) or a PNG/JPEG path.")
     return degrade(x, init, seed=seed)
 
 
