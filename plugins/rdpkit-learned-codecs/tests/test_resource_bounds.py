@@ -156,7 +156,7 @@ def test_a_garbage_payload_under_a_large_header_is_refused_before_anything_is_de
 
 
 class Recorder(torch.nn.Module):
-    """A stride-64 CompressAI-protocol model that records the shapes it is asked to decompress (and builds nothing)."""
+    """A stride-64 CompressAI-protocol model that records the latent shapes it is asked to decompress (and builds images of that size)."""
 
     def __init__(self) -> None:
         super().__init__()

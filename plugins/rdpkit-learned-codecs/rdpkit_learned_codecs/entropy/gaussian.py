@@ -47,8 +47,8 @@ class GaussianConditional(nn.Module):
     def table_problem(self) -> str | None:
         """What makes the scale table or the stored tables (one per scale) unusable, or None; see tables.stored_problem.
 
-        The scale table's shape is the architecture's (load_state_dict checks it); its scales must be positive, as the
-        tables divide by them.
+        The scale table's shape is the architecture's (models/restore.py checks it with every weight's); its scales must be
+        positive, as the tables divide by them.
         """
         s = self.scale_table
         if not (bool(torch.isfinite(s).all()) and float(s.min()) > 0):
