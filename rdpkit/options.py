@@ -51,6 +51,8 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
 EXAMPLE = "lpips-alex,pretrained=false"
+#: A component of each kind other than a distortion, as messages show it (by the first word of what the caller calls it).
+EXAMPLES = {"codec": ("jpeg", "jpeg,quality=30"), "critic": ("niqe", "niqe,patch=32"), "divergence": ("wasserstein-sliced", "wasserstein-critic,steps=200")}
 #: Characters a bare (unquoted) text value never holds: they separate options, open brackets or quotes, or are unprintable.
 _NOT_BARE = set(',\'"[]{}\\') | {chr(c) for c in range(0x20)} | {"\x7f"}
 #: Table keys TOML reads unquoted; any other key is written quoted.
@@ -219,11 +221,12 @@ class Component:
         """Read ``NAME[,KEY=VALUE...]``; a Component is returned unchanged."""
         if isinstance(text, Component):
             return text
+        bare, example = EXAMPLES.get(what.partition(" ")[0], ("mse", EXAMPLE))
         if not isinstance(text, str) or not text.strip():
-            raise InputError(f"a {what} must be a name such as 'mse', optionally with options ({EXAMPLE!r}), got {text!r}.")
+            raise InputError(f"a {what} must be a name such as {bare!r}, optionally with options ({example!r}), got {text!r}.")
         name, _, rest = text.strip().partition(",")
         if "=" in name:
-            raise InputError(f"{what} {text!r} starts with an option; put the name first, e.g. {EXAMPLE!r}.")
+            raise InputError(f"{what} {text!r} starts with an option; put the name first, e.g. {example!r}.")
         return cls(name.strip(), parse_options(rest, what=f"{what} {text!r}"))
 
     def __str__(self) -> str:

@@ -239,10 +239,12 @@ def plane_cmd(reference: Path | None, outputs: tuple[str, ...], data: str | None
     )
     from ..trial.driver import drive
     from ..trial.executors import check_executor
+    from ..validation import check_device
 
     if (reference is None) == (data is None):
         raise InputError("give either --reference with --outputs NAME=FOLDER, or --data with --codec settings.")
     check_executor(executor, workers, address)
+    device = check_device(device)  # a missing GPU is one sentence here, not a failed trial in the store
     store = store or Path(out) / "plane.sqlite"
     output_folder(out, protect=[store])  # refused before any work: no output may overwrite the store
     if reference is not None:

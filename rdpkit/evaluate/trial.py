@@ -22,11 +22,13 @@ from ..anchors import HIGHER_IS_BETTER as COMPRESSAI_HIGHER_IS_BETTER
 from ..anchors import ms_ssim_db
 from ..codecs.measure import round_trip
 from ..datasets import Dataset
+from ..errors import InputError
 from ..interfaces import Estimate
 from ..measures import Column, Measures, PatchScores
 from ..options import Component
 from ..registry import Registry
 from ..trial.base import Result, Trial, check_component, software_versions
+from ..validation import check_seed
 
 KIND = "evaluate"
 #: Side of the centre crop of the first image kept per setting, for the report's decoded crops side by side.
@@ -165,8 +167,16 @@ class EvaluateTrial(Trial):
                         similarities=True, features=self.features, features_patch=self.patch_size)
 
     def validate(self, registry: Registry) -> None:
-        """The codec's name and options, checked without building it (a hific setting would load its weights)."""
+        """The codec's name and options, checked without building it (a hific setting would load its weights), and the decoding seed."""
         check_component(self.codec, "codec", registry)
+        check_seed(self.seed)
+
+    def check_ready(self, registry: Registry) -> None:
+        """The codec built: evaluate codes with it as it is, so one that needs training first is refused."""
+        codec = registry.create("codec", self.codec.name, **self.codec.options)
+        if not codec.fitted:
+            raise InputError(f"codec {str(self.codec)!r} needs training before it codes, and evaluate trains nothing; give a trained model "
+                             "(a shipped one, or weights=PATH), or train it in a sweep (rdpkit sweep).")
 
     @classmethod
     def from_identity(cls, identity: dict[str, Any]) -> EvaluateTrial:

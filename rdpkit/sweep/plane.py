@@ -29,6 +29,7 @@ from ..options import Component
 from ..pareto import non_dominated
 from ..registry import Registry, get_registry
 from ..report import Page, figure_png, output_folder, write_bytes, write_frame
+from ..validation import check_device
 from .config import DataConfig, EvaluateConfig
 from .measure import measure_outputs
 from .report import perception_note, with_ties
@@ -113,6 +114,7 @@ def plane_trials(source: str, codecs: Sequence[str], *, size: int | None = None,
     from .config import check_fit_options
 
     registry = registry or get_registry()
+    device = check_device(device)
     if not codecs:
         raise InputError("place at least one codec setting on the plane, e.g. --codec jpeg,quality=10.")
     settings = [Component.parse(c, what="codec setting") for c in codecs]

@@ -29,6 +29,7 @@ from typing import Any
 import torch
 
 from ..codecs.measure import Rate, round_trip
+from ..errors import InputError
 from ..interfaces import Estimate
 from ..measures import Measurement, Perception, seed_everything
 from ..options import Component
@@ -174,6 +175,11 @@ class SweepTrial(Trial):
     @property
     def device(self) -> str:
         return self.requested_device
+
+    def validate(self, registry: Registry) -> None:
+        # The seed seeds torch and numpy (seed_everything), and numpy takes no other.
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2**32:
+            raise InputError(f"seed {self.seed!r} is out of range: a sweep or plane trial seeds torch and numpy with it, which take integers from 0 to 2**32 - 1; choose one there.")
 
     def identity(self) -> dict[str, Any]:
         return {"codec": self.codec.name, "label": self.label, "options": self.codec.options, "fit": self.fit, "seed": self.seed,

@@ -124,6 +124,12 @@ class Trial(ABC):
         default nothing is checked.
         """
 
+    def check_ready(self, registry: Registry) -> None:
+        """Refuse, in one sentence (InputError), what `validate` cannot see without building a component (a codec that
+        needs training where the trial trains none, ...). The driver calls it in the parent process for every trial
+        about to run, after `validate` and before any trial runs; it may build components. By default nothing is checked.
+        """
+
     @classmethod
     def stored(cls, store: Store) -> list[tuple[StoredTrial, Trial, Result | None]]:
         """Every trial of this kind that `store` holds: its row, the trial, and its result when finished."""

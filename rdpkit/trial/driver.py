@@ -76,8 +76,9 @@ def drive(
 ) -> Driven[T]:
     """Validate `trials`, run those `store` does not hold finished (the module docstring's policy), read all back.
 
-    Every trial is validated (`Trial.validate`) before the store is opened, so bad input is
-    refused before anything runs or is written. `registry`: the plugins trials are built from
+    Every trial is validated (`Trial.validate`) before the store is opened, and every trial about
+    to run checked (`Trial.check_ready`) before any runs, so bad input is refused before anything
+    runs or is written. `registry`: the plugins trials are built from
     (None: the installed ones); `executor`, `workers`, `address`, `threads`: where they run
     (see `run_trials`).
     """
@@ -91,6 +92,9 @@ def drive(
     with _opened(store) as db:
         if force or any(db.status(t.key) != "done" for t in unique):
             db.check_writable()  # work to do: a store that takes no write is refused now, not when the first result is stored
+        for t in unique:  # what only a built component tells, for the trials about to run (a finished one is read back)
+            if force or db.status(t.key) != "done":
+                t.check_ready(checking)
         summary = run_trials(unique, db, executor=executor, workers=workers, address=address, threads=threads, force=force,
                              progress=progress, desc=desc, registry=registry)
         driven = Driven(unique, summary)

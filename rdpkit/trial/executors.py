@@ -248,6 +248,29 @@ def check_executor(name: str | None, workers: int | None = None, address: str | 
         raise InputError(f"workers must be a positive number of processes, got {workers!r}; leave it out for one per core.")
     if address and name != "ray":
         raise InputError("--address is for the Ray executor; add --executor ray, or leave out --address.")
+    if address:
+        check_reachable(address)
+
+
+#: Seconds a Ray address is given to accept a connection before the run is refused (ray.init itself retries for minutes).
+PROBE_SECONDS = 3.0
+
+
+def check_reachable(address: str) -> None:
+    """Refuse a Ray address ``[ray://]HOST:PORT`` at which nothing accepts a connection, in one sentence and within
+    seconds; ``auto``, ``local`` and other forms are left to Ray."""
+    import socket
+
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not host or not port.isdigit():
+        return
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=PROBE_SECONDS):
+            pass
+    except (OSError, OverflowError, ValueError) as exc:
+        why = "nothing listens there" if isinstance(exc, ConnectionRefusedError) else (exc.strerror or type(exc).__name__) if isinstance(exc, OSError) else str(exc)
+        raise InputError(f"no Ray cluster answers at {address!r} ({why}); start one with `ray start --head` and give the address it prints, "
+                         "or leave out --address to start a local one.") from None
 
 
 def make_executor(name: str, *, workers: int | None = None, address: str | None = None, threads: int = 1,
