@@ -37,7 +37,7 @@ def score_cmd(images: tuple[str, ...], size: int, max_size: int, degradations: t
     from ..data import Source, load_image
     from ..degrade import degrade, parse
     from ..errors import RdpkitError
-    from ..interfaces import psnr
+    from ..interfaces import Distortion, psnr
     from ..options import Component
     from ..registry import get_registry
 
@@ -53,7 +53,7 @@ def score_cmd(images: tuple[str, ...], size: int, max_size: int, degradations: t
     components = [Component.parse(n, what="distortion") for n in names] or [Component(n) for n in registry.names("distortion")]
     for c in components:
         registry.info("distortion", c.name)
-    metrics: dict[str, object] = {}
+    metrics: dict[str, Distortion] = {}
     missing: dict[str, str] = {}
     for c in components:
         try:
@@ -67,7 +67,7 @@ def score_cmd(images: tuple[str, ...], size: int, max_size: int, degradations: t
         for name, metric in list(metrics.items()):
             try:
                 with torch.no_grad():
-                    results[name] = {d: float(metric(x, y)[0]) for d, y in copies.items()}  # type: ignore[operator]
+                    results[name] = {d: float(metric(x, y)[0]) for d, y in copies.items()}
             except RdpkitError as exc:  # this image does not suit it (too small, ...): said once, not tried again
                 missing[name] = str(exc)
                 del metrics[name]
@@ -75,13 +75,12 @@ def score_cmd(images: tuple[str, ...], size: int, max_size: int, degradations: t
             for name, row in results.items():
                 for d, v in row.items():
                     print_json({"distortion": name, "degradation": d, "image": image, "size": size, "value": v})
+            for name, why in missing.items():
+                print_json({"distortion": name, "image": image, "size": size, "error": why})
         else:
             console.print(f"[bold]{image}[/] at {size}×{size}; distortions are lower-is-better, Δ(x, x) = 0")
             table("rdpkit score", ["distortion", *degradations], [[n, *row.values()] for n, row in results.items()])
-    if as_json:
-        for name, why in missing.items():
-            print_json({"distortion": name, "images": references, "size": size, "error": why})
-    elif missing:
+    if missing and not as_json:
         console.print(f"{len(missing)} distortion(s) could not run:")
         for name, why in missing.items():
             console.print(f"  {name}: {why}", highlight=False, markup=False)
