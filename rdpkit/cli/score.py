@@ -22,9 +22,9 @@ LPIPS_VGG_BYTES_PER_PIXEL = 2.8e3
 
 @cli.command("score")
 @images_option(", ".join(DEFAULT_IMAGES))
-@click.option("--size", default=DEFAULT_SIZE, show_default=True, help="Side of the square the image is scaled and cropped to (the recovery test's default, so that the two compare).")
+@click.option("--size", default=DEFAULT_SIZE, show_default=True, help="Side of the square each image is scaled and cropped to (the recovery test's default, so that the two compare).")
 @click.option("--max-size", default=MAX_SIZE, show_default=True, type=click.IntRange(min=1),
-              help="Largest --size accepted: the default fits a 24 GB machine with every distortion shipped; raise it where there is more memory.")
+              help="Largest --size accepted: at the default, LPIPS-VGG, the most memory-hungry distortion measured, fits a 24 GB machine; raise it where there is more memory.")
 @click.option("--degrade", "degradations", multiple=True, help=f"A degradation, repeatable: {SPELLINGS} [default: {', '.join(DEFAULT_DEGRADATIONS)}].")
 @click.option("--distortion", "names", multiple=True, help=f"Only these distortions, repeatable ({COMPONENT_HELP}) [default: every registered one].")
 @click.option("--seed", default=0, show_default=True)
@@ -42,7 +42,7 @@ def score_cmd(images: tuple[str, ...], size: int, max_size: int, degradations: t
     from ..registry import get_registry
 
     if size > max_size:
-        raise InputError(f"--size {size} is larger than --max-size {max_size} (the default, {MAX_SIZE}, fits a 24 GB machine; "
+        raise InputError(f"--size {size} is larger than --max-size {max_size} (at the default, {MAX_SIZE}, every distortion measured fits a 24 GB machine; "
                          f"LPIPS-VGG alone would need about {LPIPS_VGG_BYTES_PER_PIXEL * size**2 / 1e9:.0f} GB at {size}×{size}); "
                          f"pass a smaller --size, or --max-size {size} where there is the memory.")
     degradations = degradations or DEFAULT_DEGRADATIONS
