@@ -28,19 +28,21 @@ SWEEP = {"data": {"source": "digits", "limit": 40}, "codec": [{"name": "sq", "gr
 
 @pytest.fixture(scope="module")
 def seed_store(tmp_path_factory) -> Path:
-    """A store of two finished sweep trials and two finished evaluate trials."""
+    """A store of two finished sweep trials, two finished evaluate trials and a finished recovery run."""
     from rdpkit.evaluate.run import evaluate
+    from rdpkit.recovery.audit import audit
     from rdpkit.sweep.config import SweepConfig
     from rdpkit.sweep.runner import run_sweep
 
     path = tmp_path_factory.mktemp("readers") / "seed.sqlite"
     run_sweep(SweepConfig.from_dict(SWEEP), path, executor="inline", progress=False)
     evaluate(["jpeg,quality=[30,70]"], "builtin:astronaut", distortions=["mse"], features=None, store=path, executor="inline", progress=False)
+    audit(["mse"], images=["builtin:astronaut"], inits=["noise"], size=16, steps=5, device="cpu", store=path, executor="inline", progress=False)
     return path
 
 
 def edited(seed: Path, folder: Path, kind: str, column: str, edit) -> tuple[Path, str]:
-    """A copy of `seed` whose first `kind` row has `column` replaced by edit(the parsed JSON) (a string: that text)."""
+    """A copy of `seed` whose first finished `kind` row has `column` replaced by edit(the parsed JSON) (a string: that text)."""
     path = folder / "edited.sqlite"
     shutil.copyfile(seed, path)
     for suffix in ("-wal", "-shm"):
@@ -81,6 +83,10 @@ def without(key: str):
     ("sweep", "config", lambda c: {**c, "seed": "one"}, "ValueError"),
     ("sweep", "config", lambda c: {**c, "label": 5}, "SweepTrial.label is a int, not a str"),
     ("evaluate", "config", without("label"), "KeyError: 'label'"),
+    ("evaluate", "result", lambda r: {**r, "components": "rdpkit"}, "EvaluateResult.components is a str, not a dict"),
+    ("recovery", "config", without("init"), "KeyError: 'init'"),
+    ("recovery", "result", lambda r: {**r, "components": {"distortion": "rdpkit"}}, "RecoveryResult.components['distortion'] is a str, not a dict"),
+    ("recovery", "result", lambda r: {**r, "psnr": None}, "which this rdpkit cannot read (TypeError"),
 ])
 def test_report_and_results_refuse_a_row_of_the_wrong_shape_in_one_sentence(seed_store, tmp_path, kind, column, edit, says):
     path, key = edited(seed_store, tmp_path, kind, column, edit)

@@ -62,8 +62,10 @@ def sweep_cmd(config: Path | None, preset: str | None, store: Path, executor: st
 
 
 def _components(record: dict[str, Any] | None) -> dict[str, str]:
-    """component → "distribution version", from a stored result's provenance."""
-    return {k: f"{v.get('distribution', '?')} {v.get('version', '?')}" for k, v in ((record or {}).get("components") or {}).items()}
+    """component → "distribution version", from a stored result's provenance (what is not a table of them is left out:
+    the rows of kinds this command does not read are shown as stored)."""
+    found = (record or {}).get("components")
+    return {k: f"{v.get('distribution', '?')} {v.get('version', '?')}" for k, v in found.items() if isinstance(v, dict)} if isinstance(found, dict) else {}
 
 
 #: Byte of a WAL store's -shm file on which every SQLite connection that uses the file holds a lock (its "DMS" lock, in os_unix.c).
@@ -116,10 +118,11 @@ def results_cmd(store: Path, quiet: bool, as_json: bool) -> None:
 
 
 def _print_results(db: Store, store: Path, as_json: bool) -> None:
+    from ..recovery.trial import RecoveryTrial
     from ..sweep.report import trial_rows
 
-    sweep = trial_rows(db)
-    recovery = db.trials(kind="recovery")
+    sweep = trial_rows(db)  # each row read as its trial and result: one that does not read is one sentence
+    recovery = RecoveryTrial.stored(db)
     if as_json:
         for stored, trial, result in sweep:
             r = result.to_record()[0] if result else None
@@ -127,7 +130,7 @@ def _print_results(db: Store, store: Path, as_json: bool) -> None:
                         **({k: r[k] for k in ("rate", "distortions", "perception", "divergences", "critics")} if r else {}),
                         "seconds": result.wall_seconds if result else stored.seconds, "device": result.device if result else None,
                         "components": _components(r), "error": stored.error})
-        for t in recovery:
+        for t, _, _ in recovery:
             r = t.result or {}
             print_json({"key": t.key, "kind": t.kind, "status": t.status, "config": t.config,
                         **{k: r.get(k) for k in ("verdict", "verdict_reason", "psnr", "ssim", "distortion_value", "near_identical_level")},
@@ -146,9 +149,9 @@ def _print_results(db: Store, store: Path, as_json: bool) -> None:
             rows.append([stored.key, stored.status, trial.label, options, str(trial.seed), *measured])
         table(f"sweep trials in {store}", ["key", "status", "codec", "options", "seed", "bits/image", "distortion", "perception", "seconds / error"], rows)
     if recovery:
-        rows = [[t.key, t.status, t.config["distortion"], t.config["image"], t.config["init"], *(
-            [t.result["verdict"], t.result["psnr"], t.result["ssim"]] if t.result else ["", "", t.error.splitlines()[0] if t.error else ""])]
-            for t in recovery]
+        rows = [[t.key, t.status, trial.qualified_name, trial.image_id, trial.init_id, *(  # type: ignore[attr-defined]
+            [result.verdict.label, result.psnr, result.ssim] if result else ["", "", t.error.splitlines()[0] if t.error else ""])]  # type: ignore[attr-defined]
+            for t, trial, result in recovery]
         table(f"recovery trials in {store}", ["key", "status", "distortion", "image", "init", "verdict", "PSNR (dB)", "SSIM / error"], rows)
     others = [t for t in db.trials() if t.kind not in ("sweep", "recovery")]
     if others:
