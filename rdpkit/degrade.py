@@ -143,7 +143,7 @@ def degrade(x: torch.Tensor, spec: str | Component, seed: int = 0) -> torch.Tens
     if name == "contrast":
         mean = x.mean(dim=(-3, -2, -1), keepdim=True)
         return (mean + level * (x - mean)).clamp(0, 1)
-    k = int(round(level))
+    k = round(level)
     if k == 0:
         return x
     pad = abs(k)
