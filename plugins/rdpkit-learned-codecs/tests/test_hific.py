@@ -130,7 +130,6 @@ def test_a_hyperprior_file_is_a_start_not_a_hific_model(tmp_path):
     ({"start": "shipped", "quality": 1, "channels": 32}, "differs from the start's channels"),
     ({"start": 3}, "start must be 'shipped' or the path"),
     ({"quality": 3, **TINY}, "leave it out"),
-    ({"weights": "shipped", "noise": 0.5}, "cannot be set on a codec loaded from weights"),
 ])
 def test_bad_options_are_one_sentence(options, match):
     with pytest.raises(InputError, match=match):

@@ -160,3 +160,17 @@ def test_the_former_realism_command_is_gone():
 
     result = CliRunner().invoke(cli, ["learned-codecs", "realism"])
     assert result.exit_code == 2 and "No such command 'realism'" in result.output
+
+
+def test_a_stochastic_member_is_chosen_by_noise_beside_its_pair(monkeypatch):
+    """`noise=α` alone (with quality and lam_p) picks the shipped stochastic decoder of that rate from the zoo's noise key."""
+    from rdpkit_learned_codecs.models import zoo
+
+    from rdpkit.errors import WeightsUnavailable
+
+    name, digest = zoo.ZOO["hific", 1, DEFAULT_HIFIC_LAM_P, 0.0]
+    monkeypatch.setitem(zoo.ZOO, ("hific", 1, DEFAULT_HIFIC_LAM_P, 0.5), (name, digest))
+    assert zoo.shipped_hific(1, None, 0.5) == (zoo.FOLDER / name, digest)
+    assert rdpkit.codec("hific", noise=0.5).source == f"shipped:{name}"
+    with pytest.raises(WeightsUnavailable, match=r"noise=0.25 \(shipped: .*quality=1 with lam_p=0.15, noise=0.5"):
+        rdpkit.codec("hific", quality=1, noise=0.25)

@@ -54,7 +54,7 @@ def test_a_shipped_file_that_was_replaced_is_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(shipped, "FOLDER", tmp_path)
     with pytest.raises(WeightsUnavailable, match="damaged or was replaced"):
         rdpkit.codec("factorized", quality=1)
-    monkeypatch.setitem(shipped.ZOO, ("factorized", None, None), (path.name, ""))
+    monkeypatch.setitem(shipped.ZOO, ("factorized", None, None, None), (path.name, ""))
     with pytest.raises(WeightsUnavailable, match="no recorded sha256"):
         rdpkit.codec("factorized", quality=1)
 

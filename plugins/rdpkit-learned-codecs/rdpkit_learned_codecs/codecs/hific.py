@@ -23,6 +23,7 @@ at ``quality``, or ``start=PATH``, a hyperprior or hific model file).
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -67,13 +68,14 @@ class HificCodec(LatentCodec):
         self.train_seconds = 0.0
         self._start: Start | None = None
         self.rate_index = 0
-        if weights is None and start is None and not given:
-            weights = "shipped"
+        if weights is None and start is None and set(given) <= {"noise"}:
+            weights = "shipped"  # quality, lam_p and noise alone choose a shipped model
         if weights is not None:
+            noise_choice = given.pop("noise", 0.0) if weights == "shipped" else 0.0
             if given or start is not None:
                 named = ", ".join([*given, *(["start"] if start is not None else [])])
                 raise InputError(f"{named} cannot be set on a codec loaded from weights={weights!r}, which fix them; leave them out, or drop weights to train a new one.")
-            self._load(weights, lam_p, quality)
+            self._load(weights, lam_p, quality, noise_choice)
         else:
             if start is not None:
                 self._start = load_start(start, quality)
@@ -87,11 +89,11 @@ class HificCodec(LatentCodec):
             self.source = "untrained" if self._start is None else f"start:{self._start.description['start']}"
         self.quality = 1 if quality is None else quality
 
-    def _load(self, weights: str, lam_p: float | None, quality: int | None) -> None:
+    def _load(self, weights: str, lam_p: float | None, quality: int | None, noise: float) -> None:
         if not isinstance(weights, (str, Path)):
             raise InputError(f"weights must be 'shipped' or the path of a hific model file, got {weights!r}.")
         if weights == "shipped":
-            path, digest = shipped(self.KIND, quality, DEFAULT_HIFIC_LAM_P if lam_p is None else lam_p)
+            path, digest = shipped(self.KIND, quality, lam_p, noise)
             config, state = load_hific(path, digest, fix="reinstall rdpkit-learned-codecs")
             source = f"shipped:{path.name}"
         else:
@@ -102,7 +104,7 @@ class HificCodec(LatentCodec):
             if quality not in (None, 1):
                 raise InputError(f"{str(weights)!r} codes one rate; leave quality out.")
         self.hific, self.config = config, config.model_config()
-        self.model, self.source = restore(HificModel(config), state, source), source  # type: ignore[assignment]
+        self.model, self.source = restore(partial(HificModel, config), state, source), source  # type: ignore[assignment]
         self._prepare()
 
     def _identity(self) -> HificConfig:

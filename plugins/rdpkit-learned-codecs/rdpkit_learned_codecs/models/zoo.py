@@ -19,42 +19,48 @@ FOLDER = Path(__file__).parents[1] / "weights"
 #: textured photographs are the test.
 SELECTION = ("astronaut",)
 TEST = ("coffee", "china")
-#: The perception weight of the shipped hific codec that `rdpkit.codec("hific")` loads.
+#: The perception weight of the shipped hific codec that `rdpkit.codec("hific")` loads (quality 1).
 DEFAULT_HIFIC_LAM_P = 0.15
-#: (kind, quality, λ_p) → (file name, sha256). Each hific quality is the shipped hyperprior's rate its pair started from.
-ZOO: dict[tuple[str, int | None, float | None], tuple[str, str]] = {
-    ("hyperprior", None, None): ("hyperprior-small.safetensors", "d05c1310e6a30e59b0e0d0a8c932853c8642dc64d711481af8176bbfaee9bb63"),
-    ("factorized", None, None): ("factorized-small.safetensors", "2919ffb08af6e603a918ef02e136522db6449deed2690e202442cc68659e77d5"),
-    ("hific", 1, 0.0): ("hific-q1-lamp0.safetensors", "d8aa473b8dc811c00a72bd36fe99f530bba10952b1c2e2979709d10fd2f29a67"),
-    ("hific", 1, 0.15): ("hific-q1-lamp0.15.safetensors", "3aa4eb076ad89b5175dd9e9fa5d228ab900eba19256ccad675a5a984b9adcf47"),
-    ("hific", 3, 0.0): ("hific-q3-lamp0.safetensors", "454c8181d26cada6df59acfb422695a022e507b7a545810613c1cee9f1c3d0c6"),
-    ("hific", 3, 0.15): ("hific-q3-lamp0.15.safetensors", "f3e2db9106bbea40368e2ccd0bbdef61310cd2146293790e1461cb78af6a2915"),
-    ("hific", 5, 0.0): ("hific-q5-lamp0.safetensors", "ecd383dcb2fcd445c89de403da24a900638b911db2f65e1631fe58150b2d9276"),
-    ("hific", 5, 0.15): ("hific-q5-lamp0.15.safetensors", "2ff5a8cb7690ee070d448a712986e333805126307b98ece5bf9a0d162ff2248b"),
+#: (kind, quality, λ_p, noise α) → (file name, sha256). Each hific quality is the shipped hyperprior's rate its pair
+#: started from; α > 0 marks a stochastic decoder.
+ZOO: dict[tuple[str, int | None, float | None, float | None], tuple[str, str]] = {
+    ("hyperprior", None, None, None): ("hyperprior-small.safetensors", "d05c1310e6a30e59b0e0d0a8c932853c8642dc64d711481af8176bbfaee9bb63"),
+    ("factorized", None, None, None): ("factorized-small.safetensors", "2919ffb08af6e603a918ef02e136522db6449deed2690e202442cc68659e77d5"),
+    ("hific", 1, 0.0, 0.0): ("hific-q1-lamp0.safetensors", "d8aa473b8dc811c00a72bd36fe99f530bba10952b1c2e2979709d10fd2f29a67"),
+    ("hific", 1, 0.15, 0.0): ("hific-q1-lamp0.15.safetensors", "3aa4eb076ad89b5175dd9e9fa5d228ab900eba19256ccad675a5a984b9adcf47"),
+    ("hific", 3, 0.0, 0.0): ("hific-q3-lamp0.safetensors", "454c8181d26cada6df59acfb422695a022e507b7a545810613c1cee9f1c3d0c6"),
+    ("hific", 3, 0.15, 0.0): ("hific-q3-lamp0.15.safetensors", "f3e2db9106bbea40368e2ccd0bbdef61310cd2146293790e1461cb78af6a2915"),
+    ("hific", 5, 0.0, 0.0): ("hific-q5-lamp0.safetensors", "ecd383dcb2fcd445c89de403da24a900638b911db2f65e1631fe58150b2d9276"),
+    ("hific", 5, 0.15, 0.0): ("hific-q5-lamp0.15.safetensors", "2ff5a8cb7690ee070d448a712986e333805126307b98ece5bf9a0d162ff2248b"),
 }
-#: (quality, λ_p) → (file name, sha256) of the shipped hific models: the zoo's hific rows.
-SHIPPED_HIFIC = {(q, lam_p): entry for (kind, q, lam_p), entry in ZOO.items() if kind == "hific" and q is not None and lam_p is not None}
+#: (quality, λ_p) → (file name, sha256) of the shipped deterministic hific models: the pairs.
+SHIPPED_HIFIC = {(q, lam_p): entry for (kind, q, lam_p, noise), entry in ZOO.items() if kind == "hific" and q is not None and lam_p is not None and not noise}
+#: (quality, λ_p, α) → (file name, sha256) of the shipped stochastic hific models, each beside the pair of its quality.
+STOCHASTIC_HIFIC = {(q, lam_p, noise): entry for (kind, q, lam_p, noise), entry in ZOO.items() if kind == "hific" and q is not None and lam_p is not None and noise}
 
 
-def shipped(kind: str, quality: int | None = None, lam_p: float | None = None) -> tuple[Path, str]:
-    """The path and sha256 of the shipped `kind` model at `quality` (default: the lowest shipped) and perception weight `lam_p`.
+def shipped(kind: str, quality: int | None = None, lam_p: float | None = None, noise: float = 0.0) -> tuple[Path, str]:
+    """The path and sha256 of the shipped `kind` model at `quality` (default: the lowest shipped), perception weight
+    `lam_p` (default: the λ_p > 0 shipped at that quality) and decoder noise `noise`.
 
     A variable-rate model (factorized, hyperprior) is one file for every quality and no λ_p.
     """
-    if (kind, None, None) in ZOO:
-        name, digest = ZOO[kind, None, None]
+    if (kind, None, None, None) in ZOO:
+        name, digest = ZOO[kind, None, None, None]
         return FOLDER / name, digest
-    choices = sorted((q, lp) for k, q, lp in ZOO if k == kind)
-    q = min((q_ for q_, _ in choices), default=1) if quality is None else quality
-    key = (kind, q, None if lam_p is None else float(lam_p))
+    choices = sorted((q, lp, a) for k, q, lp, a in ZOO if k == kind)
+    q = min((q_ for q_, _, _ in choices), default=1) if quality is None else quality
+    if lam_p is None:
+        lam_p = max((lp for q_, lp, a in choices if q_ == q and a == noise), default=DEFAULT_HIFIC_LAM_P)
+    key = (kind, q, float(lam_p), float(noise))
     if key not in ZOO:
-        listed = "; ".join(f"quality={q_} with lam_p={lp:g}" for q_, lp in choices) or "none"
-        raise WeightsUnavailable(f"no {kind} model is shipped for quality={q} and lam_p={lam_p:g} (shipped: {listed}); train one with "
-                                 f"`rdpkit learned-codecs train --kind {kind} --start shipped`, or pick a shipped one.")
+        listed = "; ".join(f"quality={q_} with lam_p={lp:g}" + (f", noise={a:g}" if a else "") for q_, lp, a in choices) or "none"
+        raise WeightsUnavailable(f"no {kind} model is shipped for quality={q}, lam_p={lam_p:g}" + (f" and noise={noise:g}" if noise else "")
+                                 + f" (shipped: {listed}); train one with `rdpkit learned-codecs train --kind {kind} --start shipped`, or pick a shipped one.")
     name, digest = ZOO[key]
     return FOLDER / name, digest
 
 
-def shipped_hific(quality: int | None, lam_p: float) -> tuple[Path, str]:
-    """The shipped hific model at `quality` (default: the lowest shipped) trained with perception weight `lam_p`."""
-    return shipped("hific", quality, lam_p)
+def shipped_hific(quality: int | None, lam_p: float | None, noise: float = 0.0) -> tuple[Path, str]:
+    """The shipped hific model at `quality` (default: the lowest shipped) trained with perception weight `lam_p` and decoder noise `noise`."""
+    return shipped("hific", quality, lam_p, noise)
