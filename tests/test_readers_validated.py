@@ -87,6 +87,7 @@ def without(key: str):
     ("recovery", "config", without("init"), "KeyError: 'init'"),
     ("recovery", "result", lambda r: {**r, "components": {"distortion": "rdpkit"}}, "RecoveryResult.components['distortion'] is a str, not a dict"),
     ("recovery", "result", lambda r: {**r, "psnr": None}, "which this rdpkit cannot read (TypeError"),
+    ("recovery", "result", lambda r: {**r, "trajectory": {**r["trajectory"], "ssim": []}}, "IndexError: list index out of range"),
 ])
 def test_report_and_results_refuse_a_row_of_the_wrong_shape_in_one_sentence(seed_store, tmp_path, kind, column, edit, says):
     path, key = edited(seed_store, tmp_path, kind, column, edit)

@@ -71,6 +71,10 @@ class RecoveryResult(Result):
             "trajectory": self.trajectory.as_dict(), "components": self.components, "software": self.software,
         }
 
+    def check(self) -> None:
+        super().check()
+        self.as_dict()  # the first point of each trajectory, which the report and its CSV show
+
     def to_record(self) -> tuple[dict[str, Any], dict[str, bytes]]:
         return self.as_dict(), dict(zip(IMAGE_FILES, (image_png(t) for t in (self.reference, self.initial, self.final))))
 
