@@ -15,7 +15,7 @@ import math
 from typing import TYPE_CHECKING
 
 from .errors import InputError, suggestion
-from .options import Component, parse_value
+from .options import Component, format_value, parse_value
 
 if TYPE_CHECKING:  # torch is imported where images are degraded: the command line reads KINDS and SPELLINGS without it
     import torch
@@ -86,6 +86,16 @@ def parse(spec: str | Component) -> Component:
     if name == "shift" and not math.isfinite(value):
         raise InputError(f"the shift must be a finite number of pixels, got {value:g}.")
     return component
+
+
+def short(spec: str | Component) -> str:
+    """The degradation `spec` in its short form, the one spelling stores keep: ``jpeg,quality=10`` and ``jpeg:10`` → ``jpeg:10``; ``noise``.
+
+    Earlier versions took only the short form, so stores written then hold it: both spellings find their trials.
+    """
+    component = parse(spec)
+    option = OPTIONS.get(component.name, (None,))[0]
+    return f"{component.name}:{format_value(component.options[option])}" if option else component.name
 
 
 def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:

@@ -241,3 +241,16 @@ def test_an_image_file_can_be_the_initialisation(tmp_path):
     path = save_png(load_image("builtin:camera", size=40), tmp_path / "start.png")
     r = recover("mse", "builtin:astronaut", str(path), size=32, steps=5, device="cpu")
     assert torch.allclose(r.initial, load_image(path, size=32), atol=1 / 255)
+
+
+def test_both_spellings_of_an_initialisation_are_one_trial(registry, tmp_path):
+    """``jpeg,quality=10`` and the short ``jpeg:10`` (all that earlier stores hold) key one trial: the second spelling runs nothing."""
+    from rdpkit.recovery.audit import audit
+
+    kw = dict(images=["builtin:astronaut"], store=tmp_path / "s.sqlite", registry=registry, size=32, steps=5, device="cpu", progress=False)
+    first = audit(["mse"], inits=["jpeg:10", "blur,sigma=2"], **kw)
+    again = audit(["mse"], inits=["jpeg,quality=10", "blur:2"], **kw)
+    assert (first.ran, again.ran, again.reused) == (2, 0, 2)
+    assert [r.psnr for r in again.results] == [r.psnr for r in first.results]
+    with pytest.raises(InputError, match="initialisation 'jpg,quality=10' is neither"):
+        audit(inits=["jpg,quality=10"], **kw)  # checked before any work, not taken for a problem of every distortion

@@ -25,7 +25,7 @@ from ..store import Store
 from ..trial import drive
 from .profiles import PROFILES
 from .result import RecoveryResult
-from .run import make_settings
+from .run import check_initialisation, make_settings
 from .settings import Settings
 from .trial import RecoveryTrial
 
@@ -123,6 +123,8 @@ def audit(
     components = select_distortions(distortions, distributions, registry)
     if not images or not inits:
         raise InputError("an audit needs at least one image and one initialisation, e.g. builtin:astronaut and noise.")
+    for init in inits:  # a bad one is its own sentence, before any work, never taken for a distortion's problem
+        check_initialisation(init)
     references = [ref for source in images for ref in Source.parse(source).references()]  # a folder gives each of its images
     cases = [(image, init) for image in references for init in inits]
     result = AuditResult([], settings, Path(store))

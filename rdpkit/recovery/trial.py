@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from ..data import Source
+from ..degrade import short
 from ..options import Component
 from ..registry import Registry
 from ..trial.base import Result, Trial, check_component
@@ -30,6 +32,12 @@ def _source_id(source: str) -> str:
         return Source.parse(source).identity()
     except Exception:
         return source
+
+
+def _init_id(init: str) -> str:
+    """An initialisation as trials are keyed: an image file with its digest, a degradation in its short form (`rdpkit.degrade.short`),
+    so that ``jpeg,quality=10`` and ``jpeg:10``, which earlier stores hold, are one trial."""
+    return _source_id(init) if Path(init).is_file() else short(init)
 
 
 @dataclass(frozen=True)
@@ -54,7 +62,7 @@ class RecoveryTrial(Trial):
         info = registry.info("distortion", component.name)
         require_differentiable(info, registry)
         image, init = case
-        return cls(component, info.qualified_name, info.version, image, init, settings, _source_id(image), _source_id(init))
+        return cls(component, info.qualified_name, info.version, image, init, settings, _source_id(image), _init_id(init))
 
     @classmethod
     def result_type(cls) -> type[Result]:
