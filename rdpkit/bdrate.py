@@ -58,8 +58,9 @@ def _points(rate: ArrayLike, metric: ArrayLike, which: str, method: str) -> tupl
         raise InputError(f"the {which} curve has {r.size} rates but {d.size} metric values; give one of each per point.")
     if r.size < _MIN_POINTS[method]:
         raise InputError(f"the {which} curve has {r.size} point(s) but {method} interpolation needs at least {_MIN_POINTS[method]}; add settings or use method='pchip'.")
-    if not (np.isfinite(r).all() and np.isfinite(d).all()) or (r <= 0).any():
-        raise InputError(f"the {which} curve needs positive finite rates and finite metric values, got rates {r.tolist()} and values {d.tolist()}.")
+    # Beyond ±1e100 no metric is measured, and the interpolants' slopes would overflow.
+    if not (np.isfinite(r).all() and np.isfinite(d).all()) or (r <= 0).any() or (np.abs(d) > 1e100).any():
+        raise InputError(f"the {which} curve needs positive finite rates and finite metric values (within ±1e100), got rates {r.tolist()} and values {d.tolist()}.")
     return np.log(r), d
 
 

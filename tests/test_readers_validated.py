@@ -142,3 +142,20 @@ def test_check_fields_names_the_first_field_of_the_wrong_type(obj, message):
     else:
         with pytest.raises(TypeError, match=message.replace("[", r"\[").replace("]", r"\]").replace("(", r"\(")):
             check_fields(obj)
+
+
+@pytest.mark.parametrize("measure, values", [("psnr-rgb", [27.9, 29.5, 31.7, 1e308]), ("ms-ssim-db-rgb", [10.0, 12.0, 14.0, -1e300])])
+def test_a_result_file_of_absurd_values_reads_and_its_bd_rows_say_why_not(tmp_path, measure, values):
+    """Found by the resultjson fuzz target: PCHIP's slopes overflowed (ValueError), MS-SSIM from dB overflowed (RuntimeWarning)."""
+    import warnings
+
+    from rdpkit.anchors import published, read
+    from rdpkit.evaluate.report import bd_frame
+
+    path = tmp_path / "odd.json"
+    path.write_text(json.dumps({"name": "odd", "results": {"bpp": [0.1, 0.2, 0.4, 0.8], measure: values}}))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        rows = bd_frame([published("vtm"), read(path)], "published:vtm")
+    odd = rows[rows.codec == "odd"]
+    assert len(odd) and odd["bd_rate_%"].isna().all() and odd.note.str.len().gt(0).all(), odd.to_dict("records")

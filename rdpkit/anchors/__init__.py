@@ -105,7 +105,8 @@ class ResultFile:
         if measure == "ms-ssim-db-rgb" and "ms-ssim-rgb" in self.results:
             return np.asarray([ms_ssim_db(v) for v in self.results["ms-ssim-rgb"]])
         if measure == "ms-ssim-rgb" and "ms-ssim-db-rgb" in self.results:
-            return 1 - 10 ** (-np.asarray(self.results["ms-ssim-db-rgb"], dtype=np.float64) / 10)
+            with np.errstate(over="ignore"):  # a negative dB value (no MS-SSIM has one) gives −inf, which the BD table refuses
+                return 1 - 10 ** (-np.asarray(self.results["ms-ssim-db-rgb"], dtype=np.float64) / 10)
         hint = suggestion(measure, self.measures) or f"it holds {', '.join(self.measures)}"
         raise InputError(f"the results of {self.name!r} hold no {measure!r}; {hint}.")
 
