@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import re
+import signal
+import threading
 import time
 
 import pytest
 import torch
 from click.testing import CliRunner
+from test_sweep_run import toy_sweep
+from test_sweep_toy import toy_plugin  # noqa: F401  (fixture)
 
 import rdpkit
 from rdpkit.cli import cli
@@ -75,3 +80,24 @@ def test_an_empty_or_nameless_codec_is_answered_with_codec_examples(tmp_path, ar
     message = refused([*args, "--codec", codec, "--out", str(tmp_path / "out")])
     assert re.search(says.replace("(", r"\(").replace(")", r"\)"), message), message
     assert "mse" not in message and "lpips" not in message
+
+
+def test_a_sigkilled_worker_fails_its_own_trial_only(tmp_path, toy_plugin):  # noqa: F811 (fixture)
+    """Both trials in fit at once on two workers; one worker is killed: its trial fails, its sibling's finishes."""
+    from rdpkit.sweep.config import SweepConfig
+    from rdpkit.sweep.runner import run_sweep
+
+    spec = toy_sweep([2, 3], [0], delay=4.0)
+    store = tmp_path / "s.sqlite"
+    running = threading.Thread(target=run_sweep, args=(SweepConfig.from_dict(spec), store), kwargs={"workers": 2, "progress": False})
+    running.start()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(list(toy_plugin.iterdir())) < 2:  # each trial's worker writes its pid on entering fit
+        time.sleep(0.05)
+    victim = int((toy_plugin / "levels2-seed0").read_text().split()[0])
+    os.kill(victim, signal.SIGKILL)
+    running.join(180)
+    with Store(store, readonly=True) as db:
+        status = {t.config["options"]["levels"]: (t.status, t.error) for t in db.trials()}
+    assert status[2][0] == "failed" and status[2][1] == "the worker running this trial died (killed by SIGKILL)", status
+    assert status[3] == ("done", None), "the healthy sibling's trial finishes"

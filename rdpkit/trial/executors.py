@@ -8,7 +8,10 @@ access to the store.
 
 Pool workers exit when the process that owns the store dies, even by SIGKILL (on Linux a
 parent-death signal; elsewhere a thread that watches the parent), so a killed run leaves no
-orphan behind.
+orphan behind. A local Ray cluster started for the run is stopped when the run ends; after a
+SIGKILL nothing of the run can stop it, and Ray's own processes (its raylet, GCS server and
+agents, two agents the longest) notice the dead driver and exit by themselves within 30 to 90
+seconds: `ray stop` ends them at once. A cluster given with `--address` is never stopped.
 
 GPU placement: on a machine with GPUs the local pool runs one task per GPU at a time, each on
 its own device; Ray gives each task a GPU share and the device Ray assigned it.
@@ -17,9 +20,12 @@ its own device; Ray gives each task a GPU share and the device Ray assigned it.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import logging
 import multiprocessing as mp
 import os
+import signal
+import tempfile
 import threading
 import traceback
 from abc import ABC, abstractmethod
@@ -144,8 +150,48 @@ def _die_with_parent(parent: int) -> None:
     threading.Thread(target=watch, daemon=True, name="rdpkit-parent-watch").start()
 
 
+def _run_marked(task: Task, mark: str) -> Outcome:
+    """`run_task` in a pool worker, once the worker's pid is written to `mark`: the parent tells by it which worker ran which task."""
+    with open(mark, "w") as f:
+        f.write(str(os.getpid()))
+    return run_task(task)
+
+
+@dataclass(eq=False)
+class _Job:
+    """A task on the local pool: the handle `LocalExecutor.submit` returns, kept when the task runs again on a fresh pool."""
+
+    task: Task
+    mark: str  # where the worker that starts the task writes its pid
+    future: cf.Future[Outcome] | None = None
+    runs: int = 0
+
+    def worker(self) -> int | None:
+        """The pid of the worker that started the task, or None when none did."""
+        try:
+            with open(self.mark) as f:
+                return int(f.read())
+        except (OSError, ValueError):
+            return None
+
+
+def _death(exitcode: int) -> str:
+    """How a worker ended, from its exit code: "killed by SIGKILL", "exit code 1"."""
+    if exitcode < 0:
+        return f"killed by {signal.Signals(-exitcode).name}" if -exitcode in signal.valid_signals() else f"killed by signal {-exitcode}"
+    return f"exit code {exitcode}"
+
+
 class LocalExecutor(Executor):
-    """A pool of fresh processes (spawned, so CUDA and threads start clean) that die with their parent."""
+    """A pool of fresh processes (spawned, so CUDA and threads start clean) that die with their parent.
+
+    A worker that dies (killed, out of memory) breaks the whole pool, and the pool ends every other
+    worker with it: only the task of the worker that died fails; the others run again on a fresh
+    pool (a task whose worker dies under it `MAX_RUNS` times fails too).
+    """
+
+    #: How often a task runs before it fails for the deaths of workers around it.
+    MAX_RUNS = 3
 
     def __init__(self, workers: int | None = None, *, threads: int = 1) -> None:
         gpus = _local_gpus()
@@ -153,8 +199,10 @@ class LocalExecutor(Executor):
         self.slots = workers if workers is not None else (gpus or max(1, (os.cpu_count() or 1) // threads))
         self._threads = threads
         self._pool = self._new_pool()
+        self._workers: dict[int, Any] = {}  # pid → the pool's process, to read how each ended
+        self._marks = tempfile.TemporaryDirectory(prefix="rdpkit-pool-")
+        self._submitted = 0
         self._busy: dict[str, int] = dict.fromkeys(self._devices, 0)
-        self._device_of: dict[Any, str] = {}
 
     def _new_pool(self) -> cf.ProcessPoolExecutor:
         return cf.ProcessPoolExecutor(self.slots, mp_context=mp.get_context("spawn"), initializer=_die_with_parent, initargs=(os.getpid(),))
@@ -163,34 +211,67 @@ class LocalExecutor(Executor):
         """The device with the fewest tasks running on it, for tasks that ask for ``auto``."""
         return min(self._devices, key=lambda d: self._busy[d]) if device == "auto" else device
 
+    def _start(self, job: _Job) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(job.mark)
+        job.runs += 1
+        job.future = self._pool.submit(_run_marked, job.task, job.mark)
+        self._workers.update(getattr(self._pool, "_processes", None) or {})  # spawned on submit
+
     def submit(self, task: Task) -> Any:
         device = self._pick(task.device)
-        future = self._pool.submit(run_task, Task(task.trials, device, task.threads or self._threads, False))
+        self._submitted += 1
+        job = _Job(Task(task.trials, device, task.threads or self._threads, False), os.path.join(self._marks.name, str(self._submitted)))
+        self._start(job)
         self._busy[device] = self._busy.get(device, 0) + 1
-        self._device_of[future] = device
-        return future
+        return job
 
     def wait(self, handles: Iterable[Any]) -> list[tuple[Any, Outcome]]:
-        done, _ = cf.wait(list(handles), return_when=cf.FIRST_COMPLETED)
-        out, broken = [], False
-        for future in done:
-            self._busy[self._device_of.pop(future)] -= 1
-            try:
-                out.append((future, future.result()))
-            except BrokenProcessPool as exc:  # a worker died (killed, out of memory): the pool is unusable
-                broken = True
-                out.append((future, Outcome(error=f"the worker running this trial died ({exc})")))
-        if broken:  # tasks still queued in the dead pool come back failed too; later ones get a fresh pool
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = self._new_pool()
+        jobs: list[_Job] = list(handles)
+        done, _ = cf.wait([j.future for j in jobs], return_when=cf.FIRST_COMPLETED)
+        broken = any(isinstance(f.exception(), BrokenProcessPool) for f in done)
+        if broken:  # a worker died: the pool fails every task in it at once and ends the other workers
+            self._pool.shutdown(wait=True, cancel_futures=True)  # all its futures settled, its workers joined (exit codes known)
+            done = {j.future for j in jobs}
+        out, lost = [], []
+        for job in jobs:
+            if job.future in done:
+                if job.future.cancelled() or isinstance(job.future.exception(), BrokenProcessPool):  # type: ignore[union-attr]
+                    lost.append(job)
+                else:
+                    out.append((job, job.future.result()))  # type: ignore[union-attr]
+        if broken:
+            out += self._recover(lost)
+        for job, _ in out:
+            self._busy[job.task.device] -= 1
         return out
+
+    def _recover(self, lost: list[_Job]) -> list[tuple[_Job, Outcome]]:
+        """After a worker died: fail the tasks whose worker died, run the others again on a fresh pool."""
+        # The pool ends the workers that outlived the dead one with SIGTERM; any other end is a death.
+        dead = {pid: p.exitcode for pid, p in self._workers.items() if p.exitcode not in (None, 0, -signal.SIGTERM)}
+        self._pool, self._workers = self._new_pool(), {}
+        failed = []
+        for job in lost:
+            pid = job.worker()
+            if pid in dead or job.runs >= self.MAX_RUNS:
+                why = _death(dead[pid]) if pid in dead else f"workers beside it died {job.runs} times"
+                failed.append((job, Outcome(error=f"the worker running this trial died ({why})")))
+            else:
+                self._start(job)
+        return failed
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
+        self._marks.cleanup()
 
 
 class RayExecutor(Executor):
-    """Ray tasks on a local cluster started for the run, or on the existing cluster at `address`."""
+    """Ray tasks on a local cluster started for the run, or on the existing cluster at `address`.
+
+    The local cluster is shut down by `close`; a run killed by SIGKILL leaves Ray's processes to
+    exit by themselves, within 30 to 90 seconds (`ray stop` ends them at once).
+    """
 
     def __init__(self, workers: int | None = None, *, address: str | None = None, threads: int = 1, gpus_per_task: float = 1.0) -> None:
         try:
