@@ -21,10 +21,11 @@ $(VENV)/.installed: pyproject.toml constraints.txt $(PLUGIN_FILES)
 	touch $@
 
 # The main job: what is installed, a scoring table, and the blind-spot audit on two built-in
-# images from two starts (report: rdpkit-audit/report.html), of metrics that recover the
+# images from two starts (report: rdpkit-audit/report.html), of metrics meant to recover the
 # reference (mse, ssim, ms-ssim) and metrics with a blind spot (a random-backbone LPIPS,
 # pyiqa's gray-level NLPD on colour images, the example plugin's deliberately flawed
-# pooled-mse), all offline. About 5 minutes on 2 cores.
+# pooled-mse), all offline. 7.3 minutes of CPU time (27 minutes of wall-clock time under nice
+# on a 2-core CPU shared with other work; measured once, see the README).
 DEMO_DISTORTIONS := mse ssim ms-ssim lpips-alex,pretrained=false pooled-mse $(if $(filter rdpkit-pyiqa,$(WITHOUT)),,pyiqa-nlpd)
 
 demo: setup

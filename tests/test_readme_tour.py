@@ -36,7 +36,7 @@ FENCE = re.compile(r"^```(\w*)$")
 
 #: The placeholder paths of the tour's commands, and what the test puts there.
 STAND_INS = {
-    "real/": "8 crops, 32×32, of the built-in photographs",
+    "real/": "8 crops, 16×16, of the built-in photographs",
     "refs/": "the same crops",
     "decoded/": "those crops through JPEG at quality 10",
     "out_jpeg/": "the same JPEG copies, named like refs/",
@@ -154,7 +154,7 @@ def write_stand_ins(folder: Path) -> None:
     from rdpkit.degrade import degrade
 
     for i, name in enumerate(builtin_names()[:8]):
-        x = load_image(f"builtin:{name}", size=32)
+        x = load_image(f"builtin:{name}", size=16)
         for sub, y in [("real", x), ("refs", x), ("decoded", degrade(x, "jpeg:10")), ("out_jpeg", degrade(x, "jpeg:10")),
                        ("out_sr", degrade(x, "blur:1"))]:
             save_png(y, folder / sub / f"{i}.png")
