@@ -1,4 +1,5 @@
-"""The README's tour, run: every ```bash and ```python block of its "A short tour" section.
+"""The README's tour, run: every ```bash and ```python block of its "A short tour" section;
+and CONTRIBUTING.md's hooks, helpers and files, checked against the code (at the end).
 
 Blocks are taken from README.md itself, so a snippet added there is covered at once, and a
 snippet that stops working fails here. What the tour test changes is written in the README,
@@ -13,7 +14,8 @@ language, or a ```text block that is not a ``>>>`` transcript: every block has a
 Python blocks run in order in one namespace, as in one session; each ```text transcript's
 ``>>> expression`` must raise the error its next line shows. Each bash block runs in its own
 folder holding small stand-ins for the placeholder paths the tour names (`STAND_INS`); its
-commands run in this process through the click group, so torch is imported once.
+commands run in this process through the click group, so torch is imported once (the
+torch thread count that inline trials set is put back after each block).
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -171,6 +175,8 @@ def test_stand_ins_cover_the_tour(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("block", BASH, ids=[f"line{b.line}" for b in BASH])
 def test_bash_block(block: Block, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
     from rdpkit.cli import cli
 
     if block.skipped:
@@ -178,15 +184,19 @@ def test_bash_block(block: Block, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     code, skips = block.prepared()
     write_stand_ins(tmp_path)
     monkeypatch.chdir(tmp_path)
+    threads = torch.get_num_threads()
     ran = 0
-    for command in commands(code):
-        if any(text in command for text, _ in skips):
-            continue
-        args = shlex.split(command, comments=True)
-        assert args[0] == "rdpkit", f"{block.where}: the tour test runs rdpkit commands only, not {command!r}"
-        result = CliRunner().invoke(cli, args[1:], catch_exceptions=False)
-        assert result.exit_code == 0, f"{block.where}: `{command}` exited {result.exit_code}:\n{result.output[-3000:]}"
-        ran += 1
+    try:
+        for command in commands(code):
+            if any(text in command for text, _ in skips):
+                continue
+            args = shlex.split(command, comments=True)
+            assert args[0] == "rdpkit", f"{block.where}: the tour test runs rdpkit commands only, not {command!r}"
+            result = CliRunner().invoke(cli, args[1:], catch_exceptions=False)
+            assert result.exit_code == 0, f"{block.where}: `{command}` exited {result.exit_code}:\n{result.output[-3000:]}"
+            ran += 1
+    finally:
+        torch.set_num_threads(threads)
     assert ran, f"{block.where}: every command is skipped; annotate the whole block instead"
 
 
@@ -199,9 +209,16 @@ def test_python_blocks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
             continue
         code, _ = block.prepared()
         if block.lang == "python":
-            exec(compile(code, block.where, "exec"), namespace)
+            exec(compile(code, block.where, "exec"), namespace)  # noqa: S102  (the README's own code)
         elif block.lang == "text":
             check_transcript(block, code, namespace)
+
+
+def test_submodules_after_a_bare_import() -> None:
+    """`rdpkit.options.Component.parse(...)`, as the tour writes it, in a fresh interpreter (here rdpkit.options is imported already)."""
+    code = "import sys, rdpkit; print(rdpkit.options.Component.parse('jpeg,quality=10'), 'torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["jpeg,quality=10", "False"]
 
 
 def check_transcript(block: Block, code: str, namespace: dict[str, object]) -> None:
@@ -224,7 +241,7 @@ def check_transcript(block: Block, code: str, namespace: dict[str, object]) -> N
 
 ROOT = README.parent
 CONTRIBUTING = (ROOT / "CONTRIBUTING.md").read_text()
-NUMBERS = {w: i for i, w in enumerate("zero one two three four five six seven eight nine ten eleven twelve".split())}
+NUMBERS = {w: i for i, w in enumerate(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"])}
 
 
 def resolve(dotted: str) -> object:
