@@ -89,6 +89,15 @@ def test_jpeg_at_several_qualities_orders_rate_and_distortion(tmp_path):
     assert [p.bpp for p in points] == sorted(p.bpp for p in points) and [p.distortion for p in points] == sorted((p.distortion for p in points), reverse=True)
 
 
+def test_a_critic_that_refuses_the_size_is_refused_before_any_trial(tmp_path):
+    """The README's former `--size 64 --perception niqe` (niqe needs 96×96): one sentence, before a trial runs or a store is written."""
+    args = ["plane", "--data", "builtin:astronaut,coffee", "--size", "64", "--codec", "jpeg,quality=10", "--perception", "niqe",
+            "--out", str(tmp_path / "plane"), "--executor", "inline"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2 and "critic 'niqe' needs images of at least 96×96, but these are 64×64; raise --size." in result.output
+    assert result.output.count("96×96") == 1 and not (tmp_path / "plane" / "plane.sqlite").exists()
+
+
 def test_a_no_reference_critic_is_a_perception_index(folders):
     ref, outs = load_matching(folders / "ref", {"identity": folders / "identity", "blur": folders / "blur"})
     points = {p.name: p for p in measure(ref, outs, perception="niqe,patch=16", progress=False)}

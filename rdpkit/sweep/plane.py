@@ -127,10 +127,15 @@ def plane_trials(source: str, codecs: Sequence[str], *, size: int | None = None,
                                  "split": [0.75, 0.0, 0.25] if learnable else [0.0, 0.0, 1.0]})
     ev = evaluation(fr, perception)
     side = data.side()
-    for s, c in zip(settings, built):
+    # Everything that will see the images, checked here: a size one of them refuses would
+    # otherwise fail every trial, each failure printed, after the codecs had run.
+    kind = ev.perception_kind(registry)
+    measured = [("codec", s, c) for s, c in zip(settings, built)] + [("distortion", d, d.create("distortion", registry)) for d in ev.distortions]
+    if kind == "critic":
+        measured.append(("critic", ev.perception, ev.perception.create("critic", registry)))
+    for what, s, c in measured:
         if side < c.min_size:
-            raise InputError(f"codec {s.name!r} needs images of at least {c.min_size}×{c.min_size}, but these are {side}×{side}; raise --size.")
-    ev.perception_kind(registry)
+            raise InputError(f"{what} {s.name!r} needs images of at least {c.min_size}×{c.min_size}, but these are {side}×{side}; raise --size.")
     return [SweepTrial(s, str(s), dict(fit or {}) if c.learnable else {}, seed, data, ev, device) for s, c in zip(settings, built)]
 
 
