@@ -126,6 +126,27 @@ def _refused(path: Path, exc: sqlite3.Error) -> InputError | None:
     return None
 
 
+#: Byte of a WAL store's -shm file on which every SQLite connection that uses the file holds a lock (its "DMS" lock, in os_unix.c).
+_SHM_IN_USE_BYTE = 128
+
+
+def _remove_unused(wal: Path, shm: Path) -> None:
+    """Remove a store's -wal and -shm files when no connection uses them (none holds SQLite's lock on the -shm file)
+    and no transaction was written meanwhile (the -wal file is empty)."""
+    try:
+        import fcntl  # SQLite's lock on the -shm file is a POSIX record lock; elsewhere the files stay
+    except ImportError:
+        return
+    try:
+        with shm.open("r+b") as f:
+            fcntl.lockf(f, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, _SHM_IN_USE_BYTE)  # OSError: another connection uses it
+            if wal.stat().st_size == 0:
+                wal.unlink()
+                shm.unlink()
+    except OSError:
+        pass
+
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -162,6 +183,9 @@ class Store:
         if self.path.is_dir():
             raise InputError(f"the result store {str(self.path)!r} is a folder; give the path of a .sqlite file.")
         if readonly:
+            # SQLite makes a WAL store's -wal and -shm files for a reader too, and only a writer removes them: `close` removes those this reader made.
+            self._beside = tuple(self.path.with_name(self.path.name + suffix) for suffix in ("-wal", "-shm"))
+            self._made_beside = not any(p.exists() for p in self._beside)
             self._db = self._open_readonly()
             self.schema = self._checked_schema()
             return
@@ -262,7 +286,10 @@ class Store:
         self.schema = SCHEMA_VERSION
 
     def close(self) -> None:
+        """Close the file; a read-only store leaves nothing beside it that it made (see `_remove_unused`)."""
         self._db.close()
+        if self.readonly and self._made_beside:
+            _remove_unused(*self._beside)
 
     def __enter__(self) -> Store:
         return self

@@ -70,7 +70,8 @@ def test_each_codec_has_its_own_colour_and_the_legend_names_codecs(store):
 
 def test_the_samples_figure_has_no_empty_rows(store):
     s = settings_frame(results_frame(store))
-    fig = fig_samples(s, open_store(store))
+    with open_store(store) as db:
+        fig = fig_samples(s, db)
     width, height = fig.get_size_inches()
     rows = len(fig.axes) // max(1, round(len(fig.axes) / 7))  # originals + six rate settings, one column (no perception weight)
     assert len(fig.axes) == 7 and rows == 7

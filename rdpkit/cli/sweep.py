@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import sys
 import warnings
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -68,52 +67,14 @@ def _components(record: dict[str, Any] | None) -> dict[str, str]:
     return {k: f"{v.get('distribution', '?')} {v.get('version', '?')}" for k, v in found.items() if isinstance(v, dict)} if isinstance(found, dict) else {}
 
 
-#: Byte of a WAL store's -shm file on which every SQLite connection that uses the file holds a lock (its "DMS" lock, in os_unix.c).
-_SHM_IN_USE_BYTE = 128
-
-
-@contextmanager
-def _read_only(path: Path) -> Iterator[Store]:
-    """`path` opened read-only, and closed leaving nothing beside it.
-
-    SQLite creates a WAL store's -wal and -shm files for a reader too, and only a writer removes them. Those this
-    reader created are removed when no other connection uses them (none holds the lock SQLite takes on the -shm
-    file) and no transaction was written meanwhile (the -wal file is still empty).
-    """
-    from ..store import Store
-
-    wal, shm = (path.with_name(path.name + suffix) for suffix in ("-wal", "-shm"))
-    created = not wal.exists() and not shm.exists()
-    db = Store(path, readonly=True)
-    try:
-        yield db
-    finally:
-        db.close()
-        if created:
-            _remove_unused(wal, shm)
-
-
-def _remove_unused(wal: Path, shm: Path) -> None:
-    try:
-        import fcntl  # SQLite's lock on the -shm file is a POSIX record lock; elsewhere the files stay
-    except ImportError:
-        return
-    try:
-        with shm.open("r+b") as f:
-            fcntl.lockf(f, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, _SHM_IN_USE_BYTE)  # OSError: another connection uses it
-            if wal.stat().st_size == 0:
-                wal.unlink()
-                shm.unlink()
-    except OSError:
-        pass
-
-
 @cli.command("results")
 @store_option(None, "to read (opened read-only, leaving no file beside it)")
 @output_options
 def results_cmd(store: Path, quiet: bool, as_json: bool) -> None:
     """The trials in a result store, of every kind: sweeps, the P-D plane, recovery runs."""
-    with _read_only(store) as db:
+    from ..store import Store
+
+    with Store(store, readonly=True) as db:
         _print_results(db, store, as_json)
 
 
@@ -178,23 +139,23 @@ def report_cmd(store: Path, out: Path, anchors: tuple[str, ...], quiet: bool, as
     from ..sweep.report import trial_rows
     from ..sweep.report import write_report as write_sweep
 
-    db = Store(store, readonly=True)
-    output_folder(out, protect=[store])  # refused before any work: no output may overwrite the store
-    kinds = db.kinds()
-    # Every kind read (each row checked) before any page is written: a row that does not read leaves no half-written report.
-    sweep = trial_rows(db) if "sweep" in kinds else None
-    audited = from_store(db) if "recovery" in kinds else None
-    evaluation = evaluation_from_store(db, anchors) if "evaluate" in kinds else None
-    written = []
-    # What the pages already say (a BD-rate on curves that barely overlap, ...) is noted once, in a sentence, not as a Python warning with its source line.
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        if sweep is not None:
-            written.append((write_sweep(db, out), "with its figures and CSV files"))
-        if audited is not None:
-            written.append((write_audit(audited, Path(out) / "audit.html"), "self-contained"))
-        if evaluation is not None:
-            written.append((write_evaluation(evaluation, Path(out) / "evaluate"), "with its figures, CSV and JSON files"))
+    with Store(store, readonly=True) as db:  # closed leaving nothing beside the store, like every read-only open
+        output_folder(out, protect=[store])  # refused before any work: no output may overwrite the store
+        kinds = db.kinds()
+        # Every kind read (each row checked) before any page is written: a row that does not read leaves no half-written report.
+        sweep = trial_rows(db) if "sweep" in kinds else None
+        audited = from_store(db) if "recovery" in kinds else None
+        evaluation = evaluation_from_store(db, anchors) if "evaluate" in kinds else None
+        written = []
+        # What the pages already say (a BD-rate on curves that barely overlap, ...) is noted once, in a sentence, not as a Python warning with its source line.
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            if sweep is not None:
+                written.append((write_sweep(db, out), "with its figures and CSV files"))
+            if audited is not None:
+                written.append((write_audit(audited, Path(out) / "audit.html"), "self-contained"))
+            if evaluation is not None:
+                written.append((write_evaluation(evaluation, Path(out) / "evaluate"), "with its figures, CSV and JSON files"))
     if not written:
         raise InputError(f"{str(store)!r} holds no finished trial to report; run `rdpkit sweep` or `rdpkit audit` with --store {store} first.")
     notes = list(dict.fromkeys(str(w.message) for w in caught))

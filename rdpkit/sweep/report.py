@@ -18,6 +18,8 @@ import io
 import json
 import math
 import textwrap
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -42,9 +44,15 @@ from .trial import SweepResult, SweepTrial
 SETTING_COLUMNS = ["label", "codec", "setting"]
 
 
-def open_store(store: Store | str | Path) -> Store:
-    """An existing result store, opened read-only (a missing file or another application's database is refused)."""
-    return store if isinstance(store, Store) else Store(store, readonly=True)
+@contextmanager
+def open_store(store: Store | str | Path) -> Iterator[Store]:
+    """`store` itself, or an existing result store opened read-only for the block and closed after it, leaving nothing beside it
+    (a missing file or another application's database is refused)."""
+    if isinstance(store, Store):
+        yield store
+        return
+    with Store(store, readonly=True) as db:
+        yield db
 
 
 def trial_rows(db: Store) -> list[tuple[Any, SweepTrial, SweepResult | None]]:
@@ -61,9 +69,10 @@ def results_frame(store: Store | str | Path) -> pd.DataFrame:
     (``lam``, ``lam_p``) and as ``weight`` with its name in ``weight_option``,
     ``D.<name>``, ``P.<name>``, ``C.<name>``, times, device) and ``error``.
     """
-    db = open_store(store)
+    with open_store(store) as db:
+        stored_rows = trial_rows(db)
     rows = []
-    for stored, trial, result in trial_rows(db):
+    for stored, trial, result in stored_rows:
         options = trial.codec.options
         row: dict[str, Any] = {"key": stored.key, "status": stored.status, "label": trial.label, "codec": trial.codec.name,
                                "seed": trial.seed, "setting": json.dumps(options, sort_keys=True)}
@@ -350,7 +359,11 @@ def _bd_on_curves(anchor: pd.DataFrame, test: pd.DataFrame, method: str) -> floa
 
 def write_report(store: Store | str | Path, out: str | Path, *, title: str | None = None) -> Path:
     """Write the figures, ``results.csv``, ``settings.csv`` and ``index.html`` into `out`; returns the page."""
-    db = open_store(store)
+    with open_store(store) as db:
+        return _write_report(db, out, title)
+
+
+def _write_report(db: Store, out: str | Path, title: str | None) -> Path:
     trials = results_frame(db)
     s = settings_frame(trials)
     protect = [db.path]
