@@ -21,6 +21,7 @@ from PIL import Image
 
 from .bitstream import MAX_PIXELS
 from .errors import InputError, suggestion
+from .files import replacing
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
@@ -130,10 +131,12 @@ def to_numpy(x: torch.Tensor) -> np.ndarray:
 
 
 def save_png(x: torch.Tensor, path: str | Path) -> Path:
-    """Write the first image of a batch as a PNG file."""
+    """Write the first image of a batch as a PNG file, whole or not at all (`rdpkit.files.replacing`: a full disk is one sentence)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(to_numpy(x)).save(path)
+    image = Image.fromarray(to_numpy(x))
+    with replacing(path) as temporary:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        image.save(temporary, format="PNG")
     return path
 
 

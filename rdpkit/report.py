@@ -12,18 +12,16 @@ from __future__ import annotations
 import base64
 import csv
 import datetime as dt
-import errno
 import html
 import io
 import math
-import os
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import InputError
+from .files import replacing
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -264,35 +262,18 @@ def output_folder(folder: str | Path, *, protect: Iterable[str | Path] = ()) -> 
     return folder
 
 
-@contextmanager
-def _replacing(path: Path) -> Iterator[Path]:
-    """A temporary file beside `path` to write, renamed to `path` once whole, so that a write that fails (a full disk)
-    leaves the file as it was, never truncated; the failure is one sentence."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        yield temporary
-        os.replace(temporary, path)
-    except OSError as exc:
-        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            raise InputError(f"the disk is full: {str(path)!r} could not be written ({exc.strerror}); free some space and run the command again.") from None
-        raise InputError(f"cannot write {str(path)!r} ({exc.strerror or exc}); make its folder writable or choose another output path.") from None
-    finally:
-        with suppress(OSError):
-            temporary.unlink(missing_ok=True)
-
-
 def write_bytes(path: str | Path, data: bytes, *, protect: Iterable[str | Path] = ()) -> Path:
-    """`data` written to `path` (through `output_path`, so never over the store; whole or not at all, see `_replacing`)."""
+    """`data` written to `path` (through `output_path`, so never over the store; whole or not at all, see `replacing`)."""
     path = output_path(path, protect=protect)
-    with _replacing(path) as temporary:
+    with replacing(path) as temporary:
         temporary.write_bytes(data)
     return path
 
 
 def write_text(path: str | Path, text: str, *, protect: Iterable[str | Path] = ()) -> Path:
-    """`text` written to `path` as UTF-8 (through `output_path`, so never over the store; whole or not at all, see `_replacing`)."""
+    """`text` written to `path` as UTF-8 (through `output_path`, so never over the store; whole or not at all, see `replacing`)."""
     path = output_path(path, protect=protect)
-    with _replacing(path) as temporary:
+    with replacing(path) as temporary:
         temporary.write_text(text, encoding="utf-8")
     return path
 
@@ -312,7 +293,7 @@ def csv_cell(value: Any) -> Any:
 def write_csv(path: str | Path, columns: Sequence[str], rows: Iterable[dict[str, Any]], *, protect: Iterable[str | Path] = ()) -> Path:
     """Rows (dicts keyed by `columns`) as a CSV file, every text cell passed through `csv_cell`."""
     path = output_path(path, protect=protect)
-    with _replacing(path) as temporary, temporary.open("w", newline="") as f:
+    with replacing(path) as temporary, temporary.open("w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow([csv_cell(c) for c in columns])
         writer.writerows([csv_cell(row.get(c, "")) for c in columns] for row in rows)
@@ -328,6 +309,6 @@ def write_frame(path: str | Path, df: pd.DataFrame, *, protect: Iterable[str | P
     for column in safe.columns:
         if not is_numeric_dtype(safe[column]):
             safe[column] = safe[column].map(csv_cell)
-    with _replacing(path) as temporary:
+    with replacing(path) as temporary:
         safe.to_csv(temporary, index=False)
     return path

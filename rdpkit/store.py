@@ -13,6 +13,7 @@ changes the file); a file that is not an rdpkit store is refused without being t
 
 from __future__ import annotations
 
+import errno
 import functools
 import hashlib
 import json
@@ -115,12 +116,23 @@ def _json_object(text: str) -> dict[str, Any]:
     return value
 
 
+def _disk_full(path: Path, exc: Exception) -> InputError | None:
+    """One sentence when `exc` says the disk holding the store is full (SQLite's SQLITE_FULL, or ENOSPC/EDQUOT from the system); else None."""
+    text = str(exc)
+    full = (exc.errno in (errno.ENOSPC, errno.EDQUOT) if isinstance(exc, OSError)
+            else getattr(exc, "sqlite_errorname", "") == "SQLITE_FULL" or "disk is full" in text)
+    if not full:
+        return None
+    return InputError(f"the disk holding the result store {str(path)!r} is full ({text}); free some space and run again: "
+                      "every trial finished so far is kept, and the others run then.")
+
+
 def _refused(path: Path, exc: sqlite3.Error) -> InputError | None:
     """One sentence for a write the store's file or disk refuses (read-only, immutable, full); None for any other error."""
     name, text = getattr(exc, "sqlite_errorname", ""), str(exc)
-    if name == "SQLITE_FULL" or "disk is full" in text:
-        return InputError(f"the disk holding the result store {str(path)!r} is full ({text}); free some space and run again: "
-                          "every trial finished so far is kept, and the others run then.")
+    full = _disk_full(path, exc)
+    if full is not None:
+        return full
     if name.startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_PERM", "SQLITE_IOERR")) or "readonly database" in text:
         return InputError(f"the result store {str(path)!r} cannot be written ({text}); make the file and its folder writable, or give another --store.")
     return None
@@ -195,7 +207,7 @@ class Store:
             self._db.execute("PRAGMA busy_timeout=60000")
             tables = self._tables()
         except (sqlite3.Error, OSError, UnicodeDecodeError) as exc:
-            raise InputError(f"cannot open or write the result store {str(self.path)!r} ({exc}); choose a writable path.") from None
+            raise self._unopened(exc) from None
         if tables and "trials" not in tables:
             self._db.close()
             raise InputError(f"{str(self.path)!r} is an SQLite database of another application (tables {', '.join(sorted(tables)[:4])}), not an rdpkit result store; choose another path.")
@@ -203,7 +215,7 @@ class Store:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.executescript(SCHEMA)
         except sqlite3.Error as exc:
-            raise InputError(f"cannot open or write the result store {str(self.path)!r} ({exc}); choose a writable path.") from None
+            raise self._unopened(exc) from None
         _damaged(Store._check_columns)(self)
         with self._transaction() as db:
             row = db.execute("SELECT value FROM meta WHERE name = 'schema'").fetchone()
@@ -213,6 +225,10 @@ class Store:
         self.schema = self._checked_schema()
         if self.schema < SCHEMA_VERSION:
             _damaged(Store._migrate)(self)
+
+    def _unopened(self, exc: Exception) -> InputError:
+        """Why the store could not be opened or made for writing, in one sentence: a full disk says so."""
+        return _disk_full(self.path, exc) or InputError(f"cannot open or write the result store {str(self.path)!r} ({exc}); choose a writable path.")
 
     def _open_readonly(self) -> sqlite3.Connection:
         if not self.path.is_file():

@@ -140,3 +140,42 @@ def test_a_full_disk_under_the_outputs_is_one_sentence_and_leaves_no_truncated_f
     monkeypatch.undo()
     assert {p.name: p.read_bytes() for p in out.glob("*.png")} == before, "every earlier figure whole, none truncated"
     assert not (tmp_path / "new" / "x.png").exists() and not [p for p in tmp_path.rglob("*.tmp")]
+
+
+def test_a_full_disk_while_a_store_is_made_says_the_disk_is_full(tmp_path, monkeypatch):
+    class Full:
+        def __init__(self, db: sqlite3.Connection) -> None:
+            self._db = db
+
+        def executescript(self, sql: str) -> None:
+            raise sqlite3.OperationalError("database or disk is full")
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._db, name)
+
+    connect = sqlite3.connect
+    monkeypatch.setattr(sqlite3, "connect", lambda *a, **k: Full(connect(*a, **k)))
+    with pytest.raises(rdpkit.InputError, match="the disk holding the result store .*new.sqlite' is full \\(database or disk is full\\); free some space"):
+        Store(tmp_path / "new.sqlite")
+    monkeypatch.setattr(Path, "mkdir", lambda *a, **k: (_ for _ in ()).throw(OSError(errno.ENOSPC, "No space left on device")))
+    with pytest.raises(rdpkit.InputError, match="the disk holding the result store .* is full \\(\\[Errno 28\\] No space left on device\\)"):
+        Store(tmp_path / "folder" / "new.sqlite")
+
+
+def test_save_png_on_a_full_disk_is_one_sentence_and_leaves_the_file_as_it_was(tmp_path, monkeypatch):
+    from PIL import Image
+
+    path = save_png(load_image("builtin:astronaut", size=32), tmp_path / "x.png")
+    before = path.read_bytes()
+    real = Image.Image.save
+
+    def half_then_full(self: Image.Image, fp: Any, *args: Any, **kwargs: Any) -> None:
+        real(self, fp, *args, **kwargs)
+        Path(fp).write_bytes(Path(fp).read_bytes()[:40])
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Image.Image, "save", half_then_full)
+    with pytest.raises(rdpkit.InputError, match="the disk is full: .*x.png' could not be written \\(No space left on device\\); free some space"):
+        save_png(load_image("builtin:coffee", size=32), path)
+    monkeypatch.undo()
+    assert path.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["x.png"]
