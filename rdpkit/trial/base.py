@@ -144,7 +144,10 @@ class Trial(ABC):
     def load(self, store: Store) -> Result | None:
         """This trial's finished result from `store`, or None."""
         row = store.get(self.key)
-        return self.result_from_row(store, row) if row is not None else None
+        if row is None:
+            return None
+        with readable(store, row):
+            return self.result_from_row(store, row)
 
     @classmethod
     def result_from_row(cls, store: Store, row: StoredTrial) -> Result | None:
