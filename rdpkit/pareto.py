@@ -38,7 +38,7 @@ def _stderr(stderr: ArrayLike, shape: tuple[int, ...]) -> np.ndarray:
 
 def _margins(s: np.ndarray, confidence: float) -> np.ndarray:
     """[j, i, ...]: the half-width of the interval of the difference between rows i and j (nan where either is unknown)."""
-    return _z(confidence) * np.sqrt(s[:, None, ...] ** 2 + s[None, :, ...] ** 2)
+    return _z(confidence) * np.hypot(s[:, None, ...], s[None, :, ...])  # no overflow where a stderr's square would
 
 
 def non_dominated(points: ArrayLike, stderr: ArrayLike | None = None, *, confidence: float = CONFIDENCE) -> np.ndarray:

@@ -159,3 +159,17 @@ def test_a_result_file_of_absurd_values_reads_and_its_bd_rows_say_why_not(tmp_pa
         rows = bd_frame([published("vtm"), read(path)], "published:vtm")
     odd = rows[rows.codec == "odd"]
     assert len(odd) and odd["bd_rate_%"].isna().all() and odd.note.str.len().gt(0).all(), odd.to_dict("records")
+
+
+def test_a_stored_standard_error_near_the_float_limit_gives_no_overflow_warning():
+    """Found by the rows fuzz target: a stored stderr of 1e300 overflowed in the admissible set's intervals (a note in `report`)."""
+    import warnings
+
+    import numpy as np
+
+    from rdpkit.pareto import non_dominated
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        mask = non_dominated(np.array([[1.0, 0.5], [2.0, 0.4]]), np.array([[0.0, 1e300], [0.0, 1e300]]))
+    assert mask.tolist() == [True, True]
