@@ -15,9 +15,10 @@ sentence naming what is missing; any other image source of rdpkit.data (a folder
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from .data import IMAGE_SUFFIXES, Source, load_image
 from .errors import InputError, PluginError, suggestion
@@ -25,6 +26,8 @@ from .spec import LAYOUT, RESERVED_DISTRIBUTION
 
 if TYPE_CHECKING:
     from .registry import Registry
+
+T = TypeVar("T")
 
 #: The sizes (width, height) of the Kodak images: landscape and portrait.
 KODAK_SIZES = ((768, 512), (512, 768))
@@ -139,29 +142,36 @@ class SkippedImage(UserWarning):
     """A file of a dataset that cannot be read as an image, left out of the run (the message names it and says why)."""
 
 
-def check_images(ds: Dataset) -> tuple[Dataset, list[tuple[int, int]], dict[str, str]]:
-    """Every image of `ds` read once, before any work: the dataset of those that read, their (height, width), and each one left out with why.
+def readable(images: Sequence[str], name: str, read: Callable[[str], T], *, warn: bool = True) -> tuple[dict[str, T], dict[str, str]]:
+    """Every one of `images` read once by `read` (a `load_image` call), before any work: what it gave for each image that
+    reads, and why each one that does not is left out.
 
-    A file that does not read (damaged, no image, more pixels than rdpkit's decoders make by default, a folder
-    or a link loop named like an image) is left out with a `SkippedImage` warning that names it
-    and says why; when none reads, one sentence.
+    A file that does not read (damaged, no image, a decompression bomb, a folder or a link loop named like an image) is
+    left out with a `SkippedImage` warning that names it and says why (`warn=False`: said already, by the check before
+    the work); when none reads, one sentence.
     """
-    kept: list[str] = []
-    sizes: list[tuple[int, int]] = []
+    kept: dict[str, T] = {}
     skipped: dict[str, str] = {}
-    for image in ds.images:
+    for image in images:
         try:
-            h, w = load_image(image, codable=True).shape[-2:]
+            kept[image] = read(image)
         except InputError as exc:
             skipped[image] = str(exc)
-            warnings.warn(f"skipping {Path(image).name} of {ds.name}: {exc}", SkippedImage, stacklevel=2)
-            continue
-        kept.append(image)
-        sizes.append((h, w))
+            if warn:
+                warnings.warn(f"skipping {Path(image).name} of {name}: {exc}", SkippedImage, stacklevel=3)
     if not kept:
-        why = next(iter(skipped.values()))
-        raise InputError(f"none of the {len(skipped)} image(s) of {ds.name} can be read; the first: {why}")
-    return replace(ds, images=tuple(kept)), sizes, skipped
+        why = next(iter(skipped.values()), "there are none")
+        raise InputError(f"none of the {len(skipped)} image(s) of {name} can be read; the first: {why}")
+    return kept, skipped
+
+
+def check_images(ds: Dataset) -> tuple[Dataset, list[tuple[int, int]], dict[str, str]]:
+    """Every image of `ds` read once, before any work (`readable`): the dataset of those that read, their (height, width), and each one left out with why.
+
+    Files of more pixels than rdpkit's decoders make by default are left out too (`load_image(codable=True)`).
+    """
+    kept, skipped = readable(ds.images, ds.name, lambda image: tuple(load_image(image, codable=True).shape[-2:]))
+    return replace(ds, images=tuple(kept)), list(kept.values()), skipped  # type: ignore[arg-type]
 
 
 def dataset(spec: str, registry: Registry | None = None) -> Dataset:

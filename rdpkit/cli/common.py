@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +50,15 @@ def output_options(f: F) -> F:
 def progress(quiet: bool) -> bool:
     """Progress bars unless --quiet, and only where a person watches stderr."""
     return not quiet and sys.stderr.isatty()
+
+
+@contextmanager
+def warnings_as_lines() -> Iterator[None]:
+    """What a command finds up front (a skipped image, too few patches) as one ``warning:`` line on stderr as it is found,
+    not a Python warning with its source line."""
+    with warnings.catch_warnings():
+        warnings.showwarning = lambda message, *_: click.secho(f"warning: {message}", fg="yellow", err=True)
+        yield
 
 
 def store_option(default: str | None, what: str) -> Callable[[F], F]:

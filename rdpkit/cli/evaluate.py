@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import warnings
 from pathlib import Path
 
 import click
@@ -16,6 +15,7 @@ from .common import (
     output_options,
     progress,
     trust_code_option,
+    warnings_as_lines,
 )
 from .output import console, print_json, table
 
@@ -61,9 +61,7 @@ def evaluate_cmd(codecs: tuple[str, ...], data: str, distortions: tuple[str, ...
 
     store = store or out / "evaluate.sqlite"
     output_folder(out, protect=[store])  # an output that would overwrite the store is refused before any coding
-    with warnings.catch_warnings():
-        # What evaluate finds up front (a skipped image, too few patches) is one line as it is found, not a Python warning with its source line.
-        warnings.showwarning = lambda message, *_: click.secho(f"warning: {message}", fg="yellow", err=True)
+    with warnings_as_lines():
         evaluation = evaluate(codecs, data, distortions=list(distortions) or None, critics=critics, divergences=divergences,
                               divergence_patch=divergence_patch, bootstrap=bootstrap, features=None if features == "none" else features,
                               anchors=anchors, store=store, patch_size=patch_size, seed=seed, device=device,

@@ -20,6 +20,7 @@ from .common import (
     progress,
     store_option,
     trust_code_option,
+    warnings_as_lines,
 )
 from .output import console, print_json, table
 
@@ -49,7 +50,8 @@ def sweep_cmd(config: Path | None, preset: str | None, store: Path, executor: st
     if (config is None) == (preset is None):
         raise InputError("give either a sweep file (rdpkit sweep CONFIG.toml) or --preset NAME, not both or neither.")
     cfg = get_preset(preset) if preset else SweepConfig.from_toml(config)  # type: ignore[arg-type]
-    summary = run_sweep(cfg, store, executor=executor, workers=workers, address=address, force=force, progress=progress(quiet))
+    with warnings_as_lines():  # an image of the source left out is one line, as it is found
+        summary = run_sweep(cfg, store, executor=executor, workers=workers, address=address, force=force, progress=progress(quiet))
     if as_json:
         print_json({"store": str(store), **summary.as_dict()})
     else:
@@ -218,8 +220,9 @@ def plane_cmd(reference: Path | None, outputs: tuple[str, ...], data: str | None
         ref, outs = load_matching(reference, {n: f for n, _, f in pairs}, size=size, gray=gray)
         points = measure(ref, outs, fr=fr, perception=perception, seed=seed, progress=progress(quiet))
     else:
-        trials = plane_trials(data, codecs, size=size, gray=gray, fit=parse_options(fit_options, what="--fit"), fr=fr,  # type: ignore[arg-type]
-                              perception=perception, seed=seed, device=device)
+        with warnings_as_lines():  # an image of --data left out is one line, as it is found
+            trials = plane_trials(data, codecs, size=size, gray=gray, fit=parse_options(fit_options, what="--fit"), fr=fr,  # type: ignore[arg-type]
+                                  perception=perception, seed=seed, device=device)
         driven = drive(trials, store, executor=executor, workers=workers, address=address,
                        progress=progress(quiet), desc="plane")
         if driven.failures:

@@ -33,15 +33,19 @@ one `InputError` sentence before anything runs.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError, RdpkitError, UnknownNameError, suggestion
 from ..options import Component, combinations, components, tomllib
 from ..registry import Registry
+
+if TYPE_CHECKING:
+    import torch
 
 DOCS = "docs/sweep-toml.md"
 #: Keys of earlier versions, refused with the sentence that names their replacement.
@@ -125,6 +129,25 @@ class DataConfig:
 
         source = Source.parse(self.source)
         return source.native_side or int(self.size)  # type: ignore[arg-type]
+
+    def check_images(self) -> None:
+        """Every image of the source read once, before any trial: one that does not read is left out with a `SkippedImage`
+        warning naming it and why (the trials leave it out too, see `images`); none that reads is one sentence."""
+        if self.source != "digits":
+            self.images(warn=True)
+
+    def images(self, *, warn: bool = False) -> torch.Tensor:
+        """The source's images that read, brought to `size` (`rdpkit.datasets.readable`; `warn`: a `SkippedImage` warning for each left out)."""
+        import torch
+
+        from ..data import Source, load_image
+        from ..datasets import readable
+
+        source = Source.parse(self.source)
+        if source.kind == "digits":
+            return source.load(size=self.size, gray=self.gray)
+        kept, _ = readable(source.references(), self.source, functools.partial(load_image, size=self.size, gray=self.gray), warn=warn)
+        return torch.cat(list(kept.values()))
 
     def identity(self) -> dict[str, Any]:
         from ..data import Source
@@ -379,6 +402,7 @@ class SweepConfig:
                 check_fit_options(codec, c.fit)
             if side < codec.min_size:
                 raise InputError(f"codec {c.name!r} needs images of at least {codec.min_size}×{codec.min_size}, but the sweep's are {side}×{side}; raise [data] size.")
+        self.data.check_images()  # every image read once, after the cheap checks and before any trial
 
 
 def _create(registry: Registry, kind: str, c: Component, where: str) -> Any:

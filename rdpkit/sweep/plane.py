@@ -136,6 +136,7 @@ def plane_trials(source: str, codecs: Sequence[str], *, size: int | None = None,
     for what, s, c in measured:
         if side < c.min_size:
             raise InputError(f"{what} {s.name!r} needs images of at least {c.min_size}×{c.min_size}, but these are {side}×{side}; raise --size.")
+    data.check_images()
     return [SweepTrial(s, str(s), dict(fit or {}) if c.learnable else {}, seed, data, ev, device) for s, c in zip(settings, built)]
 
 
