@@ -247,3 +247,17 @@ def test_a_stored_evaluation_reads_back_as_the_same_trials_with_components_equal
         assert Component.parse(str(t.divergences[0])) == t.divergences[0] and t.critics == (Component("niqe", {"patch": 32}),)
     summary = next(iter(again.curves.values()))[0][1].summary()
     assert {"mse", "niqe,patch=32", divergence, "psnr-rgb"} <= summary.keys()
+
+
+def test_a_distortion_that_cannot_take_the_smallest_image_is_refused_before_any_coding(tmp_path):
+    """MS-SSIM needs 161×161 (five scales of its 11×11 window): on 64×64 images every trial would fail after coding."""
+    from rdpkit.data import save_png
+
+    g = torch.Generator().manual_seed(0)
+    (tmp_path / "imgs").mkdir()
+    for i in range(2):
+        save_png(torch.rand(1, 3, 64, 64, generator=g), tmp_path / "imgs" / f"{i}.png")
+    store = tmp_path / "e.sqlite"
+    with pytest.raises(rdpkit.InputError, match=r"distortion 'ms-ssim' needs images of at least 161×161, but the smallest here is 64 pixels a side"):
+        evaluate(["jpeg,quality=50"], str(tmp_path / "imgs"), distortions=["ms-ssim"], features=None, store=store, executor="inline", progress=False)
+    assert not store.exists()

@@ -178,9 +178,10 @@ def evaluate(
     measures = Measures(tuple(metrics), tuple(Component.parse(c, what="critic") for c in critics),
                         tuple(Component.parse(d, what="divergence") for d in divergences), divergence_patch, bootstrap,
                         features=extractor, features_patch=patch_size)
-    measures.check(registry)  # unknown names, bad options, missing weights: once, before anything runs
+    meter = measures.check(registry)  # unknown names, bad options, missing weights: once, before anything runs
     expanded = [expand(c, registry) for c in codecs]
     ds, sizes, unreadable = check_images(named)  # every image read once, after the cheap checks and before any coding
+    meter.check_side(min(min(hw) for hw in sizes))
     left_out.update({f"image {Path(image).name}": why for image, why in unreadable.items()})
     if extractor is not None:
         count = _patch_count(ds, sizes, patch_size, "FID and KID need", "use a smaller --patch-size, larger images, or --features none")

@@ -110,15 +110,17 @@ class Measures:
     def meter(self, registry: Registry, device: str | torch.device = "cpu", *, seed: int = 0) -> Meter:
         return Meter(self, registry, torch.device(device), seed)
 
-    def check(self, registry: Registry) -> None:
-        """Refuse unknown names, bad options, missing weights and critics that need training, before anything is coded."""
-        self.meter(registry)
+    def check(self, registry: Registry) -> Meter:
+        """Refuse unknown names, bad options, missing weights and critics that need training, before anything is coded;
+        the meter it built can then check the images' size (`Meter.check_side`)."""
+        meter = self.meter(registry)
         for c in self.divergences:
             c.create("divergence", registry)
         if self.divergences and (isinstance(self.patch, bool) or not isinstance(self.patch, int) or self.patch < 0):
             raise InputError(f"the divergences' patch size must be a whole number of pixels (0: whole images), got {self.patch!r}.")
         if isinstance(self.bootstrap, bool) or not isinstance(self.bootstrap, int) or self.bootstrap < 0 or self.bootstrap == 1:
             raise InputError(f"bootstrap must be 0 (no interval) or at least 2 resamples, got {self.bootstrap!r}.")
+        return meter
 
 
 def _critic(registry: Registry, c: Component) -> Any:
@@ -179,6 +181,13 @@ class Meter:
         self._decoded: list[torch.Tensor] = []
         self._features: tuple[list[torch.Tensor], list[torch.Tensor]] = ([], [])
         self._dtype = torch.get_default_dtype()
+
+    def check_side(self, side: int) -> None:
+        """Refuse, before anything is coded, a distortion or critic that cannot take images of `side` pixels (the smallest side)."""
+        for what, column, metric in [*(("distortion", k, m) for k, m, _ in self._distortions), *(("critic", k, m) for k, m in self._critics)]:
+            if side < metric.min_size:
+                raise InputError(f"{what} {column!r} needs images of at least {metric.min_size}×{metric.min_size}, but the smallest here is "
+                                 f"{side} pixels a side; use larger images, or leave it out.")
 
     def update(self, x: torch.Tensor, x_hat: torch.Tensor, names: Sequence[str] | None = None) -> dict[str, list[float]]:
         """Measure a batch of decoded images `x_hat` against their originals `x`; returns this batch's per-image values."""
