@@ -15,6 +15,7 @@ import datetime as dt
 import html
 import io
 import math
+import re
 import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -36,6 +37,7 @@ h1{margin-bottom:.2em} h2{margin-top:1.6em;border-bottom:1px solid #d0d7de}
 table{border-collapse:collapse;font-size:13px}
 td,th{border:1px solid #d0d7de;padding:3px 6px;text-align:left;vertical-align:top}
 th{overflow-wrap:anywhere}
+@media (max-width:1279px){th{overflow-wrap:break-word}}
 td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 td.long{min-width:18em}
 img{max-width:100%;height:auto}
@@ -118,9 +120,20 @@ def _cell(value: object) -> str:
     return f'<td class="long">{text}</td>' if len(text) > 80 else f"<td>{text}</td>"
 
 
+def _header(value: object) -> str:
+    """A column heading that may wrap at spaces and after `_`, `,`, `=`, `/` and `-`.
+
+    Headings are names like `near_identical_level` or `frechet,extractor="nss,patch=32"`. Below
+    1280 px, where a wide table scrolls in its box anyway, STYLE breaks them only there, never
+    inside a word (breaking anywhere squeezed the columns of a scrolling table to one letter a
+    line); from 1280 px, where every table must fit its box, a word still breaks as a last resort.
+    """
+    return re.sub(r"([_,=/-])(?=\w)", r"\1<wbr>", escape(value))
+
+
 def table(columns: Sequence[object], rows: Iterable[Iterable[object]]) -> str:
     """An HTML table in a box that scrolls sideways when it is wider than the page."""
-    head = "".join(f"<th>{escape(c)}</th>" for c in columns)
+    head = "".join(f"<th>{_header(c)}</th>" for c in columns)
     body = "".join("<tr>" + "".join(_cell(v) for v in row) + "</tr>" for row in rows)
     return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 

@@ -3,7 +3,9 @@
 Every image must load and nothing may be wider than the window; at the widths people read
 reports at (1280 px and up) every table fits its box too, since a box that scrolls shows its
 right-hand columns to no one who does not think of scrolling it (headless Chromium shows no
-scroll bar at all). At 800 px a wide table may scroll inside its own box. Uses Debian's `chromium`, which `make test` installs where it can; elsewhere
+scroll bar at all). At 800 px a wide table may scroll inside its own box, and its column
+headings wrap at spaces and after `_ , = / -`, never inside a word (not `see|ds`, nor one
+letter a line). Uses Debian's `chromium`, which `make test` installs where it can; elsewhere
 these tests are skipped with that reason.
 """
 
@@ -36,10 +38,24 @@ window.addEventListener('load', () => {
     .map(e => e.tagName.toLowerCase() + (e.className ? '.' + e.className : ''));
   const cut = [...document.querySelectorAll('.scroll')].filter(e => e.scrollWidth > e.clientWidth + 1)
     .map(e => e.querySelector('th') ? e.querySelector('th').textContent + ': ' + e.scrollWidth + ' > ' + e.clientWidth : '?');
+  // A column heading may wrap at spaces and after _ , = / - but never inside a word ('see|ds', one letter a line).
+  const split = [];
+  for (const th of document.querySelectorAll('th')) {
+    const walker = document.createTreeWalker(th, NodeFilter.SHOW_TEXT);
+    for (let t = walker.nextNode(); t; t = walker.nextNode()) {
+      for (const m of t.data.matchAll(/\\S+/g)) {
+        const r = document.createRange();
+        r.setStart(t, m.index);
+        r.setEnd(t, m.index + m[0].length);
+        if (new Set([...r.getClientRects()].map(q => Math.round(q.top))).size > 1) split.push(m[0]);
+      }
+    }
+  }
   const probe = document.createElement('pre');
   probe.id = 'probe';
   probe.textContent = JSON.stringify({images: images.length, broken: images.filter(i => !i.complete || i.naturalWidth === 0).length,
-                                      scrollWidth: doc.scrollWidth, clientWidth: doc.clientWidth, wide: wide.slice(0, 8), cut: cut});
+                                      scrollWidth: doc.scrollWidth, clientWidth: doc.clientWidth, wide: wide.slice(0, 8), cut: cut,
+                                      headings: split.slice(0, 8)});
   document.body.appendChild(probe);
 });
 </script>"""
@@ -84,3 +100,5 @@ def test_every_image_loads_and_nothing_is_wider_than_the_window(pages, report, w
     assert not seen["wide"], f"elements wider than the window at {width} px: {seen['wide']}"
     if width >= 1280:
         assert not seen["cut"], f"tables cut at the right of their box at {width} px: {seen['cut']}"
+    else:
+        assert not seen["headings"], f"column headings broken inside a word at {width} px: {seen['headings']}"
