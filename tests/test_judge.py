@@ -19,7 +19,7 @@ from click.testing import CliRunner
 
 import rdpkit
 from rdpkit.cli import cli
-from rdpkit.data import load_image
+from rdpkit.data import load_image, save_png
 from rdpkit.errors import InputError, UnknownNameError
 from rdpkit.interfaces import Distortion
 from rdpkit.judge import LAYOUTS, make_fixture
@@ -118,8 +118,7 @@ def test_an_image_the_metric_cannot_read_is_listed_and_the_rest_scored(registry,
     folder = tmp_path / "tid"
     shutil.copytree(tid, folder)
     bad = _every_20th(str(folder)).items[7]
-    with open(bad.image, "wb") as f:
-        f.write(b"not an image at all")
+    save_png(load_image(bad.image)[..., :8, :8], bad.image)  # reads, but not at its reference's size (a file that does not read: test_skipped_images)
     judgement = judge(["mse"], [f"tid2013-small:{folder}"], store=tmp_path / "j.sqlite", progress=False, registry=registry)
     scored = judgement.scored["tid2013", "mse"]
     assert scored.scores[7] is None and sum(s is None for s in scored.scores) == 1

@@ -9,6 +9,8 @@ and its report says how many.
 
 from __future__ import annotations
 
+import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,9 @@ import rdpkit
 from rdpkit.cli import cli
 from rdpkit.data import load_image, save_png
 from rdpkit.datasets import SkippedImage
+from rdpkit.judge import LAYOUTS, make_fixture
+from rdpkit.judge.report import write
+from rdpkit.judge.run import judge
 from rdpkit.sweep.config import SweepConfig
 from rdpkit.sweep.plane import plane_trials
 from rdpkit.sweep.runner import run_sweep
@@ -91,3 +96,80 @@ def test_the_plane_on_data_leaves_out_a_file_that_does_not_read(tmp_path):
         (trial,) = plane_trials(str(tmp_path / "images"), ["jpeg,quality=30"], size=16, device="cpu")
     assert sorted(str(w.message).split(" of ")[0] for w in caught) == ["skipping loop.png", "skipping text.png"]
     assert dataset(trial.data)[2].shape[0] == 3
+
+
+# ----------------------------------------------------------------------------- judge
+
+#: Judgments of the small layouts below: the first of TID2013's label file (all of reference I01) and of each BAPPS 2AFC subset.
+SMALL = 12
+
+
+@rdpkit.hookimpl
+def rdpkit_dataset_layouts() -> list[rdpkit.Spec]:
+    return [rdpkit.Spec(f"{name}-small", lambda text, name=name: LAYOUTS[name].load(text, limit=SMALL), summary=f"the first {SMALL} of {name}")
+            for name in ("tid2013", "bapps-2afc")]
+
+
+@pytest.fixture
+def registry(rdpkit_registry):
+    rdpkit_registry.register(sys.modules[__name__], "skipped-images-test")
+    return rdpkit_registry
+
+
+@pytest.fixture(scope="module")
+def tid(tmp_path_factory) -> Path:
+    return make_fixture("tid2013", tmp_path_factory.mktemp("tid"), size=16, limit=SMALL)
+
+
+def test_judge_drops_the_judgments_of_images_that_do_not_read_and_says_how_many(registry, tid, tmp_path):
+    folder = tmp_path / "tid"
+    shutil.copytree(tid, folder)
+    items = LAYOUTS["tid2013"].load(str(folder), limit=SMALL).items
+    Path(items[3].image).write_text("not an image")
+    Path(items[7].image).unlink()
+    Path(items[7].image).mkdir()  # a folder named like the image
+    with pytest.warns(SkippedImage) as caught:
+        judgement = judge(["mse"], [f"tid2013-small:{folder}"], store=tmp_path / "j.sqlite", progress=False, registry=registry)
+    said = sorted(str(w.message) for w in caught if issubclass(w.category, SkippedImage))
+    assert len(said) == 2 and Path(items[3].image).name in said[0] + said[1] and "is a folder" in said[0] + said[1], said
+    kept = judgement.datasets["tid2013"]
+    assert len(kept) == SMALL - 2 and items[3] not in kept.items and items[7] not in kept.items
+    scored = judgement.scored["tid2013", "mse"]
+    assert len(scored.scores) == SMALL - 2 and None not in scored.scores and not scored.errors
+    left_out = judgement.left_out["tid2013"]
+    assert (left_out.judgments, left_out.of, set(left_out.files)) == (2, SMALL, {items[3].image, items[7].image})
+    page, tables = write(judgement, tmp_path / "out", n_boot=20)
+    assert tables["agreement"][0]["n"] == SMALL - 2
+    assert f"2 of the {SMALL} judgments of tid2013 were dropped: they name 2 image file(s) that do not read" in page.read_text()
+    assert {r["file"] for r in tables["left_out"]} == set(left_out.files) and (page.parent / "left_out.csv").is_file()
+
+
+def test_judge_with_no_judgment_left_is_one_sentence_before_any_scoring(registry, tid, tmp_path):
+    folder = tmp_path / "tid"
+    shutil.copytree(tid, folder)
+    Path(LAYOUTS["tid2013"].load(str(folder), limit=SMALL).items[0].reference).write_text("not an image")  # every judgment's reference
+    with pytest.warns(SkippedImage), pytest.raises(rdpkit.InputError, match=f"every one of the {SMALL} judgments of tid2013 names an image that does not read"):
+        judge(["mse"], [f"tid2013-small:{folder}"], store=tmp_path / "j.sqlite", progress=False, registry=registry)
+    assert not (tmp_path / "j.sqlite").exists()
+
+
+def test_judge_drops_a_bapps_triplet_whose_patch_does_not_read(registry, tmp_path):
+    bapps = make_fixture("bapps-2afc", tmp_path / "b", size=16, limit=SMALL)
+    first = LAYOUTS["bapps-2afc"].load(str(bapps), limit=SMALL).items[0]
+    data = Path(first.p1).read_bytes()
+    Path(first.p1).write_bytes(data[: len(data) // 2])  # truncated
+    with pytest.warns(SkippedImage, match="damaged or truncated"):
+        judgement = judge(["mse"], [f"bapps-2afc-small:{bapps}"], store=tmp_path / "j.sqlite", progress=False, registry=registry)
+    assert len(judgement.datasets["bapps-2afc"]) == 6 * SMALL - 1 and first not in judgement.datasets["bapps-2afc"].items
+    assert judgement.left_out["bapps-2afc"].judgments == 1
+
+
+def test_the_judge_command_says_each_skipped_file_and_how_many_judgments_were_dropped(tmp_path):
+    csiq = make_fixture("csiq", tmp_path / "csiq", size=16)
+    item = LAYOUTS["csiq"].load(str(csiq)).items[0]
+    Path(item.image).write_text("not an image")
+    out = CliRunner().invoke(cli, ["judge", "--metric", "mse", "--data", f"csiq:{csiq}", "--bootstrap", "20", "--out", str(tmp_path / "out"),
+                                   "--executor", "inline"])
+    assert out.exit_code == 0, out.output
+    assert f"warning: skipping {Path(item.image).name} of csiq: cannot read" in out.output and "SkippedImage" not in out.output
+    assert "1 of the 866 judgments of csiq were dropped" in " ".join(out.output.split())

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from . import cli
-from .common import device_option, executor_options, output_options, progress
+from .common import device_option, executor_options, output_options, progress, warnings_as_lines
 from .output import console, print_json, table
 
 DATA_HELP = ("A judgment set as LAYOUT:FOLDER (repeatable): tid2013, tid2008, kadid-10k, csiq, live, pipal, bapps-2afc, bapps-jnd "
@@ -21,7 +21,7 @@ DATA_HELP = ("A judgment set as LAYOUT:FOLDER (repeatable): tid2013, tid2008, ka
 @click.option("--bootstrap", default=1000, show_default=True, help="Bootstrap replicates of every interval (over reference images).")
 @click.option("--seed", default=0, show_default=True, help="Seed of the bootstrap.")
 @click.option("--out", default="rdpkit-judge", show_default=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Folder for per-image.csv, agreement.csv, types.csv, differences.csv, bapps.csv, scatter-*.png and index.html.")
+              help="Folder for per-image.csv, agreement.csv, types.csv, differences.csv, bapps.csv, left_out.csv (images that do not read), scatter-*.png and index.html.")
 @click.option("--store", default=None, type=click.Path(dir_okay=False, path_type=Path), help="Result store [default: OUT/judge.sqlite]; a rerun resumes from it.")
 @click.option("--force", is_flag=True, help="Score every image again.")
 @executor_options
@@ -36,8 +36,9 @@ def judge_cmd(metrics: tuple[str, ...], datasets: tuple[str, ...], bootstrap: in
 
     store = store or out / "judge.sqlite"
     output_folder(out, protect=[store])  # an output that would overwrite the store is refused before any scoring
-    judgement = judge(metrics, datasets, store=store, device=device, executor=executor, workers=workers,
-                      address=address, force=force, progress=progress(quiet))
+    with warnings_as_lines():  # an image left out is one line, as it is found
+        judgement = judge(metrics, datasets, store=store, device=device, executor=executor, workers=workers,
+                          address=address, force=force, progress=progress(quiet))
     page, tables = write(judgement, out, n_boot=bootstrap, seed=seed)
     if as_json:
         for kind, rows in tables.items():
@@ -55,4 +56,6 @@ def judge_cmd(metrics: tuple[str, ...], datasets: tuple[str, ...], bootstrap: in
               [[r["dataset"], r["metric"], r["subset"], f"{r.get('2afc', r.get('jnd-map')):.4f}"] for r in bapps])
     for what, why in judgement.failed.items():
         console.print(f"[red]{what} failed:[/] {why}", highlight=False)
+    for name, left_out in judgement.left_out.items():
+        console.print(left_out.sentence(name), highlight=False, markup=False)
     console.print(f"wrote {page} (and the CSV files and figures beside it)")

@@ -16,8 +16,8 @@ file's folders (``distorted_images``...) is looked for by name, case-insensitive
 levels down, and beside the given folder when that is one of them (``TID2013/distorted_images``).
 File names match whatever their case (TID2008 names ``I01.BMP``). Files the labels do not name
 are ignored. A folder that lacks files is refused in one sentence naming how many of how many
-are missing and the first of them. Images are not decoded here: an unreadable image is the
-harness's business.
+are missing and the first of them. Images are not decoded while a folder is read; `check_images`
+reads each once before any scoring and drops the judgments of one that does not read.
 
 Each layout is registered through the ``rdpkit_dataset_layouts`` hook (``tid2013``, ...,
 ``bapps-jnd``); `judgments(spec)` resolves any registered layout and refuses one that holds no
@@ -31,14 +31,15 @@ import hashlib
 import importlib.util
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..datasets import Dataset
+from ..data import load_image
+from ..datasets import Dataset, readable
 from ..errors import InputError, PluginError, suggestion
 from ..spec import LAYOUT, RESERVED_DISTRIBUTION
 
@@ -68,6 +69,10 @@ class Rated:
     def unit(self) -> str:
         """What a bootstrap resamples: the reference image (its distorted images share it), or the image itself."""
         return self.reference or self.image
+
+    def files(self) -> tuple[str, ...]:
+        """The image files this judgment names: its reference (if any), then the rated image."""
+        return (self.reference, self.image) if self.reference else (self.image,)
 
 
 @dataclass(frozen=True)
@@ -185,6 +190,23 @@ class PairsJND(_Bapps):
 Judgments = Ratings | Pairs2AFC | PairsJND
 
 
+def check_images(ds: Judgments) -> tuple[Judgments, dict[str, str], int]:
+    """Every image of `ds` read once, before any scoring (`rdpkit.datasets.readable`): the set without the judgments that
+    name an image that does not read, each file left out with why (a `SkippedImage` warning), and how many judgments were dropped.
+
+    When no judgment is left, one sentence.
+    """
+    _, skipped = readable(tuple(dict.fromkeys(ds.files())), ds.name, lambda image: load_image(image).shape)
+    if not skipped:
+        return ds, {}, 0
+    kept = tuple(item for item in ds.items if not skipped.keys() & set(item.files()))
+    if not kept:
+        first, why = next(iter(skipped.items()))
+        raise InputError(f"every one of the {len(ds.items):,} judgments of {ds.name} names an image that does not read ({len(skipped)} files, "
+                         f"the first {Path(first).name}: {why})")
+    return replace(ds, items=kept), skipped, len(ds.items) - len(kept)  # type: ignore[type-var]
+
+
 def _identity(name: str, judged: Iterable[tuple[str, float]], files: Iterable[str]) -> str:
     digest = hashlib.sha256()
     for item, value in judged:
@@ -232,7 +254,8 @@ class _Listings(dict):
     def __missing__(self, directory: Path) -> dict[str, str]:
         try:
             with os.scandir(directory) as entries:
-                listing = {e.name.lower(): e.name for e in entries if not e.is_dir()}
+                # Folders too: one named like an image is then left out with why by `check_images`, not taken for a missing file.
+                listing = {e.name.lower(): e.name for e in entries}
         except OSError:
             listing = {}
         self[directory] = listing

@@ -166,15 +166,20 @@ def fig_scatter(ds: Ratings, scored: Scored, agreement: st.Agreement | None) -> 
 
 
 def write(judgement: Judgement, out: str | Path, *, n_boot: int = N_BOOT, seed: int = 0) -> tuple[Path, dict[str, list[dict[str, Any]]]]:
-    """Every output into the folder `out`; returns the page and the tables (``agreement``, ``types``, ``differences``, ``bapps``)."""
+    """Every output into the folder `out`; returns the page and the tables (``agreement``, ``types``, ``differences``, ``bapps``,
+    ``left_out``: the image files that do not read, with why and how many judgments of their set were dropped)."""
     protect = [judgement.store]
     out = output_folder(out, protect=protect)
-    tables: dict[str, list[dict[str, Any]]] = {"agreement": [], "types": [], "differences": [], "bapps": []}
+    tables: dict[str, list[dict[str, Any]]] = {"agreement": [], "types": [], "differences": [], "bapps": [], "left_out": []}
     page = Page("rdpkit judge", intro=f"{len(judgement.datasets)} dataset(s), {len({m for _, m in judgement.scored})} metric(s); "
                 "correlations are signed so that positive means the metric agrees with people; intervals: 95 %, bootstrap over "
                 f"reference images ({n_boot} replicates).")
     for name, ds in judgement.datasets.items():
         page.section(f"{name} ({len(ds)} {'images' if isinstance(ds, Ratings) else 'items'})")
+        left_out = judgement.left_out.get(name)
+        if left_out is not None:
+            page.note(left_out.sentence(name)).table(["file", "why"], left_out.files.items())
+            tables["left_out"] += [{"dataset": name, "file": f, "why": why, "judgments_dropped": left_out.judgments} for f, why in left_out.files.items()]
         for scored in judgement.metrics(name):
             if scored.refused():
                 page.note(escape(scored.refused()))

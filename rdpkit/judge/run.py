@@ -28,7 +28,7 @@ from ..trial import RunSummary
 from ..trial.driver import drive
 from ..trial.executors import check_executor
 from ..validation import check_device
-from .datasets import Judgments, Pairs2AFC, Ratings, judgments
+from .datasets import Judgments, Pairs2AFC, Ratings, check_images, judgments
 from .trial import CHUNK, JudgeResult, JudgeTrial
 
 DEFAULT_STORE = Path("rdpkit-judge") / "judge.sqlite"
@@ -79,15 +79,29 @@ class Scored:
         return f"{self.metric} scored no value for {Path(first).name}{more}: {why}"
 
 
+@dataclass(frozen=True)
+class LeftOut:
+    """The image files of a judgment set that do not read (each with why), and how many judgments named them, dropped with them."""
+
+    files: dict[str, str]
+    judgments: int
+    of: int  # the judgments of the set before
+
+    def sentence(self, dataset: str) -> str:
+        return (f"{self.judgments:,} of the {self.of:,} judgments of {dataset} were dropped: they name {len(self.files)} image file(s) "
+                "that do not read; replace them to score those judgments.")
+
+
 @dataclass
 class Judgement:
-    """What `judge` gives back: the datasets, each metric's scores on each, and what failed."""
+    """What `judge` gives back: the datasets (without the judgments of images that do not read), each metric's scores on each, and what failed."""
 
     datasets: dict[str, Judgments]
     scored: dict[tuple[str, str], Scored]  # (dataset name, metric as written) → scores
     store: Path
     summary: RunSummary | None = None
     failed: dict[str, str] = field(default_factory=dict)  # "metric on dataset" → why (a whole chunk failed)
+    left_out: dict[str, LeftOut] = field(default_factory=dict)  # dataset name → its judgments dropped with their unreadable images
 
     def metrics(self, dataset: str) -> list[Scored]:
         return [s for (d, _), s in self.scored.items() if d == dataset]
@@ -109,7 +123,8 @@ def judge(
     """Score every item of every dataset with every metric (resuming from `store`); see the module docstring.
 
     `metrics`: registered distortions or critics with options (``ssim``, ``lpips-alex,pretrained=false``);
-    `datasets`: judgment sets (``tid2013:~/data/TID2013``, ``bapps-2afc:~/data/dataset``).
+    `datasets`: judgment sets (``tid2013:~/data/TID2013``, ``bapps-2afc:~/data/dataset``). An image that does not read is
+    left out with a `SkippedImage` warning, and the judgments that name it with it (`Judgement.left_out`).
     """
     registry = registry or get_registry()
     check_executor(executor, workers, address)
@@ -122,17 +137,23 @@ def judge(
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
         raise InputError(f"the dataset {twice[0]} is given twice; give each judgment set once.")
+    kinds = {(ds.name, str(c)): metric_kind(c, ds, registry) for ds in loaded for c in components}
+    left_out: dict[str, LeftOut] = {}
+    for n, ds in enumerate(loaded):  # every image read once, after the cheap checks and before any scoring
+        loaded[n], files, dropped = check_images(ds)
+        if files:
+            left_out[ds.name] = LeftOut(files, dropped, len(ds))
     plan: dict[tuple[str, str], list[JudgeTrial]] = {}
     for ds in loaded:
         items = tuple(scored_items(ds))
         identity = ds.identity()
         for c in components:
-            kind = metric_kind(c, ds, registry)
+            kind = kinds[ds.name, str(c)]
             plan[ds.name, str(c)] = [JudgeTrial(c, kind, identity, i // CHUNK, items[i : i + CHUNK], device) for i in range(0, len(items), CHUNK)]
     trials = [t for ts in plan.values() for t in ts]
     driven = drive(trials, store, executor=executor, workers=workers, address=address, force=force, progress=progress,
                    desc="judge", registry=registry)
-    judgement = Judgement({ds.name: ds for ds in loaded}, {}, Path(store), driven.summary)
+    judgement = Judgement({ds.name: ds for ds in loaded}, {}, Path(store), driven.summary, left_out=left_out)
     for (dataset, metric), ts in plan.items():
         failures = [driven.failures[t.key] for t in ts if t.key in driven.failures]
         if failures:
