@@ -82,6 +82,7 @@ def without(key: str):
     ("evaluate", "result", lambda r: {**r, "images": [{**r["images"][0], "bpp": [1]}]}, "EvaluateResult.images[0].bpp is [1], not a number"),
     ("sweep", "config", lambda c: {**c, "seed": "one"}, "ValueError"),
     ("sweep", "config", lambda c: {**c, "label": 5}, "SweepTrial.label is a int, not a str"),
+    ("sweep", "config", lambda c: json.dumps({**c, "seed": float("inf")}), "OverflowError: cannot convert float infinity to integer"),
     ("evaluate", "config", without("label"), "KeyError: 'label'"),
     ("evaluate", "result", lambda r: {**r, "components": "rdpkit"}, "EvaluateResult.components is a str, not a dict"),
     ("recovery", "config", without("init"), "KeyError: 'init'"),

@@ -165,7 +165,7 @@ class Trial(ABC):
 
 
 #: What a stored row of valid JSON but the wrong shape raises while a trial or result type reads it.
-SHAPE_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError, ZeroDivisionError)
+SHAPE_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError, ZeroDivisionError, OverflowError)
 
 
 @contextmanager
