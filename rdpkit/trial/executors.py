@@ -348,10 +348,16 @@ def check_reachable(address: str) -> None:
     try:
         with socket.create_connection((host.strip("[]"), int(port)), timeout=PROBE_SECONDS):
             pass
-    except (OSError, OverflowError, ValueError) as exc:
-        why = "nothing listens there" if isinstance(exc, ConnectionRefusedError) else (exc.strerror or type(exc).__name__) if isinstance(exc, OSError) else str(exc)
-        raise InputError(f"no Ray cluster answers at {address!r} ({why}); start one with `ray start --head` and give the address it prints, "
-                         "or leave out --address to start a local one.") from None
+    except ConnectionRefusedError:
+        why = "nothing listens there"
+    except OSError as exc:  # no such host, no route, a timeout
+        why = exc.strerror or type(exc).__name__
+    except (OverflowError, ValueError) as exc:  # a port beyond 65535
+        why = str(exc)
+    else:
+        return
+    raise InputError(f"no Ray cluster answers at {address!r} ({why}); start one with `ray start --head` and give the address it prints, "
+                     "or leave out --address to start a local one.")
 
 
 def make_executor(name: str, *, workers: int | None = None, address: str | None = None, threads: int = 1,
