@@ -11,8 +11,9 @@ the target's name, so one target's inputs do not depend on which others run):
   bitstreams, and pure random bytes. The learned codecs run their shipped models (compressai-model
   wraps the shipped hyperprior behind CompressAI's compress/decompress protocol).
 * bitstream: `rdpkit.Bitstream.from_bytes` on mutated containers of every codec.
-* rows: what `rdpkit results` and `rdpkit report` read (the command itself, and the report's
-  frames and tables short of drawing figures) from a store whose rows of finished sweep,
+* rows: what `rdpkit results` and `rdpkit report` read (the command itself, as JSON and, for
+  one input in eight, as tables, which are slow to draw; the report's frames and tables short
+  of drawing figures) from a store whose rows of finished sweep,
   recovery and evaluate trials are edited into valid JSON of the wrong shape (keys removed or
   renamed, values of another type or range, containers emptied, wrapped or of the other kind).
 * resultjson: `rdpkit.anchors.read` (CompressAI's result files, as `rdpkit bd` and `--anchor`
