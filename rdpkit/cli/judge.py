@@ -7,7 +7,13 @@ from pathlib import Path
 import click
 
 from . import cli
-from .common import device_option, executor_options, output_options, progress, warnings_as_lines
+from .common import (
+    device_option,
+    executor_options,
+    output_options,
+    progress,
+    warnings_as_lines,
+)
 from .output import console, print_json, table
 
 DATA_HELP = ("A judgment set as LAYOUT:FOLDER (repeatable): tid2013, tid2008, kadid-10k, csiq, live, pipal, bapps-2afc, bapps-jnd "
