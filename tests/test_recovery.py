@@ -247,7 +247,7 @@ def test_both_spellings_of_an_initialisation_are_one_trial(registry, tmp_path):
     """``jpeg,quality=10`` and the short ``jpeg:10`` (all that earlier stores hold) key one trial: the second spelling runs nothing."""
     from rdpkit.recovery.audit import audit
 
-    kw = dict(images=["builtin:astronaut"], store=tmp_path / "s.sqlite", registry=registry, size=32, steps=5, device="cpu", progress=False)
+    kw = {"images": ["builtin:astronaut"], "store": tmp_path / "s.sqlite", "registry": registry, "size": 32, "steps": 5, "device": "cpu", "progress": False}
     first = audit(["mse"], inits=["jpeg:10", "blur,sigma=2"], **kw)
     again = audit(["mse"], inits=["jpeg,quality=10", "blur:2"], **kw)
     assert (first.ran, again.ran, again.reused) == (2, 0, 2)
