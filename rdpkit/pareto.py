@@ -38,7 +38,8 @@ def _stderr(stderr: ArrayLike, shape: tuple[int, ...]) -> np.ndarray:
 
 def _margins(s: np.ndarray, confidence: float) -> np.ndarray:
     """[j, i, ...]: the half-width of the interval of the difference between rows i and j (nan where either is unknown)."""
-    return _z(confidence) * np.hypot(s[:, None, ...], s[None, :, ...])  # no overflow where a stderr's square would
+    with np.errstate(over="ignore"):  # a standard error near the float limit gives an infinite margin: a tie, as it should
+        return _z(confidence) * np.hypot(s[:, None, ...], s[None, :, ...])
 
 
 def non_dominated(points: ArrayLike, stderr: ArrayLike | None = None, *, confidence: float = CONFIDENCE) -> np.ndarray:
@@ -87,7 +88,7 @@ def samples_to_resolve(values: ArrayLike, stderr: ArrayLike, n: ArrayLike, *, co
     v = np.asarray(values, dtype=np.float64)
     tie = indistinguishable(v, stderr, confidence=confidence)
     margin = _margins(_stderr(stderr, v.shape), confidence)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # beyond the float range: never resolved (inf)
         factor = (margin / np.abs(v[:, None] - v[None, :])) ** 2
     factor = np.where(np.isnan(factor), np.inf, factor)
     worst = np.where(tie, factor, 0.0).max(axis=1, initial=0.0)

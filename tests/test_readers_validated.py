@@ -170,7 +170,11 @@ def test_a_stored_standard_error_near_the_float_limit_gives_no_overflow_warning(
 
     from rdpkit.pareto import non_dominated
 
+    from rdpkit.pareto import samples_to_resolve
+
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
-        mask = non_dominated(np.array([[1.0, 0.5], [2.0, 0.4]]), np.array([[0.0, 1e300], [0.0, 1e300]]))
-    assert mask.tolist() == [True, True]
+        for big in (1e300, 1e308):
+            mask = non_dominated(np.array([[1.0, 0.5], [2.0, 0.4]]), np.array([[0.0, big], [0.0, big]]))
+            assert mask.tolist() == [True, True]
+            assert samples_to_resolve(np.array([0.5, 0.4]), np.array([big, 0.01]), np.array([10, 10])).tolist() == [np.inf, np.inf]
