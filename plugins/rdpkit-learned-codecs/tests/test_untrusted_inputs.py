@@ -108,3 +108,19 @@ def test_special_files_and_empty_paths_are_named_as_they_are(tmp_path):
     for weights, match in ((str(pth), "is a FIFO, not a regular file"), ("", "path is empty")):
         with pytest.raises(WeightsUnavailable, match=match):
             CompressAIProtocolCodec(weights=weights)
+
+
+def test_weights_that_decode_to_no_number_are_refused_in_one_sentence():
+    """Found by the models fuzz target: a model file whose synthesis weights were changed (to other values, record
+    re-signed) decoded NaN pixels, which clamping keeps; the decoder names the damaged weights instead."""
+    import torch
+
+    from rdpkit.errors import WeightsUnavailable
+
+    codec = rdpkit.codec("factorized", quality=1)
+    x = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    data = codec.encode(x).to_bytes()
+    with torch.no_grad():
+        next(codec.model.g_s.parameters()).fill_(float("nan"))
+    with pytest.raises(WeightsUnavailable, match="decoded pixels that are not numbers; its weights are damaged"):
+        codec.decode(data)

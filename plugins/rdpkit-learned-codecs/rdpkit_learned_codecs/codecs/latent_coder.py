@@ -25,7 +25,7 @@ import torch
 from rdpkit.bitstream import MAX_PIXELS, Bitstream
 from rdpkit.codecs.headers import check_shape, dtype_name, field, header_dtype
 from rdpkit.codecs.measure import Rate
-from rdpkit.errors import CorruptBitstream, InputError, RdpkitError
+from rdpkit.errors import CorruptBitstream, InputError, RdpkitError, WeightsUnavailable
 
 from ..entropy import integer_net
 from ..entropy.coding import Reader, Writer, channel_index
@@ -151,7 +151,11 @@ class LatentCoder:
         if "mu" in symbols:
             y_hat = y_hat + fixed(symbols["mu"])
         with torch.no_grad():
-            x_hat = synthesis(y_hat, int(bits.header["rate"]))[:, :, :h, :w].clamp(0, 1)
+            x_hat = synthesis(y_hat, int(bits.header["rate"]))[:, :, :h, :w]
+        if not torch.isfinite(x_hat).all():  # only damaged weights do this: finite ŷ through finite, trained weights stays finite
+            raise WeightsUnavailable(f"the {self.kind} model ({self.source}) decoded pixels that are not numbers; its weights are damaged: "
+                                     "reinstall the plugin, or train or convert the model again.")
+        x_hat = x_hat.clamp(0, 1)
         return (x_hat if c == 3 else x_hat.mean(1, keepdim=True)).to(dtype)
 
     def rate(self, x: torch.Tensor, rate_index: int, name: str) -> RateReport:
