@@ -22,10 +22,9 @@ the target's name, so one target's inputs do not depend on which others run):
 * models: mutated copies of the shipped model files of rdpkit-learned-codecs (safetensors tensor
   table, metadata configuration, tensor bytes and integer tables, the file; their JSON records
   mostly re-signed with the new sha256 so that the damage reaches past the digest), loaded with
-  `weights=PATH` and used to code a small image. Slow: about 50 ms an input. Known finding, left to
-  the decoders' bounds (issue 23, item 9): a factorized model file whose weights were changed to
-  other finite values can decode to values outside [0, 1] or not finite (3 in the first 23,200
-  inputs of seed 1; none in the 40 the test runs).
+  `weights=PATH` and used to code a small image. Slow: about 50 ms an input. Its first
+  finding (a factorized model file whose weights were changed to other finite values decoded NaN
+  pixels, 3 in the first 23,200 inputs of seed 1) is refused since in one sentence (issue 23).
 * store: `rdpkit.store.Store(path, readonly=True)`, then every trial, status and artifact it
   lists, on mutated copies of a small store written with rdpkit's own API in a temporary
   folder (byte and page damage, and rows edited with SQL: non-JSON configs and results, a
