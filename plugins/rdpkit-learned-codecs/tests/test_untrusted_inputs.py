@@ -124,3 +124,16 @@ def test_weights_that_decode_to_no_number_are_refused_in_one_sentence():
         next(codec.model.g_s.parameters()).fill_(float("nan"))
     with pytest.raises(WeightsUnavailable, match="decoded pixels that are not numbers; its weights are damaged"):
         codec.decode(data)
+
+
+def test_weights_that_encode_to_no_number_are_refused_in_one_sentence():
+    """Found by the models fuzz target (seed 2): NaN analysis weights gave NaN latents, cast to integers with a numpy warning."""
+    import torch
+
+    from rdpkit.errors import WeightsUnavailable
+
+    codec = rdpkit.codec("hyperprior", quality=1)
+    with torch.no_grad():
+        next(codec.model.g_a.parameters()).fill_(float("nan"))
+    with pytest.raises(WeightsUnavailable, match="latent values that are not numbers; its weights are damaged"):
+        codec.encode(torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(0)))

@@ -189,4 +189,7 @@ def _tables(module: torch.nn.Module) -> Tables:
 
 
 def _ints(v: torch.Tensor) -> np.ndarray:
+    if not torch.isfinite(v).all():  # only damaged weights give a latent that is not a number
+        raise WeightsUnavailable("the model's analysis gave latent values that are not numbers; its weights are damaged: reinstall the plugin, "
+                                 "or train or convert the model again.")
     return v.detach().to("cpu", torch.float64).clamp(-(2.0**40), 2.0**40).numpy().astype(np.int64).ravel()
