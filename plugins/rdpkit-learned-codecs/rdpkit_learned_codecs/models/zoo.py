@@ -26,12 +26,13 @@ DEFAULT_HIFIC_LAM_P = 0.15
 ZOO: dict[tuple[str, int | None, float | None, float | None], tuple[str, str]] = {
     ("hyperprior", None, None, None): ("hyperprior-small.safetensors", "d05c1310e6a30e59b0e0d0a8c932853c8642dc64d711481af8176bbfaee9bb63"),
     ("factorized", None, None, None): ("factorized-small.safetensors", "2919ffb08af6e603a918ef02e136522db6449deed2690e202442cc68659e77d5"),
-    ("hific", 1, 0.0, 0.0): ("hific-q1-lamp0.safetensors", "d8aa473b8dc811c00a72bd36fe99f530bba10952b1c2e2979709d10fd2f29a67"),
-    ("hific", 1, 0.15, 0.0): ("hific-q1-lamp0.15.safetensors", "3aa4eb076ad89b5175dd9e9fa5d228ab900eba19256ccad675a5a984b9adcf47"),
-    ("hific", 3, 0.0, 0.0): ("hific-q3-lamp0.safetensors", "454c8181d26cada6df59acfb422695a022e507b7a545810613c1cee9f1c3d0c6"),
-    ("hific", 3, 0.15, 0.0): ("hific-q3-lamp0.15.safetensors", "f3e2db9106bbea40368e2ccd0bbdef61310cd2146293790e1461cb78af6a2915"),
+    ("hific", 1, 0.0, 0.0): ("hific-q1-lamp0.safetensors", "7878366429427f005b6de088b0e87f8c14893b0aa83bc404a54c8fe209f6514e"),
+    ("hific", 1, 0.15, 0.0): ("hific-q1-lamp0.15.safetensors", "4fb6b15ad73af14c0d258fa146b13be61d5bf8dfa6163384040f945eb4fe60b2"),
+    ("hific", 3, 0.0, 0.0): ("hific-q3-lamp0.safetensors", "eb6e0de6f8602cd378fdcb0a5934c63cff7868318519d59388386982d0f20a8c"),
+    ("hific", 3, 0.15, 0.0): ("hific-q3-lamp0.15.safetensors", "0537d36eaa17f435e548628f1741997a309b85bbe6226f61ca41ec9282a89326"),
     ("hific", 5, 0.0, 0.0): ("hific-q5-lamp0.safetensors", "ecd383dcb2fcd445c89de403da24a900638b911db2f65e1631fe58150b2d9276"),
     ("hific", 5, 0.15, 0.0): ("hific-q5-lamp0.15.safetensors", "2ff5a8cb7690ee070d448a712986e333805126307b98ece5bf9a0d162ff2248b"),
+    ("hific", 1, 0.15, 0.5): ("hific-q1-lamp0.15-noise0.5.safetensors", "d925a7c95c23491eef0cb802d540b2304fcd972bd6f65e5f27baeb49565b53e7"),
 }
 #: (quality, λ_p) → (file name, sha256) of the shipped deterministic hific models: the pairs.
 SHIPPED_HIFIC = {(q, lam_p): entry for (kind, q, lam_p, noise), entry in ZOO.items() if kind == "hific" and q is not None and lam_p is not None and not noise}
