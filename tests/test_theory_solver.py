@@ -154,3 +154,14 @@ def test_grid_matches_single_solves():
 def test_bad_input_gets_one_sentence(source, cost, D, P, perception, message):
     with pytest.raises(InputError, match=message):
         solve_rdp(source, cost, D, P, perception)
+
+
+def test_a_perception_bound_below_the_solver_s_precision_is_the_exact_constraint():
+    """Found by the convexity property in CI: at P = 3.5e-39 two solves of one point differed by 3e-6 bits (a ball of
+    radius far below the interior-point method's precision). Such a P is solved as P = 0, the same every time."""
+    from rdpkit.theory.solver import EXACT_BELOW, RDPProblem
+
+    problem = RDPProblem([0.2, 0.5, 0.3], 1.0 - np.eye(3), "tv")
+    exact = problem.rate(0.1, 0.0)
+    assert [problem.rate(0.1, p) for p in (3.5e-39, EXACT_BELOW, 3.5e-39)] == [exact] * 3
+    assert problem.rate(0.1, 1e-3) <= exact

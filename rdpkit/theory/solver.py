@@ -33,6 +33,11 @@ PMF_TOLERANCE = 1e-6
 CLARABEL_ATTEMPTS: tuple[dict[str, Any], ...] = ({"equilibrate_enable": False}, {"max_step_fraction": 0.9}, {})
 
 
+#: A perception bound this small is solved as P = 0 (p_X̂ = p_X exactly): a ball of radius below the conic solver's
+#: precision is ill-posed, and gave rates that differed by 3e-6 bits at one point between two solves (P = 3.5e-39).
+EXACT_BELOW = 1e-12
+
+
 class SolverFailed(RdpkitError):
     """The conic solver stopped without a certified optimum."""
 
@@ -152,7 +157,7 @@ class RDPProblem:
             return "free"
         if not self.square:
             raise InputError(f"a perception constraint compares p_X and p_X̂, so the distortion matrix must be square, got {self.cost.shape}; use P = inf for Shannon's R(D).")
-        return "exact" if P == 0 else "ball"
+        return "exact" if P <= EXACT_BELOW else "ball"
 
     def solve(self, D: float, P: float = math.inf) -> RDPSolution:
         """R(D, P) in bits and the optimal channel; P = inf gives Shannon's R(D)."""
@@ -164,7 +169,7 @@ class RDPProblem:
         compiled = self._compile(mode)
         compiled.D.value = min(max(D, self.min_distortion), self.max_distortion)
         if compiled.P is not None:
-            compiled.P.value = P
+            compiled.P.value = P  # "ball" only: P > EXACT_BELOW
         start = time.perf_counter()
         raw, status, joint = self._run(compiled)
         seconds = time.perf_counter() - start
