@@ -16,10 +16,11 @@ that they still do at the end (`Group.same_everywhere`).
 from __future__ import annotations
 
 import os
-import socket
+import tempfile
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -95,18 +96,12 @@ def join_from_environment(device: torch.device) -> torch.device:
     return device
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _entry(rank: int, world: int, port: int, device_type: str, threads: int, target: Callable[..., None], args: tuple[Any, ...], errors_out: Any) -> None:
+def _entry(rank: int, world: int, rendezvous: str, device_type: str, threads: int, target: Callable[..., None], args: tuple[Any, ...], errors_out: Any) -> None:
     torch.set_num_threads(threads)
     device = torch.device(device_type) if device_type == "cpu" else torch.device(device_type, rank)
     if device.type == "cuda":
         torch.cuda.set_device(device)
-    dist.init_process_group(backend(device), init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
+    dist.init_process_group(backend(device), init_method=rendezvous, rank=rank, world_size=world)
     try:
         target(device, *args)
     except RdpkitError as exc:
@@ -132,10 +127,13 @@ def launch(processes: int, device: torch.device, threads: int, target: Callable[
     context = mp.get_context("spawn")
     failures = context.SimpleQueue()
     stopped: Exception | None = None
-    try:
-        mp.spawn(_entry, args=(processes, _free_port(), device.type, threads, target, args, failures), nprocs=processes, join=True)
-    except (mp.ProcessExitedException, mp.ProcessRaisedException) as exc:
-        stopped = exc
+    # A file in a fresh folder, not a TCP port: a port found free can be taken by another program (another test
+    # worker) before rank 0 listens on it.
+    with tempfile.TemporaryDirectory(prefix="rdpkit-rendezvous-") as folder:
+        try:
+            mp.spawn(_entry, args=(processes, f"file://{Path(folder) / 'store'}", device.type, threads, target, args, failures), nprocs=processes, join=True)
+        except (mp.ProcessExitedException, mp.ProcessRaisedException) as exc:
+            stopped = exc
     if not failures.empty():
         rank, kind, message = failures.get()
         cls = getattr(errors, kind, None) if kind else None
