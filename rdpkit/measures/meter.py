@@ -182,12 +182,13 @@ class Meter:
         self._features: tuple[list[torch.Tensor], list[torch.Tensor]] = ([], [])
         self._dtype = torch.get_default_dtype()
 
-    def check_side(self, side: int) -> None:
-        """Refuse, before anything is coded, a distortion or critic that cannot take images of `side` pixels (the smallest side)."""
+    def check_side(self, side: int, *, these: str | None = None, fix: str = "use larger images, or leave it out") -> None:
+        """Refuse, before anything is coded, a distortion or critic that cannot take images of `side` pixels (the smallest
+        side); the sentence says `these` (what the images are) and `fix`."""
+        these = these or f"the smallest here is {side} pixels a side"
         for what, column, metric in [*(("distortion", k, m) for k, m, _ in self._distortions), *(("critic", k, m) for k, m in self._critics)]:
             if side < metric.min_size:
-                raise InputError(f"{what} {column!r} needs images of at least {metric.min_size}×{metric.min_size}, but the smallest here is "
-                                 f"{side} pixels a side; use larger images, or leave it out.")
+                raise InputError(f"{what} {column!r} needs images of at least {metric.min_size}×{metric.min_size}, but {these}; {fix}.")
 
     def update(self, x: torch.Tensor, x_hat: torch.Tensor, names: Sequence[str] | None = None) -> dict[str, list[float]]:
         """Measure a batch of decoded images `x_hat` against their originals `x`; returns this batch's per-image values."""

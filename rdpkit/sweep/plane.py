@@ -31,7 +31,7 @@ from ..registry import Registry, get_registry
 from ..report import Page, figure_png, output_folder, write_bytes, write_frame
 from ..validation import check_device
 from .config import DataConfig, EvaluateConfig
-from .measure import measure_outputs
+from .measure import measure_outputs, measures
 from .report import perception_note, with_ties
 from .trial import SweepResult, SweepTrial
 
@@ -129,13 +129,10 @@ def plane_trials(source: str, codecs: Sequence[str], *, size: int | None = None,
     side = data.side()
     # Everything that will see the images, checked here: a size one of them refuses would
     # otherwise fail every trial, each failure printed, after the codecs had run.
-    kind = ev.perception_kind(registry)
-    measured = [("codec", s, c) for s, c in zip(settings, built)] + [("distortion", d, d.create("distortion", registry)) for d in ev.distortions]
-    if kind == "critic":
-        measured.append(("critic", ev.perception, ev.perception.create("critic", registry)))
-    for what, s, c in measured:
+    for s, c in zip(settings, built):
         if side < c.min_size:
-            raise InputError(f"{what} {s.name!r} needs images of at least {c.min_size}×{c.min_size}, but these are {side}×{side}; raise --size.")
+            raise InputError(f"codec {s.name!r} needs images of at least {c.min_size}×{c.min_size}, but these are {side}×{side}; raise --size.")
+    measures(ev, registry).check(registry).check_side(side, these=f"these are {side}×{side}", fix="raise --size")
     data.check_images()
     return [SweepTrial(s, str(s), dict(fit or {}) if c.learnable else {}, seed, data, ev, device) for s, c in zip(settings, built)]
 
