@@ -30,8 +30,8 @@ ZOO: dict[tuple[str, int | None, float | None, float | None], tuple[str, str]] =
     ("hific", 1, 0.15, 0.0): ("hific-q1-lamp0.15.safetensors", "4fb6b15ad73af14c0d258fa146b13be61d5bf8dfa6163384040f945eb4fe60b2"),
     ("hific", 3, 0.0, 0.0): ("hific-q3-lamp0.safetensors", "eb6e0de6f8602cd378fdcb0a5934c63cff7868318519d59388386982d0f20a8c"),
     ("hific", 3, 0.15, 0.0): ("hific-q3-lamp0.15.safetensors", "0537d36eaa17f435e548628f1741997a309b85bbe6226f61ca41ec9282a89326"),
-    ("hific", 5, 0.0, 0.0): ("hific-q5-lamp0.safetensors", "ecd383dcb2fcd445c89de403da24a900638b911db2f65e1631fe58150b2d9276"),
-    ("hific", 5, 0.15, 0.0): ("hific-q5-lamp0.15.safetensors", "2ff5a8cb7690ee070d448a712986e333805126307b98ece5bf9a0d162ff2248b"),
+    ("hific", 5, 0.0, 0.0): ("hific-q5-lamp0.safetensors", "d4b451afb387d68e3670c580557da94914f2fef4fdf64a6c3fbc67a65924ad4a"),
+    ("hific", 5, 0.15, 0.0): ("hific-q5-lamp0.15.safetensors", "6bb464baeddec971125c5727ea4b75ac912067f79e16acf4641698b1204147dc"),
     ("hific", 1, 0.15, 0.5): ("hific-q1-lamp0.15-noise0.5.safetensors", "d925a7c95c23491eef0cb802d540b2304fcd972bd6f65e5f27baeb49565b53e7"),
 }
 #: (quality, λ_p) → (file name, sha256) of the shipped deterministic hific models: the pairs.
