@@ -110,3 +110,16 @@ def test_score_exits_2_when_a_named_distortion_cannot_run():
     result = run("score", "--size", "64", "--distortion", "mse", "--distortion", "ms-ssim")
     assert result.exit_code == 2 and "ms-ssim" in result.output and "could not run" in result.output
     assert run("score", "--size", "64", "--distortion", "mse").exit_code == 0
+
+
+@pytest.mark.parametrize(("args", "hint"), [(["list", "divergences"], "did you mean 'divergence'?"),
+                                             (["evaluate", "--method", "pchp"], "did you mean 'pchip'?"),
+                                             (["theory", "solve", "--perception", "hellinger2"], "did you mean 'hellinger'?")])
+def test_a_choice_that_is_not_one_names_the_closest(args, hint):
+    one_sentence(run(*args), hint)
+
+
+def test_a_choice_close_to_none_is_refused_without_a_guess():
+    result = run("list", "zzz")
+    one_sentence(result, "'zzz' is not one of 'distortion'")
+    assert "did you mean" not in result.output

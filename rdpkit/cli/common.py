@@ -21,11 +21,25 @@ from typing import Any
 
 import click
 
+from ..errors import suggestion
 from ..options import TRUST_ENV
 
 F = Callable[..., Any]
 COMPONENT_HELP = "NAME[,KEY=VALUE...], e.g. lpips-alex,pretrained=false"
 JSON_HELP = "Print JSON Lines (one JSON object per line) on stdout instead of tables."
+
+
+class Choice(click.Choice):
+    """click's Choice, whose refusal of a value also names the closest choices (`rdpkit list divergences`)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        try:
+            return super().convert(value, param, ctx)
+        except click.BadParameter:
+            hint = suggestion(str(value), [str(c) for c in self.choices])
+            if not hint:
+                raise
+            self.fail(f"{value!r} is not one of {', '.join(repr(str(c)) for c in self.choices)}; {hint}", param, ctx)
 
 
 def _apply(f: F, options: list[Callable[[F], F]]) -> F:
@@ -72,7 +86,7 @@ def executor_options(f: F) -> F:
     from ..trial import EXECUTORS
 
     return _apply(f, [
-        click.option("--executor", type=click.Choice(EXECUTORS), default=None,
+        click.option("--executor", type=Choice(EXECUTORS), default=None,
                      help="Where trials run: local (a process pool), ray (a Ray cluster), inline (this process) [default: local; inline for a single task]."),
         click.option("--workers", type=click.IntRange(min=1), help="Tasks at a time [default: one per CPU core, or one per GPU]."),
         click.option("--address", help="Address of an existing Ray cluster (with --executor ray); without it a local one is started."),

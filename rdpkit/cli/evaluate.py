@@ -10,6 +10,7 @@ import click
 from ..errors import InputError
 from . import cli
 from .common import (
+    Choice,
     device_option,
     executor_options,
     output_options,
@@ -39,7 +40,7 @@ DATASET_HELP = "kodak:PATH, clic2020:PATH, div2k:PATH, builtin (the built-in pho
 @click.option("--anchor", "anchors", multiple=True, metavar="published:NAME | FILE",
               help="A result file in CompressAI's format to draw and compare with (repeatable), e.g. published:vtm (rdpkit bd --list shows the names).")
 @click.option("--bd-anchor", help="The curve BD-rates are measured against [default: the first --anchor, else the first codec].")
-@click.option("--method", type=click.Choice(["pchip", "cubic", "akima"]), default="pchip", show_default=True, help="Interpolation of the BD computations.")
+@click.option("--method", type=Choice(["pchip", "cubic", "akima"]), default="pchip", show_default=True, help="Interpolation of the BD computations.")
 @click.option("--patch-size", default=256, show_default=True, help="Side of the patches FID and KID are computed on.")
 @click.option("--seed", default=0, show_default=True, help="Decoding seed of stochastic codecs.")
 @click.option("--out", default="rdpkit-evaluate", show_default=True, type=click.Path(file_okay=False, path_type=Path),
@@ -83,7 +84,7 @@ def evaluate_cmd(codecs: tuple[str, ...], data: str, distortions: tuple[str, ...
 @click.option("--anchor", help="The curve everything is compared with: published:NAME or a result file.")
 @click.option("--curve", "curves", multiple=True, metavar="published:NAME | FILE", help="A curve to compare with the anchor (repeatable); published:* for every published one.")
 @click.option("--metric", "metrics", multiple=True, help="Axes to report (repeatable; psnr, ms-ssim and ms-ssim-db name CompressAI's columns) [default: psnr-rgb and ms-ssim-db-rgb].")
-@click.option("--method", type=click.Choice(["pchip", "cubic", "akima"]), default="pchip", show_default=True)
+@click.option("--method", type=Choice(["pchip", "cubic", "akima"]), default="pchip", show_default=True)
 @click.option("--list", "list_names", is_flag=True, help="List the published result files bundled with rdpkit and stop.")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path), help="Also write the long table (every codec × metric, with its notes) as CSV.")
 @output_options

@@ -13,6 +13,7 @@ from ..errors import InputError
 from . import cli
 from .common import (
     COMPONENT_HELP,
+    Choice,
     F,
     _apply,
     device_option,
@@ -34,7 +35,7 @@ def _settings_options(f: F) -> F:
     t = Thresholds()
     return _apply(f, [
         click.option("--size", default=DEFAULT_SIZE, show_default=True, help="Side of the square images are scaled and centre-cropped to (the smallest multiple of 32 that ms-ssim's five scales accept)."),
-        click.option("--profile", type=click.Choice(sorted(PROFILES)), default=DEFAULT_PROFILE, show_default=True,
+        click.option("--profile", type=Choice(sorted(PROFILES)), default=DEFAULT_PROFILE, show_default=True,
                      help="Optimisation profile: ding = Ding et al.'s 20,000 Adam steps; fast = 1,000 steps, same verdicts as ding on the built-ins."),
         click.option("--steps", type=int, default=None, help="Number of Adam steps [default: the profile's]."),
         click.option("--seed", default=0, show_default=True, help="Seed of the noise initialisation and the near-identical perturbations."),

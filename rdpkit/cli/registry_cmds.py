@@ -15,7 +15,7 @@ from ..hookspecs import HOOKS
 from ..registry import PluginRecord, Registry, get_registry
 from ..spec import Info
 from . import cli
-from .common import JSON_HELP, quiet_option
+from .common import JSON_HELP, Choice, quiet_option
 from .output import console, print_json
 
 #: Words in a licence that restrict how its software may be used: such a dependency is named beside the plugin's own licence.
@@ -126,7 +126,7 @@ def _asked_as(registry: Registry, info: Info) -> str:
 
 
 @cli.command("list")
-@click.argument("kind", required=False, type=click.Choice(list(HOOKS)))
+@click.argument("kind", required=False, type=Choice(list(HOOKS)))
 @quiet_option("Names only (as you pass them to commands), one per line, without notes.")
 @click.option("--json", "as_json", is_flag=True, help=JSON_HELP + " Each object is a component's full metadata (a divergence's with its quantity, a feature extractor's with its feature_kind).")
 def list_cmd(kind: str | None, quiet: bool, as_json: bool) -> None:

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..errors import InputError
 from . import cli
-from .common import quiet_option
+from .common import Choice, quiet_option
 from .output import console, print_json, table
 
 
@@ -94,7 +94,7 @@ def bernoulli_cmd(p: float, P_text: str | None, out: Path, points: int, quiet: b
 @theory_group.command("solve")
 @click.option("--source", "source_path", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The source pmf (.npy, .csv, .txt or .json).")
 @click.option("--distortion", "distortion_path", required=True, help="The distortion matrix file, or `hamming` for 0/1 distortion.")
-@click.option("--perception", default="tv", show_default=True, type=click.Choice(["tv", "kl", "reverse-kl", "hellinger", "ot"]),
+@click.option("--perception", default="tv", show_default=True, type=Choice(["tv", "kl", "reverse-kl", "hellinger", "ot"]),
               help="d(p_X, p_X̂): total variation, KL(p_X‖p_X̂) or KL(p_X̂‖p_X) in nats, squared Hellinger, or transport cost under the distortion matrix.")
 @click.option("--D", "D", required=True, type=float, help="Largest expected distortion E[Δ(X, X̂)].")
 @click.option("--P", "P", default=math.inf, show_default=True, type=float, help="Largest perception index; inf for Shannon's R(D).")
