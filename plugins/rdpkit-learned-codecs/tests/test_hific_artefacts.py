@@ -17,8 +17,7 @@ china at (1/4, 1/4) (and on the first quality-1 and 5 members: 2,518 and 105).
 
 Every first GAN member was trained with the discriminator's high-pass input and no penalty, which rewards energy in
 the Nyquist band. Every member was retrained with the stride-grid penalty (training/grid.py, grid_weight 100) and
-passes (worst peaks 5.6, 8.3 and 6.8 at qualities 1, 3 and 5 on the test photographs). A GAN member trained the first
-way would be a strict expected failure (`_trained_to_draw_a_grid`).
+passes (worst peaks 5.6, 8.3 and 6.8 at qualities 1, 3 and 5 on the test photographs).
 """
 
 from __future__ import annotations
@@ -88,22 +87,12 @@ def test_files_from_before_the_option_load_with_the_high_pass_input_and_new_code
     assert HificConfig().discriminator_input == "band-pass"
 
 
-def _trained_to_draw_a_grid(key: tuple[int, float]) -> bool:
-    """A first GAN member: the high-pass discriminator input, and no stride-grid penalty."""
-    import json
-
-    path = shipped_hific(*key)[0].with_suffix(".json")
-    config = HificConfig.from_json(json.dumps(json.loads(path.read_text())["architecture"]))
-    return key[1] > 0 and config.discriminator_input == "high-pass" and config.grid_weight == 0
-
-
 @pytest.fixture(scope="module")
 def photographs() -> dict[str, torch.Tensor]:
     return {name: load_image(f"builtin:{name}") for name in TEST}
 
 
-@pytest.mark.parametrize("key", [pytest.param(k, marks=pytest.mark.xfail(strict=True, reason="a first GAN member, trained with the high-pass input and no grid penalty (issue 22)"))
-                                 if _trained_to_draw_a_grid(k) else k for k in sorted(SHIPPED_HIFIC)] + sorted(STOCHASTIC_HIFIC))
+@pytest.mark.parametrize("key", sorted(SHIPPED_HIFIC) + sorted(STOCHASTIC_HIFIC))
 def test_no_shipped_decoder_draws_a_grid_on_the_test_photographs(photographs, key):
     torch.set_num_threads(2)
     quality, lam_p, noise = (*key, 0.0)[:3]
