@@ -9,6 +9,9 @@
 - `check_finite`: a NaN or infinite weight makes every value NaN, so it is refused;
 - `verify_file`: a model file a plugin trained, checked against the sha256 in the record
   beside it (`record_path`) and any digest the caller knows, before it is read;
+- `save_tensors`: the one writer of safetensors model files, whole or not at all, with the
+  permissions of any file the user writes (safetensors' own writer leaves them readable by
+  the owner only);
 - `tensors_only`: for libraries that call ``torch.load`` themselves with
   ``weights_only=False`` (pyiqa, torchvision, torch-fidelity), a block in which every
   ``torch.load`` goes through `load_tensors`.
@@ -135,6 +138,21 @@ _SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 def record_path(path: str | os.PathLike[str]) -> Path:
     """Where the JSON record of the model file `path` lies: beside it, with the suffix .json."""
     return Path(path).with_suffix(".json")
+
+
+def save_tensors(path: str | os.PathLike[str], tensors: Mapping[str, torch.Tensor], metadata: Mapping[str, str]) -> Path:
+    """Write `tensors` and `metadata` to the safetensors file `path`: its folder made, a temporary file beside it renamed
+    onto it once whole, so a failed write leaves the previous file; the mode follows the umask, as for any file written."""
+    from safetensors.torch import save
+
+    from .files import replacing
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = save(dict(tensors), metadata=dict(metadata))
+    with replacing(path) as temporary:
+        temporary.write_bytes(data)
+    return path
 
 
 def write_record(path: str | os.PathLike[str], record: Mapping[str, Any]) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from rdpkit.weights import (
     check_named_digest,
     load_tensors,
     named_digest,
+    save_tensors,
     sha256,
     tensors_only,
 )
@@ -98,3 +99,31 @@ def test_a_checkpoint_resumes_only_the_run_it_belongs_to_and_not_past_its_steps(
         check_resumable(saved, tmp_path / "run.pt", {"config": "a", "seed": 1}, 30)
     with pytest.raises(rdpkit.InputError, match="has already trained 30 steps, more than steps=20; ask for at least 30 steps"):
         check_resumable(saved, tmp_path / "run.pt", {"config": "a"}, 20)
+
+
+def test_saved_tensors_read_back_with_the_umask_s_mode_and_a_failed_write_keeps_the_old_file(tmp_path, monkeypatch):
+    import os
+
+    from safetensors import safe_open
+
+    path = tmp_path / "deep" / "model.safetensors"
+    old = os.umask(0o022)
+    try:
+        save_tensors(path, {"w": torch.arange(6.0).reshape(2, 3)}, {"format": "test/1"})
+    finally:
+        os.umask(old)
+    # safetensors' own writer leaves 0o600: a model file shared on a cluster must be readable by the group
+    assert path.stat().st_mode & 0o777 == 0o644
+    with safe_open(str(path), "pt") as f:
+        assert f.metadata() == {"format": "test/1"}
+        assert torch.equal(f.get_tensor("w"), torch.arange(6.0).reshape(2, 3))
+    before = path.read_bytes()
+
+    def full_disk(self, data):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(type(path), "write_bytes", full_disk)
+    with pytest.raises(rdpkit.InputError, match="the disk is full"):
+        save_tensors(path, {"w": torch.zeros(4)}, {"format": "test/1"})
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in path.parent.iterdir()) == ["model.safetensors"]

@@ -42,14 +42,9 @@ def fingerprint(config: GanConfig, shape: tuple[int, int, int], state: dict[str,
 
 
 def save_model(path: str | Path, config: GanConfig, shape: tuple[int, int, int], state: dict[str, torch.Tensor]) -> Path:
-    from safetensors.torch import save_file
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().cpu().contiguous() for k, v in state.items()}
     meta = {"format": MODEL_FORMAT, "config": config.to_json(), "shape": json.dumps(list(shape)), DIGEST_KEY: _state_digest(config, shape, tensors)}
-    save_file(tensors, str(path), metadata=meta)
-    return path
+    return weights.save_tensors(path, tensors, meta)
 
 
 def load_model(path: str | Path) -> tuple[GanConfig, tuple[int, int, int], dict[str, torch.Tensor]]:

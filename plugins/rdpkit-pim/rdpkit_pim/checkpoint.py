@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
 from rdpkit.errors import WeightsUnavailable
-from rdpkit.weights import first_non_finite, verify_file, write_record
+from rdpkit.weights import first_non_finite, save_tensors, verify_file, write_record
 
 from .model import Config, PIMModel
 
@@ -29,10 +29,8 @@ SHIPPED_SHA256 = "4b53a32b65dd67180950808156d171b670aac9ce106aaa91d104d264bf5b69
 
 def save(model: PIMModel, path: str | Path, record: dict[str, Any]) -> dict[str, Any]:
     """Write the weights to `path` (safetensors) and `record` plus the file's sha256 next to it; returns the record."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().float().cpu().contiguous() for k, v in model.state_dict().items()}
-    save_file(tensors, str(path), metadata={"format": FORMAT, "config": json.dumps(model.config.as_dict())})
+    path = save_tensors(path, tensors, {"format": FORMAT, "config": json.dumps(model.config.as_dict())})
     return write_record(path, record)
 
 

@@ -39,14 +39,11 @@ def state_digest(config: ModelConfig, state: dict[str, torch.Tensor]) -> str:
 
 def save_model(path: str | Path, config: ModelConfig, state: dict[str, torch.Tensor], record: dict[str, Any], *, half: bool = False) -> dict[str, Any]:
     """Write weights and tables to `path` (safetensors) and `record` plus the file's sha256 next to it; returns the record written."""
-    from safetensors.torch import save_file
-
     path = Path(path)
     if path.is_dir():
         raise InputError(f"{str(path)!r} is a folder; give the path of the .safetensors file to write, such as {str(path / 'model.safetensors')!r}.")
-    path.parent.mkdir(parents=True, exist_ok=True)
     tensors = {k: (v.half() if half and v.is_floating_point() else v).detach().cpu().contiguous() for k, v in state.items()}
-    save_file(tensors, str(path), metadata={"format": MODEL_FORMAT, "config": config.to_json()})
+    weights.save_tensors(path, tensors, {"format": MODEL_FORMAT, "config": config.to_json()})
     return weights.write_record(path, record)
 
 
