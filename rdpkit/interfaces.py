@@ -296,6 +296,9 @@ class Codec(ABC):
     perception_weight: ClassVar[str | None] = None
     #: `fit` options that train a learnable codec just enough to code (contract tests, smoke runs).
     quick_fit: ClassVar[dict[str, Any]] = {}
+    #: Settings of the codec's rate knob, lowest rate first, over which `rdpkit.testing.check_codec` asks distortion
+    #: to fall as the rate rises: one option ({"quality": (10, 50, 90)}), several zipped, or a list of option dicts.
+    rate_settings: Any = None
 
     @property
     def codec_name(self) -> str:

@@ -14,6 +14,7 @@ class JPEG(PillowCodec):
 
     format = "JPEG"
     max_side = 65500
+    rate_settings = {"quality": (10, 50, 90)}
 
     def __init__(self, quality: int = 75) -> None:
         # Pillow documents qualities above 95 as wasteful: they disable parts of the compression.

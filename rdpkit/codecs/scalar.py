@@ -34,6 +34,8 @@ def left_residuals(indices: np.ndarray, levels: int) -> np.ndarray:
 class ScalarQuantizer(Codec):
     """Uniform scalar quantiser of pixel values with `levels` reconstruction values in [0, 1]."""
 
+    rate_settings = {"levels": (4, 16, 64)}
+
     def __init__(self, levels: int = 16) -> None:
         self.levels = check_int(levels, 2, MAX_LEVELS, "levels")
 

@@ -25,5 +25,10 @@ class WebP(PillowCodec):
         self.lossless = bool(lossless)
         self.method = check_int(method, 0, 6, "WebP method")
 
+    @property
+    def rate_settings(self) -> dict[str, tuple[int, ...]] | None:
+        # Lossless, quality trades encoding effort for size at one distortion: no rate knob.
+        return None if self.lossless else {"quality": (10, 50, 90)}
+
     def save_options(self) -> dict[str, Any]:
         return {"quality": self.quality, "lossless": self.lossless, "method": self.method, "exact": True}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from dataclasses import dataclass
 
 import pytest
@@ -61,7 +62,13 @@ def test_the_default_is_the_gan_member_and_lam_p_0_its_twin():
     gan, twin = rdpkit.codec("hific"), rdpkit.codec("hific", lam_p=0)
     assert gan.hific.lam_p == DEFAULT_HIFIC_LAM_P and twin.hific.lam_p == 0
     assert gan.fitted and not gan.learnable
-    rt.check_codec(gan)
+    # each member's rate knob is the qualities shipped with its own λ_p, so the contract's R-D part runs over them
+    assert twin.rate_settings == [{"quality": q, "lam_p": 0.0} for q in QUALITIES]
+    assert rdpkit.codec("hific", noise=0.5).rate_settings is None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", rt.ContractSkip)
+        rt.check_codec(gan)
+        rt.check_codec(twin)
 
 
 def test_a_shipped_file_that_was_replaced_is_refused(tmp_path, monkeypatch):

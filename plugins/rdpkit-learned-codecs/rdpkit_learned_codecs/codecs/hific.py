@@ -38,7 +38,7 @@ from ..models.hific_files import load_hific
 from ..models.restore import restore
 from ..models.start import Start, load_start
 from ..models.storage import save_model
-from ..models.zoo import DEFAULT_HIFIC_LAM_P, shipped
+from ..models.zoo import DEFAULT_HIFIC_LAM_P, SHIPPED_HIFIC, shipped
 from ..networks.hific_model import HificModel
 from .latent_codec import LatentCodec
 from .latent_coder import MAX_PIXELS
@@ -118,6 +118,14 @@ class HificCodec(LatentCodec):
     @property
     def learnable(self) -> bool:
         return self.source in ("untrained", "fit") or self.source.startswith("start:")
+
+    @property
+    def rate_settings(self) -> list[dict[str, Any]] | None:
+        """The qualities shipped with this model's λ_p, its rate knob for `rdpkit.testing.check_codec` (a stochastic or
+        file-loaded model has no siblings at other rates)."""
+        if not self.source.startswith("shipped:") or self.hific.noise:
+            return None
+        return [{"quality": q, "lam_p": lam_p} for q, lam_p in sorted(SHIPPED_HIFIC) if lam_p == self.hific.lam_p]
 
     def __repr__(self) -> str:
         h = self.hific

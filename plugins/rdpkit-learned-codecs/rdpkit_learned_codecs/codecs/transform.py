@@ -111,6 +111,12 @@ class TransformCodec(LatentCodec):
         """Only an untrained codec is trained before it codes; one loaded ready to code (the shipped model, weights=) is not."""
         return self.source == "untrained" or self.source == "fit"
 
+    @property
+    def rate_settings(self) -> dict[str, tuple[int, ...]] | None:
+        """The shipped model's qualities, its rate knob for `rdpkit.testing.check_codec` (other models: a file or a fit has
+        no siblings at other rates to build)."""
+        return {"quality": tuple(range(1, self.config.rates + 1))} if self.source.startswith("shipped:") else None
+
     def __repr__(self) -> str:
         c = self.config
         return f"{type(self).__name__}(N={c.channels}, M={c.latent_channels}, λ={list(c.lams)}, quality={self.quality}, {self.source})"
