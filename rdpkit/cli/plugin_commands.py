@@ -1,4 +1,5 @@
-"""What plugins' commands share: the line their old script names print, and the record of a training run.
+"""What plugins' commands share: the line their old script names print, the record of a training run, and `Choice`,
+click's Choice that names the closest choice when a value is not one of them (as every rdpkit command's does).
 
 A plugin's command group joins `rdpkit` through the hook `rdpkit_commands`; its former console
 script points at `renamed(...)`, which says the new name on stderr and runs it:
@@ -19,6 +20,9 @@ from typing import Any
 import click
 
 from ..trial.base import software_versions
+from .common import Choice
+
+__all__ = ["Choice", "renamed", "run_record"]
 
 
 def renamed(old: str, command: str) -> Callable[[], None]:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from rdpkit.cli.plugin_commands import renamed, run_record
+from rdpkit.cli.plugin_commands import Choice, renamed, run_record
 from rdpkit.errors import RdpkitError
 
 VERSIONED = ("rdpkit", "rdpkit-learned-codecs", "torch", "numpy", "constriction", "safetensors")
@@ -59,7 +59,7 @@ def _record(seed: int, crops_description: dict, device: str, seconds: float, sta
 
 
 @main.command()
-@click.option("--kind", type=click.Choice(["factorized", "hyperprior", "hific"]), required=True, help="The codec to train.")
+@click.option("--kind", type=Choice(["factorized", "hyperprior", "hific"]), required=True, help="The codec to train.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Model file to write (.safetensors); its record goes next to it as .json.")
 @click.option("--data", default="builtin:training", show_default=True, help="A folder of images, builtin:training (the built-in photographs kept for training), or any rdpkit image source.")
 @click.option("--channels", type=int, default=None, help="N, the width of the transforms [default: 128; hific: the start's, else 64].")
@@ -73,12 +73,12 @@ def _record(seed: int, crops_description: dict, device: str, seconds: float, sta
 @click.option("--distortion", multiple=True, help="hific: the distortion, a registered differentiable one; repeat with WEIGHT*NAME for a weighted sum (mse, 0.1*pim).")
 @click.option("--noise", type=float, default=None, help="hific: α, the decoder's noise as a fraction of the quantisation bin (0: deterministic decoder).")
 @click.option("--target-bpp", type=float, default=None, help="hific: rate target on the training crops; the rate weight is adjusted to meet it.")
-@click.option("--synthesis", type=click.Choice(["gdn", "hific"]), default=None, help="hific: the hyperprior's synthesis transform (gdn) or HiFiC's larger residual generator.")
+@click.option("--synthesis", type=Choice(["gdn", "hific"]), default=None, help="hific: the hyperprior's synthesis transform (gdn) or HiFiC's larger residual generator.")
 @click.option("--synthesis-channels", type=int, default=None, help="hific: width of HiFiC's generator.")
 @click.option("--blocks", type=int, default=None, help="hific: residual blocks of HiFiC's generator.")
 @click.option("--discriminator-channels", type=int, default=None, help="hific: width of the patch discriminator's first layer.")
 @click.option("--discriminator-layers", type=int, default=None, help="hific: strided layers of the patch discriminator.")
-@click.option("--discriminator-input", type=click.Choice(["band-pass", "high-pass"]), default=None,
+@click.option("--discriminator-input", type=Choice(["band-pass", "high-pass"]), default=None,
               help="hific: the detail the discriminator sees: band-pass (blind to the synthesis's stride frequencies) [default] or high-pass (the first shipped pairs').")
 @click.option("--grid-weight", type=float, default=None,
               help="hific: λ_g, the weight (relative to λ_d) of the penalty on the error's part that repeats with the synthesis's stride, a grid [default: 0].")

@@ -104,3 +104,12 @@ def test_the_old_script_name_says_the_new_command():
     script = Path(sys.executable).with_name("rdpkit-learned-codecs")
     result = subprocess.run([str(script), "train", "--help"], capture_output=True, text=True, check=True)
     assert result.stderr == "rdpkit-learned-codecs is now `rdpkit learned-codecs`\n" and "Usage: rdpkit learned-codecs train" in result.stdout
+
+
+@pytest.mark.parametrize(("option", "value", "hint"), [("--kind", "hyperprio", "did you mean 'hyperprior'?"),
+                                                       ("--discriminator-input", "bandpass", "did you mean 'band-pass'?")])
+def test_a_choice_that_is_not_one_names_the_closest(tmp_path, option, value, hint):
+    args = ["train", "--kind", "hific", "--out", str(tmp_path / "m.safetensors"), option, value]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2 and hint in result.output and "Traceback" not in result.output
+    assert not list(tmp_path.iterdir())
