@@ -25,6 +25,9 @@ DATA = Path(__file__).parent / "data"
 #: Values of `Echo` trials that fail, and every value run, in order (trials run inline, in this process).
 BROKEN: set[int] = set()
 RUNS: list[int] = []
+#: Values of `Echo` trials that only a built component could refuse (`check_ready`), and every value checked so.
+UNREADY: set[int] = set()
+CHECKED: list[int] = []
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,11 @@ class Echo(Trial):
         if self.value < 0:
             raise rdpkit.InputError(f"value must be at least 0, got {self.value}.")
 
+    def check_ready(self, registry: rdpkit.Registry) -> None:
+        CHECKED.append(self.value)
+        if self.value in UNREADY:
+            raise rdpkit.InputError(f"value {self.value} needs training first.")
+
     def run(self, device: str, registry: rdpkit.Registry, progress: bool = False) -> Doubled:
         RUNS.append(self.value)
         if self.value in BROKEN:
@@ -71,6 +79,8 @@ class Echo(Trial):
 def clean() -> None:
     BROKEN.clear()
     RUNS.clear()
+    UNREADY.clear()
+    CHECKED.clear()
     FLAKY.clear()
 
 
@@ -124,6 +134,19 @@ def test_bad_input_is_refused_before_the_store_is_written(tmp_path):
     with pytest.raises(rdpkit.InputError, match="distortion 'mse' has no option 'bogus'"):
         audit(["mse,bogus=1"], images=["builtin:astronaut"], inits=["noise"], store=tmp_path / "a.sqlite", size=32, steps=5, device="cpu", progress=False)
     assert not (tmp_path / "a.sqlite").exists(), "the audit checks options without building the distortion in a worker"
+
+
+def test_a_trial_not_ready_to_run_leaves_no_store_and_a_finished_one_is_not_checked_again(tmp_path):
+    UNREADY.add(7)
+    with pytest.raises(rdpkit.InputError, match="value 7 needs training first"):
+        _drive([Echo(1), Echo(7)], tmp_path / "s.sqlite")
+    assert RUNS == [] and not (tmp_path / "s.sqlite").exists()
+    _drive([Echo(1)], tmp_path / "s.sqlite")
+    CHECKED.clear()
+    UNREADY.add(1)  # finished: read back, not built again
+    with pytest.raises(rdpkit.InputError, match="value 7 needs training first"):
+        _drive([Echo(1), Echo(7)], tmp_path / "s.sqlite")
+    assert CHECKED == [7] and RUNS == [1]
 
 
 def test_stored_trials_are_rebuilt_from_their_identity(tmp_path):

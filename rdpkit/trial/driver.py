@@ -18,6 +18,7 @@ import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 from ..store import Store
@@ -89,11 +90,15 @@ def drive(
     checking = registry or get_registry()
     for t in unique:
         t.validate(checking)
+    new_store = not isinstance(store, Store) and not Path(store).exists()
+    if new_store:  # every trial runs: checked before the store is created, so a refusal leaves no empty store behind
+        for t in unique:
+            t.check_ready(checking)
     with _opened(store) as db:
         if force or any(db.status(t.key) != "done" for t in unique):
             db.check_writable()  # work to do: a store that takes no write is refused now, not when the first result is stored
         for t in unique:  # what only a built component tells, for the trials about to run (a finished one is read back)
-            if force or db.status(t.key) != "done":
+            if not new_store and (force or db.status(t.key) != "done"):
                 t.check_ready(checking)
         summary = run_trials(unique, db, executor=executor, workers=workers, address=address, threads=threads, force=force,
                              progress=progress, desc=desc, registry=registry)
