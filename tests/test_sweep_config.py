@@ -108,7 +108,7 @@ def _sweep(tmp_path: Path, text: str, *extra: str) -> tuple[int, str, Path]:
         (("grid = { levels = [2, 4, 8] }", "grid = { levels = [2, 4, 8] }\nlambdas = [0.0, 0.1]"), "declares no perception weight, so it takes no lambdas"),
         (("grid = { levels = [2, 4, 8] }", "grid = { levels = [2, 4, 8] }\nfit = { stepz = 3 }"), "has no option 'stepz'; did you mean 'steps'"),
         (("toy-quant,dither=true", "toy-quant,dither=true,dithr=1"), "has no option 'dithr'; did you mean 'dither'"),
-        (("perception = \"toy-mean-gap\"", "perception = \"wgan-gp\""), "must be trained before it scores"),
+        (("perception = \"toy-mean-gap\"", "perception = \"wgan-gp\""), "must be trained on real and decoded images before it scores"),
         (("perception = \"toy-mean-gap\"", "perception = \"toy-mean-gapp\""), "neither a registered divergence nor a critic"),
         (("seeds = [0, 1]", "seeds = []"), "seeds is empty"),
         (("perception = \"toy-mean-gap\"", "perception = \"toy-mean-gap\"\ndivergences = [\"toy-mean-gapp\"]"), "did you mean 'toy-mean-gap'"),

@@ -367,24 +367,17 @@ class SweepConfig:
 
     def validate(self, registry: Registry) -> None:
         """Raise one InputError sentence for anything that would make a trial fail before it trains."""
+        from .measure import measures
+
         ev = self.evaluate
         side = self.data.side()
-        for c in ev.distortions:
-            metric = _create(registry, "distortion", c, "[evaluate] distortions")
-            if side < metric.min_size:
-                raise InputError(f"distortion {c.name!r} needs images of at least {metric.min_size}×{metric.min_size}, but the sweep's are {side}×{side}; drop it from [evaluate] distortions or raise [data] size.")
         if ev.patch > side:
             raise InputError(f"[evaluate] patch = {ev.patch} is larger than the sweep's {side}×{side} images; use a smaller patch or raise [data] size.")
-        kind = ev.perception_kind(registry)
-        for c, k, where in [(ev.perception, kind, "[evaluate] perception"), *((d, "divergence", "[evaluate] divergences") for d in ev.divergences),
-                            *((d, "critic", "[evaluate] critics") for d in ev.critics)]:
-            obj = _create(registry, k, c, where)
-            if k == "critic":
-                if obj.trainable:
-                    raise InputError(f"critic {c.name!r} must be trained before it scores, so it cannot be a no-reference evaluation here; "
-                                     "the divergences wasserstein-critic and tv-classifier train one on held-out images against each trial's outputs.")
-                if side < obj.min_size:
-                    raise InputError(f"critic {c.name!r} needs images of at least {obj.min_size}×{obj.min_size}, but the sweep's are {side}×{side}; raise [data] size.")
+        try:
+            meter = measures(ev, registry).check(registry)  # names, options, weights and critics that need training: as evaluate checks them
+        except InputError as exc:
+            raise InputError(f"{exc} (in the sweep's [evaluate] table)") from None
+        meter.check_side(side, these=f"the sweep's are {side}×{side}", fix="drop it from [evaluate] or raise [data] size")
         for c in self.codecs:
             for setting in c.settings(registry):
                 try:
@@ -403,13 +396,6 @@ class SweepConfig:
             if side < codec.min_size:
                 raise InputError(f"codec {c.name!r} needs images of at least {codec.min_size}×{codec.min_size}, but the sweep's are {side}×{side}; raise [data] size.")
         self.data.check_images()  # every image read once, after the cheap checks and before any trial
-
-
-def _create(registry: Registry, kind: str, c: Component, where: str) -> Any:
-    try:
-        return registry.create(kind, c.name, **c.options)
-    except InputError as exc:
-        raise InputError(f"{exc} (in {where})") from None
 
 
 def codec_class(registry: Registry, name: str) -> Any:
