@@ -233,6 +233,9 @@ def test_bad_initialisation_and_size_are_one_sentence(registry):
         recover("mse", init="static", size=16)
     with pytest.raises(InputError, match="needs images of at least 161×161.*--size 161"):
         recover("ms-ssim", size=128)
+    # refused before any image is scaled up: 100,000² RGB would need 120 GB for the image alone
+    with pytest.raises(InputError, match=r"size must be at most 4096 pixels \(a 100000×100000 image and its optimiser state alone need 558.8 GB"):
+        recover("mse", size=100_000)
 
 
 def test_an_image_file_can_be_the_initialisation(tmp_path):

@@ -145,9 +145,11 @@ def test_audit_cli_json_csv_report(tmp_path):
     assert (tmp_path / "r.html").stat().st_size > 0 and (tmp_path / "r.csv").exists() and (tmp_path / "g.png").exists()
 
 
-def test_cli_errors_are_one_line_without_traceback():
-    proc = subprocess.run([sys.executable, "-m", "rdpkit", "recover", "--distortion", "ssmi"], check=False, capture_output=True, text=True)
-    assert proc.returncode == 2 and "did you mean 'ssim'" in proc.stderr and "Traceback" not in proc.stderr
+def test_cli_errors_are_one_line_without_traceback_and_leave_no_store(tmp_path):
+    for command in (["recover", "--distortion", "ssmi"], ["audit", "--distortion", "mse", "--distortion", "ssmi"]):
+        proc = subprocess.run([sys.executable, "-m", "rdpkit", *command], check=False, capture_output=True, text=True, cwd=tmp_path)
+        assert proc.returncode == 2 and "did you mean 'ssim'" in proc.stderr and "Traceback" not in proc.stderr
+    assert not list(tmp_path.rglob("*.sqlite")), "a name refused before anything ran leaves no result store"
 
 
 def done_trials(store) -> dict[str, float]:

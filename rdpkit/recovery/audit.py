@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..data import Source
-from ..errors import InputError, RdpkitError, suggestion
+from ..errors import InputError, RdpkitError, UnknownNameError, suggestion
 from ..options import Component
 from ..registry import Registry, get_registry
 from ..report import write_csv
@@ -132,11 +132,13 @@ def audit(
     for c in components:
         try:
             trials[str(c)] = [RecoveryTrial.make(c, case, settings, registry) for case in cases]
-        except InputError:
+        except (InputError, UnknownNameError):
             if distortions:  # a distortion the user named must exist and be differentiable
                 raise
         except RdpkitError as exc:
             result.problems[str(c)] = str(exc)
+    if not trials:  # nothing can run: the problems say why, and no empty store is left behind
+        return result
     driven = drive([t for ts in trials.values() for t in ts], store, executor=executor, workers=workers, address=address, force=force,
                    progress=progress, desc="recovery audit", registry=registry)
     for name, ts in trials.items():

@@ -19,6 +19,10 @@ DEFAULT_SIZE = 192
 #: Default bound on N·C·H·W per optimisation: 8 RGB images of 256×256. A single image above
 #: the bound runs alone; its memory is then what D itself needs for one forward and backward pass.
 MAX_PIXELS = 1_572_864
+#: The largest side: one 4096×4096 RGB image is 16.8 million values, and the optimisation holds it
+#: five times over (original, iterate, gradient, Adam's two moments: 1 GB in float32) besides what
+#: D needs for a forward and backward pass, which for a network distortion is tens of times more.
+MAX_SIZE = 4096
 
 
 def default_stride(steps: int) -> int:
@@ -61,7 +65,9 @@ class Settings:
         set_(self, "profile", prof)
         set_(self, "steps", prof.steps)
         set_(self, "stride", _positive_int(self.stride, "stride") if self.stride is not None else default_stride(prof.steps))
-        _positive_int(self.size, "size")
+        if _positive_int(self.size, "size") > MAX_SIZE:
+            raise InputError(f"size must be at most {MAX_SIZE} pixels (a {self.size}×{self.size} image and its optimiser state alone "
+                             f"need {5 * 3 * 4 * self.size ** 2 / 2 ** 30:.1f} GB, before the distortion's own); use a smaller --size.")
         _positive_int(self.max_pixels, "max_pixels")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise InputError(f"seed must be a non-negative integer, got {self.seed!r}.")
