@@ -155,7 +155,9 @@ def _paired_mmd2(kxx: torch.Tensor, kyy: torch.Tensor, kxy: torch.Tensor) -> tup
     U-statistic's first-order one (Hoeffding 1948), 2·sd(h̄ᵢ)/√n with h̄ᵢ the mean of h(zᵢ, ·).
     """
     n = kxx.shape[0]
-    h = kxx + kyy - kxy - kxy.T
+    # Grouped so that a pair of equal samples cancels exactly: a blocked matmul can give a·bᵀ[i, j] and [j, i] one ulp apart,
+    # so kyy[i, j] is paired with kxy[j, i] from the same transposed product (kyy is symmetric in exact arithmetic).
+    h = (kxx - kxy) + (kyy - kxy).T
     rows = (h.sum(1) - h.diagonal()) / (n - 1)
     return float(rows.mean()), 2 * float(rows.std()) / math.sqrt(n)
 

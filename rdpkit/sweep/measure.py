@@ -6,11 +6,15 @@ outputs). The measuring itself is rdpkit.measures'.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 
 from ..measures import Measured, Measures, Perception
 from ..registry import Registry
-from .config import EvaluateConfig
+
+if TYPE_CHECKING:  # the sweep's configuration checks its [evaluate] table through `measures`
+    from .config import EvaluateConfig
 
 
 def measures(evaluate: EvaluateConfig, registry: Registry) -> Measures:
