@@ -138,6 +138,16 @@ def table(columns: Sequence[object], rows: Iterable[Iterable[object]]) -> str:
     return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
+def split_constant(columns: Sequence[object], rows: Iterable[Iterable[object]], keep: Iterable[object] = ()) -> tuple[list[object], list[list[object]], dict[object, object]]:
+    """The columns whose value differs between rows (and those in `keep`), the rows cut to them, and the value of each
+    other column, which is the same in every row (with fewer than two rows, nothing is constant)."""
+    rows = [list(r) for r in rows]
+    keep = set(keep)
+    same = {c: rows[0][i] for i, c in enumerate(columns) if len(rows) > 1 and c not in keep and all(r[i] == rows[0][i] for r in rows)}
+    kept = [i for i, c in enumerate(columns) if c not in same]
+    return [columns[i] for i in kept], [[r[i] for i in kept] for r in rows], same
+
+
 def frame(df: pd.DataFrame, columns: Sequence[str] | None = None) -> str:
     """A DataFrame (optionally some of its columns) as a `table`."""
     df = df[list(columns)] if columns else df
@@ -173,6 +183,14 @@ class Page:
     def table(self, columns: Sequence[object], rows: Iterable[Iterable[object]]) -> Page:
         self.parts.append(table(columns, rows))
         return self
+
+    def varying_table(self, columns: Sequence[object], rows: Iterable[Iterable[object]], keep: Iterable[object] = ()) -> Page:
+        """A `table` of the columns that vary (and those in `keep`), after one line with the value of every column that is
+        the same in all rows: a wide table keeps only what tells its rows apart."""
+        columns, rows, same = split_constant(columns, rows, keep)
+        if same:
+            self.note("The same in every row: " + "; ".join(f"{c} {number(v)}" for c, v in same.items()) + ".")
+        return self.table(columns, rows)
 
     def frame(self, df: pd.DataFrame, columns: Sequence[str] | None = None) -> Page:
         self.parts.append(frame(df, columns))

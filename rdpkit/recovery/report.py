@@ -140,7 +140,7 @@ def render(result: AuditResult) -> str:
     _literature(page, result.results)
     if result.results:
         page.section("Convergence").figure(curves_png(result.results), "D(x, y) relative to its start and PSNR of y, per distortion")
-    page.section("Results").table(COLUMNS, [r.values() for r in result.rows()])
+    page.section("Results").varying_table(COLUMNS, [r.values() for r in result.rows()], keep=("distortion", "image", "init", "verdict"))
     page.section("Optimisation profile")
     _profiles(page, result)
     if result.problems:
