@@ -261,3 +261,26 @@ def test_a_distortion_that_cannot_take_the_smallest_image_is_refused_before_any_
     with pytest.raises(rdpkit.InputError, match=r"distortion 'ms-ssim' needs images of at least 161×161, but the smallest here is 64 pixels a side"):
         evaluate(["jpeg,quality=50"], str(tmp_path / "imgs"), distortions=["ms-ssim"], features=None, store=store, executor="inline", progress=False)
     assert not store.exists()
+
+
+def test_the_resolution_is_what_the_originals_read_against_themselves_and_is_drawn_and_said(tmp_path):
+    """`Evaluation.resolution`: the divergence of the originals against an exact copy, with the settings' patches,
+    bootstrap and seed, checked against the estimator called on the same patches by hand; the P-D page says it, and
+    resolution.csv holds it. Without a bootstrap there is no interval, so no resolution."""
+    divergence = 'frechet,extractor="nss,patch=16"'
+    kw = {"distortions": ["mse"], "divergences": [divergence], "divergence_patch": 32, "features": None, "executor": "inline", "progress": False}
+    evaluation = evaluate(["jpeg,quality=[10,60]"], "builtin:astronaut,coffee", bootstrap=20, store=tmp_path / "e.sqlite", **kw)
+    floor = evaluation.resolution()[divergence]
+    real = torch.cat([patches(load_image(f"builtin:{n}"), 32) for n in ("astronaut", "coffee")])
+    real = torch.round(real * 255) / 255  # the meter keeps patches as 8 bits
+    by_hand = rdpkit.divergence("frechet", extractor="nss,patch=16").estimate(real, real.clone(), bootstrap=20, seed=0)
+    assert floor.value == 0 and floor.n == by_hand.n == real.shape[0]
+    assert floor.ci == pytest.approx(by_hand.ci, rel=1e-6) and floor.ci[1] > 0
+    assert evaluation.resolution() is evaluation.resolution(), "measured once"
+    page = write(evaluation, tmp_path / "out").read_text()
+    assert f"read 0 [0, {floor.ci[1]:.3g}]" in page and "cannot be told from perfect realism" in page
+    assert pd.read_csv(tmp_path / "out" / "resolution.csv").ci_high.item() == pytest.approx(floor.ci[1])
+    plain = evaluate(["jpeg,quality=[10,60]"], "builtin:astronaut,coffee", store=tmp_path / "f.sqlite", **kw)
+    assert plain.resolution() == {}
+    write(plain, tmp_path / "plain")
+    assert not (tmp_path / "plain" / "resolution.csv").exists()

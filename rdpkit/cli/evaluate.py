@@ -57,7 +57,7 @@ def evaluate_cmd(codecs: tuple[str, ...], data: str, distortions: tuple[str, ...
                  address: str | None, device: str, quiet: bool, as_json: bool) -> None:
     """Evaluate codecs as codec papers do: bpp from real bytes, PSNR, MS-SSIM, deep metrics, patch FID/KID, BD tables."""
     from ..evaluate import evaluate, write
-    from ..evaluate.report import summary_frame
+    from ..evaluate.report import resolution_sentence, summary_frame
     from ..report import output_folder
 
     store = store or out / "evaluate.sqlite"
@@ -77,6 +77,8 @@ def evaluate_cmd(codecs: tuple[str, ...], data: str, distortions: tuple[str, ...
     table(f"rdpkit evaluate: {evaluation.dataset.name}", shown, summary[shown].values.tolist())
     for setting, why in evaluation.failed.items():
         console.print(f"[red]{setting} failed:[/] {why}", highlight=False)
+    for name, floor in evaluation.resolution().items():
+        console.print(resolution_sentence(name, floor), highlight=False, markup=False)
     console.print(f"wrote {page} (and the CSV, JSON and figures beside it)")
 
 

@@ -4,6 +4,7 @@ crops side by side, the BD table against an anchor, and one HTML page."""
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,6 +17,7 @@ from matplotlib.figure import Figure
 from ..anchors import ALIASES, RANGES, ResultFile
 from ..bdrate import METHODS, BDOverlapWarning, bd_distortion, bd_rate, overlap
 from ..errors import InputError, suggestion
+from ..interfaces import Estimate
 from ..measures import Measurement
 from ..report import (
     Page,
@@ -199,8 +201,9 @@ def _point_label(evaluation: Evaluation, label: str, options: dict[str, Any]) ->
     return ",".join(f"{k}={options.get(k)}" for k in _varied(evaluation, label)) or label
 
 
-def fig_pd(evaluation: Evaluation, perception: str) -> Figure:
-    """Every setting on the plane of the distortion axis and `perception` (lower is more realistic), with its interval."""
+def fig_pd(evaluation: Evaluation, perception: str, floor: Estimate | None = None) -> Figure:
+    """Every setting on the plane of the distortion axis and `perception` (lower is more realistic), with its interval;
+    with `floor` (`Evaluation.resolution`), the band below the upper end of the originals' own interval."""
     x_key = distortion_axis(evaluation)
     fig = Figure(figsize=(7.4, 4.8), dpi=120)
     ax = fig.add_subplot()
@@ -222,8 +225,13 @@ def fig_pd(evaluation: Evaluation, perception: str) -> Figure:
             ax.annotate(f"{_point_label(evaluation, label, t.codec.options)} ({r.summary()['bpp']:.3f} bpp)", (x, y), fontsize=6,
                         xytext=(4, 3), textcoords="offset points")
     positive = [v for v in values if v > 0]
-    if positive and len(positive) == len(values) and max(positive) > 20 * min(positive):  # one far-off setting would flatten the rest
+    log = bool(positive) and len(positive) == len(values) and max(positive) > 20 * min(positive)  # one far-off setting would flatten the rest
+    if log:
         ax.set_yscale("log")
+    if floor is not None and floor.ci and floor.ci[1] > 0:
+        ax.axhspan(min(positive) / 10 if log else 0, floor.ci[1], color="0.85", zorder=0,
+                   label=f"originals against themselves (95%): below {floor.ci[1]:.3g}")
+    ax.locator_params(axis="x", nbins=5)  # MSE ticks such as 0.00407 would run into each other
     ax.set(xlabel=f"{x_key} (mean over images)", ylabel=f"{perception}\n(lower: more realistic; 95% interval)",
            title=f"perception-distortion plane on {evaluation.dataset.name}")
     ax.title.set_fontsize(9)
@@ -231,6 +239,20 @@ def fig_pd(evaluation: Evaluation, perception: str) -> Figure:
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     return fig
+
+
+def resolution_sentence(name: str, floor: Estimate) -> str:
+    """What `Evaluation.resolution` found for the divergence `name`, in one sentence."""
+    low, high = floor.ci or (math.nan, math.nan)
+    return (f"{name}: the originals against themselves (what a decoder returning them exactly would read, {floor.n} patches, the same "
+            f"bootstrap) read {floor.value:.3g} [{low:.3g}, {high:.3g}]; a setting whose interval reaches below {high:.3g} cannot be told "
+            "from perfect realism on these images, and two settings whose intervals overlap are not told apart.")
+
+
+def resolution_frame(floors: dict[str, Estimate]) -> pd.DataFrame:
+    """`Evaluation.resolution` as a table: divergence, n, value and its interval."""
+    return pd.DataFrame([{"divergence": k, "n": e.n, "value": e.value, "ci_low": (e.ci or (math.nan,))[0], "ci_high": (e.ci or (math.nan, math.nan))[1]}
+                         for k, e in floors.items()])
 
 
 def fig_crops(evaluation: Evaluation) -> Figure | None:
@@ -274,10 +296,15 @@ def write(evaluation: Evaluation, out: str | Path, *, bd_anchor: str | None = No
         png = figure_png(fig_rd(files, m, ds.name))
         write_bytes(out / f"rd-{_slug(m)}.png", png, protect=protect)
         page.figure(png, f"rate-distortion curves: {m}", alt=f"rd-{m}")
+    floors = evaluation.resolution()
+    if floors:
+        write_frame(out / "resolution.csv", resolution_frame(floors), protect=protect)
     for m in perception_axes(evaluation):
-        png = figure_png(fig_pd(evaluation, m))
+        png = figure_png(fig_pd(evaluation, m, floors.get(m)))
         write_bytes(out / f"pd-{_slug(m)}.png", png, protect=protect)
         page.figure(png, f"perception-distortion plane: {m} against {distortion_axis(evaluation)}", alt=f"pd-{m}")
+        if m in floors:
+            page.note(resolution_sentence(m, floors[m]))
     crops = fig_crops(evaluation)
     if crops is not None:
         png = figure_png(crops)

@@ -18,6 +18,7 @@ from pathlib import Path
 from ..anchors import ResultFile
 from ..datasets import Dataset, check_images, dataset
 from ..errors import InputError, RdpkitError, WeightsUnavailable
+from ..interfaces import Estimate
 from ..measures import Measures
 from ..measures.meter import MIN_PATCHES
 from ..options import Component, combinations
@@ -96,6 +97,30 @@ class Evaluation:
     summary: RunSummary | None = None
     left_out: dict[str, str] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)  # setting → why
+    registry: Registry | None = field(default=None, repr=False, compare=False)  # where the divergences are built (None: the installed plugins)
+    _resolution: dict[str, Estimate] | None = field(default=None, init=False, repr=False, compare=False)
+
+    def resolution(self, registry: Registry | None = None) -> dict[str, Estimate]:
+        """Each patch divergence of the originals against themselves, with the settings' patches, bootstrap and seed: what
+        a decoder that returned the originals exactly would read. An interval that reaches below this one's upper end
+        cannot be told from perfect realism on these images (a paired estimator resamples pairs and reads 0 [0, 0]).
+        Measured once per evaluation."""
+        from ..data import load_image
+
+        if self._resolution is not None:
+            return self._resolution
+        points = [t for ts in self.curves.values() for t, _ in ts]
+        if not points or not points[0].divergences or points[0].bootstrap < 2:
+            self._resolution = {}
+            return self._resolution
+        t = points[0]
+        registry = registry or self.registry or get_registry()
+        meter = Measures(divergences=t.divergences, patch=t.divergence_patch, bootstrap=t.bootstrap).meter(registry, seed=t.seed)
+        for image in self.dataset.images:
+            x = load_image(image)
+            meter.update(x, x.clone())
+        self._resolution = dict(meter.compute().divergences)
+        return self._resolution
 
     def measured(self) -> list[str]:
         """Every measure column of the settings, in the order they were measured."""
@@ -196,7 +221,7 @@ def evaluate(
         curves.setdefault(label, []).extend(
             EvaluateTrial(s, label, ds, measures.distortions, extractor, patch_size, seed, device, measures.critics, measures.divergences,
                           divergence_patch, bootstrap) for s in settings)
-    evaluation = Evaluation(ds, {}, [read_anchor(a) for a in anchors], Path(store), left_out=left_out)
+    evaluation = Evaluation(ds, {}, [read_anchor(a) for a in anchors], Path(store), left_out=left_out, registry=registry)
     trials = [t for ts in curves.values() for t in ts]
     if not trials:
         return evaluation
