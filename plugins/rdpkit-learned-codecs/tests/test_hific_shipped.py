@@ -148,21 +148,14 @@ def test_acceptance_at_every_shipped_rate_the_gan_member_has_the_lower_patch_div
     assert gan.divergence.ci[1] < mse_only.divergence.ci[0], f"the intervals overlap: {gan.divergence.ci} against {mse_only.divergence.ci}"
 
 
-def test_the_divergence_cannot_separate_any_decoder_from_the_quality_3_and_5_twins_on_the_test_photographs(points):
+def test_the_divergence_cannot_separate_any_decoder_from_the_quality_3_and_5_twins_on_the_test_photographs(evaluation, points):
     """What blocks the acceptance above at qualities 3 and 5: with 208 patches the measurement's own spread is wider
-    than the gap between those twins and perfect realism. The originals against themselves (what a decoder returning
-    them exactly would read, with the same estimator and 100 bootstrap resamples) read [0, 0.31], which reaches past
+    than the gap between those twins and perfect realism. The originals against themselves (`Evaluation.resolution`:
+    what a decoder returning them exactly would read, same estimator and bootstrap) read [0, 0.31], which reaches past
     the lower ends of the q3 and q5 twins' intervals (0.20 and 0.08), so no decoder's interval can lie wholly below
     theirs. When this fails, the test photographs give enough patches (or the twins drifted far enough from the
     originals) for the acceptance to be reachable at those rates."""
-    from rdpkit.options import Component
-    from rdpkit.patches import patches
-
-    torch.set_num_threads(2)
-    c = Component.parse(DIVERGENCE, what="divergence")
-    divergence = rdpkit.divergence(c.name, **c.options)
-    real = torch.cat([patches(rdpkit.data.load_image(f"builtin:{name}"), PATCH) for name in TEST])
-    floor = divergence.estimate(real, real.clone(), bootstrap=100, seed=0)
+    floor = evaluation.resolution()[DIVERGENCE]
     assert floor.value == 0 and floor.n == points[1, 0.0, 0.0].divergence.n
     for quality in (3, 5):
         assert floor.ci[1] > points[quality, 0.0, 0.0].divergence.ci[0], (quality, floor.ci, points[quality, 0.0, 0.0].divergence.ci)
