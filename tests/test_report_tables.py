@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from rdpkit.report import Page, split_constant
@@ -12,6 +12,7 @@ cells = st.one_of(st.integers(-3, 3), st.sampled_from(["a", "b", "fast"]), st.fl
 
 @given(st.integers(1, 5).flatmap(lambda width: st.lists(st.lists(cells, min_size=width, max_size=width), min_size=0, max_size=6)),
        st.sets(st.integers(0, 4)))
+@example(rows=[[0, 0, 0], [0, 0, 0.0]], keep=set())  # equal values of two types are one value (both print as 0)
 def test_the_folded_columns_and_the_rows_give_back_the_whole_table(rows, keep):
     width = len(rows[0]) if rows else 3
     columns = [f"c{i}" for i in range(width)]
@@ -22,7 +23,7 @@ def test_the_folded_columns_and_the_rows_give_back_the_whole_table(rows, keep):
         assert {**dict(zip(kept, short)), **same} == dict(zip(columns, row))
     # a column that varies is never folded, and one asked to be kept never is
     for i, c in enumerate(columns):
-        if len({repr(r[i]) for r in rows}) > 1 or (c in {f"c{k}" for k in keep}):
+        if any(r[i] != rows[0][i] for r in rows) or (c in {f"c{k}" for k in keep}):
             assert c in kept
     if len(rows) < 2:
         assert not same
