@@ -284,3 +284,23 @@ def test_the_resolution_is_what_the_originals_read_against_themselves_and_is_dra
     assert plain.resolution() == {}
     write(plain, tmp_path / "plain")
     assert not (tmp_path / "plain" / "resolution.csv").exists()
+
+
+def test_a_report_from_a_store_whose_images_are_gone_is_written_without_the_resolution(tmp_path):
+    """The resolution reads the originals again; a store reported where they are no longer at hand still gives its page,
+    with the resolution listed as left out and why."""
+    import shutil
+
+    from rdpkit.evaluate.run import from_store
+
+    (tmp_path / "imgs").mkdir()
+    for name in ("astronaut", "coffee"):
+        save_png(load_image(f"builtin:{name}", size=96), tmp_path / "imgs" / f"{name}.png")
+    evaluate(["jpeg,quality=[10,60]"], str(tmp_path / "imgs"), distortions=["mse"], divergences=['frechet,extractor="nss,patch=16"'],
+             divergence_patch=32, bootstrap=10, features=None, store=tmp_path / "e.sqlite", executor="inline", progress=False)
+    shutil.rmtree(tmp_path / "imgs")
+    with Store(tmp_path / "e.sqlite", readonly=True) as db:
+        again = from_store(db)
+    page = write(again, tmp_path / "out").read_text()
+    assert again.resolution() == {} and "the originals could not be read again" in again.left_out["resolution of the divergences"]
+    assert "resolution of the divergences" in page and not (tmp_path / "out" / "resolution.csv").exists()
