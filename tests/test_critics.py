@@ -203,3 +203,13 @@ def test_registered_critics_are_the_promised_ones():
     assert isinstance(reg.create("critic", "wgan-gp"), WGANGPCritic)
     assert isinstance(reg.create("critic", "niqe", patch=32), NIQE)
     np.testing.assert_array_less(0, [len(reg.info("critic", n).summary) for n in ("wgan-gp", "classifier", "niqe")])
+
+
+def test_niqe_s_default_pristine_model_never_sees_the_held_out_photographs():
+    """They are what codecs are evaluated on (builtin:held-out): a model fitted on them would judge their decodings against
+    themselves. The default corpus is the rest of scikit-image's natural photographs."""
+    from rdpkit.critics.niqe import BUILTIN_CORPUS
+    from rdpkit.data import HELD_OUT, PHOTOGRAPHS
+
+    assert BUILTIN_CORPUS and set(BUILTIN_CORPUS).isdisjoint(HELD_OUT)
+    assert set(BUILTIN_CORPUS) - {"camera"} <= set(PHOTOGRAPHS)

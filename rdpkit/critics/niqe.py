@@ -21,12 +21,16 @@ import functools
 import torch
 import torch.nn.functional as F
 
+from ..data import HELD_OUT
 from ..errors import InputError
 from ..interfaces import Critic
 from ..validation import check_images
 
-#: The photographs of scikit-image used as the default pristine corpus (textures and micrographs left out).
-BUILTIN_CORPUS = ("astronaut", "camera", "chelsea", "coffee", "rocket", "motorcycle-left", "motorcycle-right")
+#: The photographs of scikit-image used as the default pristine corpus: textures and micrographs left out, and the
+#: held-out photographs (rdpkit.data.HELD_OUT) too, on which codecs are evaluated: fitted on them, NIQE would judge
+#: their decodings against a model of those very images.
+BUILTIN_CORPUS = tuple(n for n in ("astronaut", "camera", "chelsea", "coffee", "rocket", "motorcycle-left", "motorcycle-right")
+                       if n not in HELD_OUT)
 #: Patches whose sharpness is below this fraction of the image's sharpest patch are not pristine.
 SHARPNESS_THRESHOLD = 0.75
 #: The images of the built-in corpus are scaled to this side (the corpus is read once per process).
