@@ -4,7 +4,6 @@ crops side by side, the BD table against an anchor, and one HTML page."""
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -228,7 +227,7 @@ def fig_pd(evaluation: Evaluation, perception: str, floor: Estimate | None = Non
     log = bool(positive) and len(positive) == len(values) and max(positive) > 20 * min(positive)  # one far-off setting would flatten the rest
     if log:
         ax.set_yscale("log")
-    if floor is not None and floor.ci and floor.ci[1] > 0:
+    if floor is not None and floor.ci[1] > 0:
         ax.axhspan(min(positive) / 10 if log else 0, floor.ci[1], color="0.85", zorder=0,
                    label=f"originals against themselves (95%): below {floor.ci[1]:.3g}")
     ax.locator_params(axis="x", nbins=5)  # MSE ticks such as 0.00407 would run into each other
@@ -243,7 +242,7 @@ def fig_pd(evaluation: Evaluation, perception: str, floor: Estimate | None = Non
 
 def resolution_sentence(name: str, floor: Estimate) -> str:
     """What `Evaluation.resolution` found for the divergence `name`, in one sentence."""
-    low, high = floor.ci or (math.nan, math.nan)
+    low, high = floor.ci
     return (f"{name}: the originals against themselves (what a decoder returning them exactly would read, {floor.n} patches, the same "
             f"bootstrap) read {floor.value:.3g} [{low:.3g}, {high:.3g}]; a setting whose interval reaches below {high:.3g} cannot be told "
             "from perfect realism on these images, and two settings whose intervals overlap are not told apart.")
@@ -251,8 +250,7 @@ def resolution_sentence(name: str, floor: Estimate) -> str:
 
 def resolution_frame(floors: dict[str, Estimate]) -> pd.DataFrame:
     """`Evaluation.resolution` as a table: divergence, n, value and its interval."""
-    return pd.DataFrame([{"divergence": k, "n": e.n, "value": e.value, "ci_low": (e.ci or (math.nan,))[0], "ci_high": (e.ci or (math.nan, math.nan))[1]}
-                         for k, e in floors.items()])
+    return pd.DataFrame([{"divergence": k, "n": e.n, "value": e.value, "ci_low": e.ci[0], "ci_high": e.ci[1]} for k, e in floors.items()])
 
 
 def fig_crops(evaluation: Evaluation) -> Figure | None:

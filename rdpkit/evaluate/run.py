@@ -100,32 +100,31 @@ class Evaluation:
     registry: Registry | None = field(default=None, repr=False, compare=False)  # where the divergences are built (None: the installed plugins)
     _resolution: dict[str, Estimate] | None = field(default=None, init=False, repr=False, compare=False)
 
-    def resolution(self, registry: Registry | None = None) -> dict[str, Estimate]:
+    def resolution(self) -> dict[str, Estimate]:
         """Each patch divergence of the originals against themselves, with the settings' patches, bootstrap and seed: what
         a decoder that returned the originals exactly would read. An interval that reaches below this one's upper end
         cannot be told from perfect realism on these images (a paired estimator resamples pairs and reads 0 [0, 0]).
-        Measured once per evaluation."""
+        Only divergences with an interval (a bootstrap of at least 2); measured once per evaluation."""
+        if self._resolution is None:
+            self._resolution = self._measure_resolution()
+        return self._resolution
+
+    def _measure_resolution(self) -> dict[str, Estimate]:
         from ..data import load_image
 
-        if self._resolution is not None:
-            return self._resolution
         points = [t for ts in self.curves.values() for t, _ in ts]
         if not points or not points[0].divergences or points[0].bootstrap < 2:
-            self._resolution = {}
-            return self._resolution
+            return {}
         t = points[0]
-        registry = registry or self.registry or get_registry()
-        meter = Measures(divergences=t.divergences, patch=t.divergence_patch, bootstrap=t.bootstrap).meter(registry, seed=t.seed)
+        meter = Measures(divergences=t.divergences, patch=t.divergence_patch, bootstrap=t.bootstrap).meter(self.registry or get_registry(), seed=t.seed)
         try:
             for image in self.dataset.images:
                 x = load_image(image)
                 meter.update(x, x.clone())
         except RdpkitError as exc:  # a report written from a store where the images are no longer at hand
             self.left_out["resolution of the divergences"] = f"the originals could not be read again ({str(exc).rstrip('.')})"
-            self._resolution = {}
-            return self._resolution
-        self._resolution = dict(meter.compute().divergences)
-        return self._resolution
+            return {}
+        return {name: e for name, e in meter.compute().divergences.items() if e.ci is not None}
 
     def measured(self) -> list[str]:
         """Every measure column of the settings, in the order they were measured."""
